@@ -1,0 +1,1 @@
+"""Runtime of the points bot: events, transports, dispatch, scheduling; knows nothing about points."""

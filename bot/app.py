@@ -1,0 +1,243 @@
+"""The pipeline: events in, one transaction per batch (group commit), replies out only after commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from loguru import logger
+
+from bot.clock import Clock, ManualClock
+from bot.dispatch import REGISTRY, Context, Matcher, Registry, Reply, gate, normalize, strip_bot_mention
+from bot.errors import UserError
+from bot.events import Event, JobDue, MemberJoined, MemberLeft, Message, Outgoing, Tick
+from bot.templating import Renderer
+
+
+class Store(Protocol):
+    """What the runtime needs from storage; the ledger service provides it."""
+
+    def transaction(self) -> Any: ...
+    def savepoint(self) -> Any: ...
+    def claim_event(self, event_id: str, at: Any) -> bool: ...
+    def see_member(self, member: str, name: str, at: Any) -> None: ...
+    def see_room(self, room: str, name: str, at: Any) -> None: ...
+    def see_in_room(self, room: str, member: str, at: Any) -> None: ...
+    def left_room(self, room: str, member: str, at: Any) -> None: ...
+    def rooms(self, only: Sequence[str] = ()) -> list[tuple[str, str]]: ...
+
+
+@dataclass
+class _Batch:
+    seen: set[tuple[str, str, str]] = field(default_factory=set)
+
+
+class App:
+    """Routes events to handlers; `process` runs a batch of events in one transaction."""
+
+    def __init__(
+        self,
+        settings: Any,
+        store: Store,
+        services: Any,
+        renderer: Renderer,
+        clock: Clock,
+        registry: Registry = REGISTRY,
+        schedule_rooms: dict[str, Sequence[str]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.services = services
+        self.renderer = renderer
+        self.clock = clock
+        self.registry = registry
+        self.matcher = Matcher(registry.commands, settings)
+        self.tz = settings.bot.tz
+        self.admins = frozenset(settings.bot.admins)
+        self.allowed_rooms = frozenset(settings.bot.rooms)
+        self.schedule_rooms = schedule_rooms or {}
+        # (kind, id, name) already written: presence writes only when something is new
+        self._known: set[tuple[str, str, str]] = set()
+
+    # -- batches --------------------------------------------------------------------------------
+
+    async def process(self, events: Sequence[Event]) -> list[Outgoing]:
+        """Handle `events` in order inside one transaction; return what to send once it committed."""
+        if not events:
+            return []
+        batch = _Batch()
+        outs: list[Outgoing] = []
+        try:
+            with self.store.transaction():
+                for ev in events:
+                    outs.extend(await self._one(ev, batch))
+        except Exception:
+            if len(events) == 1:
+                logger.exception("could not commit event {}; it was not applied", _describe(events[0]))
+                return self._apology(events[0])
+            # The commit (or something outside an event's savepoint) failed: nothing of the batch is
+            # applied, so run each event alone and let the failure stay with the event that causes it.
+            logger.exception("batch of {} events failed; retrying them one by one", len(events))
+            outs = []
+            for ev in events:
+                outs.extend(await self.process([ev]))
+            return outs
+        self._known |= batch.seen
+        return outs
+
+    async def _one(self, ev: Event, batch: _Batch) -> list[Outgoing]:
+        if isinstance(self.clock, ManualClock) and ev.at > self.clock.now():
+            self.clock.set(ev.at)
+        if isinstance(ev, Message):
+            return await self._message(ev, batch)
+        if isinstance(ev, JobDue):
+            return await self._job(ev)
+        if isinstance(ev, (MemberJoined, MemberLeft)):
+            return await self._membership(ev, batch)
+        if isinstance(ev, Tick):
+            return []
+        logger.warning("unknown event ignored: {!r}", ev)
+        return []
+
+    def _apology(self, ev: Event) -> list[Outgoing]:
+        if not isinstance(ev, Message):
+            return []
+        text = self.renderer.render("errors/internal", {})
+        return [Outgoing(at=ev.at, text=text, room=ev.room, to=None if ev.room else ev.sender,
+                         mentions=(ev.sender,) if ev.room else (), reply_to=ev.id,
+                         names={ev.sender: ev.sender_name})]
+
+    # -- presence ------------------------------------------------------------------------------
+
+    def _see(self, batch: _Batch, kind: str, ident: str, name: str, at: Any, room: str = "") -> None:
+        key = (kind, ident, name if kind != "in" else room)
+        if key in self._known or key in batch.seen:
+            return
+        if kind == "member":
+            self.store.see_member(ident, name, at)
+        elif kind == "room":
+            self.store.see_room(ident, name, at)
+        else:
+            self.store.see_in_room(room, ident, at)
+        batch.seen.add(key)
+
+    def serves(self, room: str) -> bool:
+        return not self.allowed_rooms or room in self.allowed_rooms
+
+    # -- events --------------------------------------------------------------------------------
+
+    def context(self, ev: Message | None = None, at: Any = None, **kw: Any) -> Context:
+        at = ev.at if ev is not None else at
+        ctx = Context(now=at, day=at.astimezone(self.tz).date(), settings=self.settings, services=self.services,
+                      matcher=self.matcher, **kw)
+        if ev is not None:
+            ctx.sender, ctx.sender_name, ctx.room, ctx.room_name = ev.sender, ev.sender_name, ev.room, ev.room_name
+            ctx.event_id, ctx.mentions = ev.id, ev.mentions
+            ctx.is_admin = ev.sender in self.admins
+        return ctx
+
+    async def _message(self, ev: Message, batch: _Batch) -> list[Outgoing]:
+        bot = self.settings.bot
+        if ev.sender == bot.self_id or (ev.room is not None and not self.serves(ev.room)):
+            return []
+        text = strip_bot_mention(normalize(ev.text), bot.name, bot.self_id, ev.mentions)
+        found = self.matcher.match(text)
+        log = logger.bind(room=ev.room, member=ev.sender)
+        # presence (who is in which group) is written only when new; a failure here fails the batch,
+        # which is then retried event by event
+        self._see(batch, "member", ev.sender, ev.sender_name, ev.at)
+        if ev.room is not None:
+            self._see(batch, "room", ev.room, ev.room_name, ev.at)
+            self._see(batch, "in", ev.sender, "", ev.at, room=ev.room)
+        if found is None:
+            return []
+        cmd, keyword, args = found
+        ctx = self.context(ev, keyword=self.matcher.display.get(cmd.keyword, keyword))
+        try:
+            with self.store.savepoint():
+                if not self.store.claim_event(f"msg:{ev.id}", ev.at):
+                    log.info("message {} seen before; ignored", ev.id)
+                    return []
+                try:
+                    gate(cmd, ctx)
+                    result = await cmd.func(ctx, args)
+                except UserError as err:
+                    result = Reply(err.template, {"keyword": ctx.keyword, **err.data})
+                outs = self._render(result, ctx, reply_to=ev.id)
+        except Exception:
+            log.exception("command {!r} from {} in {} failed", keyword, ev.sender, ev.room or "private")
+            return self._apology(ev)
+        log.debug("{} -> {} replies", keyword, len(outs))
+        return outs
+
+    async def _membership(self, ev: MemberJoined | MemberLeft, batch: _Batch) -> list[Outgoing]:
+        if not self.serves(ev.room):
+            return []
+        joined = isinstance(ev, MemberJoined)
+        listeners = self.registry.on_join if joined else self.registry.on_leave
+        outs: list[Outgoing] = []
+        try:
+            with self.store.savepoint():
+                if not self.store.claim_event(f"{'join' if joined else 'leave'}:{ev.id}", ev.at):
+                    return []
+                self._see(batch, "room", ev.room, ev.room_name, ev.at)
+                for p in ev.members:
+                    self._see(batch, "member", p.id, p.name, ev.at)
+                    if joined:
+                        self.store.see_in_room(ev.room, p.id, ev.at)
+                    else:
+                        self.store.left_room(ev.room, p.id, ev.at)
+                    batch.seen.discard(("in", p.id, ev.room))
+                    self._known.discard(("in", p.id, ev.room))
+                ctx = self.context(at=ev.at, room=ev.room, room_name=ev.room_name, event_id=ev.id)
+                for listener in listeners:
+                    outs.extend(self._render(await listener(ctx, ev), ctx, reply_to=None))
+        except Exception:
+            logger.bind(room=ev.room).exception("{} event {} failed", "join" if joined else "leave", ev.id)
+            return []
+        return outs
+
+    async def _job(self, ev: JobDue) -> list[Outgoing]:
+        func = self.registry.jobs.get(ev.job)
+        if func is None:
+            logger.error("schedule {} names unknown job {}", ev.job_id, ev.job)
+            return []
+        try:
+            with self.store.savepoint():
+                if not self.store.claim_event(f"job:{ev.job_id}:{ev.due.isoformat()}", ev.due):
+                    return []
+                ctx = self.context(at=ev.due, event_id=ev.job_id)
+                outs = self._render(await func(ctx), ctx, reply_to=None, job_id=ev.job_id)
+        except Exception:
+            logger.exception("scheduled job {} due {} failed", ev.job_id, ev.due)
+            return []
+        logger.info("job {} due {} posted {} messages", ev.job_id, ev.due.isoformat(), len(outs))
+        return outs
+
+    # -- replies -------------------------------------------------------------------------------
+
+    def _render(self, result: Any, ctx: Context, reply_to: str | None, job_id: str | None = None) -> list[Outgoing]:
+        if result is None:
+            return []
+        replies = [result] if isinstance(result, Reply) else list(result)
+        outs: list[Outgoing] = []
+        for r in replies:
+            data = {"name": ctx.sender_name, "keyword": ctx.keyword, "now": ctx.now.astimezone(self.tz), **r.data}
+            text = self.renderer.render(r.template, data)
+            if r.broadcast:
+                only = self.schedule_rooms.get(job_id or "", ()) or tuple(self.allowed_rooms)
+                for room, _name in self.store.rooms(only):
+                    outs.append(Outgoing(at=ctx.now, text=text, room=room, reply_to=None))
+            elif r.private or r.to or (ctx.room is None and r.room is None):
+                outs.append(Outgoing(at=ctx.now, text=text, to=r.to or ctx.sender, reply_to=reply_to))
+            else:
+                room = r.room or ctx.room
+                mentions = (ctx.sender,) if r.mention and ctx.sender and room == ctx.room else ()
+                outs.append(Outgoing(at=ctx.now, text=text, room=room, mentions=mentions, reply_to=reply_to,
+                                     names={ctx.sender: ctx.sender_name} if mentions else {}))
+        return outs
+
+
+def _describe(ev: Event) -> str:
+    return f"{type(ev).__name__} {getattr(ev, 'id', '') or getattr(ev, 'job_id', '')} at {ev.at.isoformat()}"

@@ -1,0 +1,220 @@
+"""Keyword routing: handlers register by keyword and aliases; matching is pure; the admin gate lives here."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import unicodedata
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from bot.errors import NotAdmin, WrongPlace
+
+
+@dataclass
+class Reply:
+    """What a handler wants said: a template and its data; the dispatcher renders and routes it.
+
+    `private=True` sends it to the member privately (secrets never go into a group); `broadcast=True`
+    (from scheduled jobs) posts it to every group the job serves.
+    """
+
+    template: str
+    data: dict[str, Any] = field(default_factory=dict)
+    private: bool = False
+    mention: bool = True
+    broadcast: bool = False
+    room: str | None = None
+    to: str | None = None
+
+
+HandlerResult = Reply | Sequence[Reply] | None
+
+
+@dataclass
+class Context:
+    """What a handler may look at: the event's who/where/when and the services the app wired in."""
+
+    now: datetime
+    day: date
+    settings: Any
+    services: Any
+    sender: str = ""
+    sender_name: str = ""
+    room: str | None = None
+    room_name: str = ""
+    event_id: str = ""
+    mentions: tuple[str, ...] = ()
+    is_admin: bool = False
+    keyword: str = ""
+    matcher: Any = None
+
+    def reply(self, template: str, **data: Any) -> Reply:
+        return Reply(template=template, data=data)
+
+
+Handler = Callable[[Context, str], Awaitable[HandlerResult]]
+JobFunc = Callable[[Context], Awaitable[HandlerResult]]
+Listener = Callable[[Context, Any], Awaitable[HandlerResult]]
+
+
+@dataclass
+class Command:
+    keyword: str
+    func: Handler
+    aliases: tuple[str, ...] = ()
+    admin: bool = False
+    where: str = "any"  # any | group | private
+    feature: str | None = None  # config section that must be present for the command to be on
+    config_aliases: Callable[[Any], Iterable[str]] | None = None
+    order: int = 0
+
+    @property
+    def help(self) -> str:
+        doc = inspect.getdoc(self.func) or ""
+        return doc.splitlines()[0] if doc else ""
+
+    @property
+    def usage(self) -> str:
+        lines = (inspect.getdoc(self.func) or "").splitlines()
+        return lines[1].strip() if len(lines) > 1 and lines[1].strip() else self.keyword
+
+
+@dataclass
+class Registry:
+    commands: list[Command] = field(default_factory=list)
+    jobs: dict[str, JobFunc] = field(default_factory=dict)
+    on_join: list[Listener] = field(default_factory=list)
+    on_leave: list[Listener] = field(default_factory=list)
+
+    def command(
+        self,
+        keyword: str,
+        *,
+        aliases: Sequence[str] = (),
+        admin: bool = False,
+        where: str = "any",
+        feature: str | None = None,
+        config_aliases: Callable[[Any], Iterable[str]] | None = None,
+    ) -> Callable[[Handler], Handler]:
+        def register(func: Handler) -> Handler:
+            self.commands = [c for c in self.commands if c.keyword != keyword]
+            self.commands.append(Command(keyword, func, tuple(aliases), admin, where, feature, config_aliases,
+                                         order=len(self.commands)))
+            return func
+
+        return register
+
+    def job(self, name: str) -> Callable[[JobFunc], JobFunc]:
+        def register(func: JobFunc) -> JobFunc:
+            self.jobs[name] = func
+            return func
+
+        return register
+
+    def joined(self, func: Listener) -> Listener:
+        self.on_join.append(func)
+        return func
+
+    def left(self, func: Listener) -> Listener:
+        self.on_leave.append(func)
+        return func
+
+
+REGISTRY = Registry()
+command = REGISTRY.command
+job = REGISTRY.job
+on_join = REGISTRY.joined
+on_leave = REGISTRY.left
+
+
+# -- matching (pure) ------------------------------------------------------------------------------
+
+_MENTION = re.compile(r"^@(\S+?)(?:[\s\u2005]+|$)")
+_SPACE = re.compile(r"[\s\u2005\u3000]+")
+
+
+def _is_edge_noise(ch: str) -> bool:
+    cat = unicodedata.category(ch)
+    return ch.isspace() or ch == "\u2005" or cat[0] in ("P", "S", "Z") or cat == "Cf"
+
+
+def normalize(text: str) -> str:
+    """Full-width to half-width, spaces collapsed, punctuation and emoji trimmed from both ends."""
+    t = unicodedata.normalize("NFKC", text)
+    t = _SPACE.sub(" ", t)
+    start, end = 0, len(t)
+    while start < end and _is_edge_noise(t[start]) and t[start] != "@":
+        start += 1
+    while end > start and _is_edge_noise(t[end - 1]):
+        end -= 1
+    return t[start:end]
+
+
+def strip_bot_mention(text: str, bot_name: str, bot_id: str, mentions: Sequence[str]) -> str:
+    """Drop leading @-mentions of the bot ("@积分助手 签到"); a mention of anyone else stays."""
+    name = unicodedata.normalize("NFKC", bot_name)
+    while text.startswith("@"):
+        m = _MENTION.match(text)
+        if m is None:
+            break
+        if m.group(1) == name or (bot_id in mentions and not name):
+            text = text[m.end():]
+        elif bot_id in mentions and len(mentions) == 1:
+            # the only mention in the message is the bot, whatever name the client wrote
+            text = text[m.end():]
+        else:
+            break
+        text = normalize(text)
+    return text
+
+
+class Matcher:
+    """Keyword -> command table for one configuration; first registered wins on a tie."""
+
+    def __init__(self, commands: Sequence[Command], settings: Any) -> None:
+        self.table: dict[str, Command] = {}
+        self.commands: list[Command] = []
+        self.display: dict[str, str] = {}  # command keyword -> the word members are told to type
+        for c in sorted(commands, key=lambda c: c.order):
+            if c.feature and getattr(settings, c.feature, None) is None:
+                continue
+            self.commands.append(c)
+            configured = [w for w in (c.config_aliases(settings) if c.config_aliases else ()) if normalize(w)]
+            words = configured or [c.keyword, *c.aliases]
+            self.display[c.keyword] = words[0]
+            for w in words:
+                key = normalize(w)
+                if key not in self.table:
+                    self.table[key] = c
+        # longest keyword first, so "我的订单" beats "我的"
+        self._order = sorted(self.table, key=len, reverse=True)
+
+    def entries(self, admin: bool) -> list[tuple[str, str, str, bool]]:
+        """(keyword to type, one-line help, usage, admin only) for 帮助; admin commands only for admins."""
+        return [
+            (self.display[c.keyword], c.help, c.usage.replace(c.keyword, self.display[c.keyword], 1), c.admin)
+            for c in self.commands
+            if admin or not c.admin
+        ]
+
+    def match(self, text: str) -> tuple[Command, str, str] | None:
+        """(command, keyword as matched, the rest as arguments), or None when it is not a command."""
+        if text in self.table:
+            return self.table[text], text, ""
+        for kw in self._order:
+            if text.startswith(kw) and len(text) > len(kw) and text[len(kw)] == " ":
+                return self.table[kw], kw, text[len(kw) + 1 :].strip()
+        return None
+
+
+def gate(cmd: Command, ctx: Context) -> None:
+    """Refuse a command the sender may not run here; raises a UserError the member reads."""
+    if cmd.admin and not ctx.is_admin:
+        raise NotAdmin("只有管理员可以使用这个命令", keyword=cmd.keyword)
+    if cmd.where == "group" and ctx.room is None:
+        raise WrongPlace("请在群里发送", keyword=cmd.keyword, where="group")
+    if cmd.where == "private" and ctx.room is not None:
+        raise WrongPlace("请私聊我发送", keyword=cmd.keyword, where="private")

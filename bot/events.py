@@ -1,0 +1,82 @@
+"""Transport-neutral events the core understands, and what the bot sends back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Message:
+    """A text message in a group (room set) or sent privately to the bot (room None)."""
+
+    id: str
+    at: datetime
+    sender: str
+    text: str
+    sender_name: str = ""
+    room: str | None = None
+    room_name: str = ""
+    mentions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MemberJoined:
+    id: str
+    at: datetime
+    room: str
+    members: tuple[Person, ...]
+    inviter: str | None = None
+    room_name: str = ""
+
+
+@dataclass(frozen=True)
+class MemberLeft:
+    id: str
+    at: datetime
+    room: str
+    members: tuple[Person, ...]
+    room_name: str = ""
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passes: fires whatever scheduled job fell due; carries nothing else."""
+
+    at: datetime
+
+
+@dataclass(frozen=True)
+class JobDue:
+    """A scheduled job whose due time has come (from the live scheduler or from event time)."""
+
+    job_id: str
+    job: str
+    due: datetime
+
+    @property
+    def at(self) -> datetime:
+        return self.due
+
+
+Event = Message | MemberJoined | MemberLeft | Tick | JobDue
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message the bot sends: to a room (optionally @-mentioning) or privately to a contact."""
+
+    at: datetime
+    text: str
+    room: str | None = None
+    to: str | None = None
+    mentions: tuple[str, ...] = ()
+    reply_to: str | tuple[str, ...] | None = None
+    image: str | None = None
+    names: dict[str, str] = field(default_factory=dict, compare=False, hash=False)

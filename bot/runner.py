@@ -1,0 +1,66 @@
+"""Live runner: one consumer drains the event queue in batches (group commit) and hands replies to the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from loguru import logger
+
+from bot.app import App
+from bot.clock import Clock
+from bot.events import Event
+from bot.outbox import Outbox
+from bot.scheduler import Schedule
+
+
+class LiveRunner:
+    def __init__(self, app: App, outbox: Outbox, schedule: Schedule, clock: Clock, batch_size: int = 256,
+                 grace: timedelta = timedelta(minutes=10)) -> None:
+        self.app = app
+        self.outbox = outbox
+        self.schedule = schedule
+        self.clock = clock
+        self.batch_size = batch_size
+        self.grace = grace
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self.stopping = asyncio.Event()
+        self.wake = asyncio.Event()  # set when the clock was moved: look for due jobs now
+
+    def submit(self, ev: Event) -> None:
+        self.queue.put_nowait(ev)
+
+    async def consume(self) -> None:
+        while True:
+            first = await self.queue.get()
+            if first is None:
+                return
+            batch: list[Event] = [first]
+            end = False
+            while len(batch) < self.batch_size and not self.queue.empty():
+                nxt = self.queue.get_nowait()
+                if nxt is None:
+                    end = True
+                    break
+                batch.append(nxt)
+            try:
+                outs = await self.app.process(batch)
+                await self.outbox.deliver(outs)
+            except Exception:  # the loop must outlive any one batch
+                logger.exception("batch of {} events failed", len(batch))
+            if end:
+                return
+
+    async def run(self) -> None:
+        """Consume events and fire scheduled jobs until stop() is called."""
+        sched = asyncio.create_task(self.schedule.run_live(self.clock, self.submit, grace=self.grace,
+                                                           stop=self.stopping, wake=self.wake))
+        try:
+            await self.consume()
+        finally:
+            self.stopping.set()
+            await sched
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.queue.put_nowait(None)

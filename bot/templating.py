@@ -1,0 +1,60 @@
+"""One Jinja environment for every reply and broadcast; templates live in templates/<feature>/<name>.txt.j2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
+
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "templates"
+SUFFIX = ".txt.j2"
+
+
+class TemplateProblem(Exception):
+    """A template is missing or broken; the text names the file and what to fix."""
+
+
+def _signed(n: int) -> str:
+    return f"+{n}" if n > 0 else str(n)
+
+
+class Renderer:
+    def __init__(self, directory: Path | str | None = None) -> None:
+        self.directory = Path(directory) if directory else DEFAULT_DIR
+        self.env = Environment(
+            loader=FileSystemLoader(str(self.directory), encoding="utf-8"),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            autoescape=False,
+            keep_trailing_newline=False,
+        )
+        self.env.filters["signed"] = _signed
+        self._cache: dict[str, Any] = {}
+
+    def names(self) -> list[str]:
+        return sorted(n[: -len(SUFFIX)] for n in self.env.list_templates() if n.endswith(SUFFIX))
+
+    def check(self) -> None:
+        """Compile every template now, so an operator's broken edit stops the start, not the 8 am post."""
+        for name in self.names():
+            try:
+                self._template(name)
+            except TemplateSyntaxError as exc:
+                raise TemplateProblem(
+                    f"template {self.directory / (name + SUFFIX)} line {exc.lineno}: {exc.message}; fix it and start again"
+                ) from None
+
+    def _template(self, name: str) -> Any:
+        t = self._cache.get(name)
+        if t is None:
+            t = self.env.get_template(name + SUFFIX)
+            self._cache[name] = t
+        return t
+
+    def render(self, name: str, data: dict[str, Any]) -> str:
+        try:
+            return str(self._template(name).render(**data)).strip()
+        except TemplateError as exc:
+            raise TemplateProblem(f"template {name}{SUFFIX}: {exc}") from exc

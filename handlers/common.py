@@ -1,0 +1,31 @@
+"""Small helpers every handler shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.dispatch import Context
+from storage.ledger import Ledger
+
+
+@dataclass
+class Services:
+    """What run_bot wires in for handlers; reached as ctx.services."""
+
+    ledger: Ledger
+
+
+def ledger(ctx: Context) -> Ledger:
+    return ctx.services.ledger  # type: ignore[no-any-return]
+
+
+def checked_in_today(last: Any, ctx: Context) -> bool:
+    return last is not None and last == ctx.day
+
+
+def live_streak(last: Any, streak: int, ctx: Context) -> int:
+    """The streak still running: it is broken once a whole local day passed without a check-in."""
+    if last is None:
+        return 0
+    return streak if (ctx.day - last).days <= 1 else 0

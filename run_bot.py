@@ -1,0 +1,245 @@
+"""Entry point: `python run_bot.py` runs the bot; subcommands serve operators (replay, balances, ledger, audit)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from loguru import logger
+
+from bot import config as config_mod
+from bot.app import App
+from bot.clock import Clock, ManualClock, OffsetClock
+from bot.config import ConfigError, Settings
+from bot.dispatch import REGISTRY
+from bot.scheduler import Schedule
+from bot.templating import Renderer, TemplateProblem
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="config file (default: ./config.toml)")]
+DbOpt = Annotated[str | None, typer.Option("--db", help="database URL, overrides storage.url")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+cli = typer.Typer(add_completion=False, no_args_is_help=False, help="群积分 bot: a points programme for WeChat groups.")
+
+
+class _Intercept(logging.Handler):
+    """Forward stdlib logging (apscheduler, SQLAlchemy, wechaty) into loguru."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        logger.opt(depth=6, exception=record.exc_info).log(level, record.getMessage())
+
+
+def setup_logging(default: str = "INFO") -> None:
+    logger.remove()
+    fmt = ("<green>{time:YYYY-MM-DD HH:mm:ss}</green> <level>{level: <7}</level> "
+           "{extra[room]} {extra[member]} <level>{message}</level>")
+    logger.configure(extra={"room": "-", "member": "-"})
+    logger.add(sys.stderr, level=os.environ.get("LOG_LEVEL", default), format=fmt, backtrace=False, diagnose=False)
+    logging.basicConfig(handlers=[_Intercept()], level=logging.WARNING, force=True)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    ledger: Any
+    app: App
+    schedule: Schedule
+    renderer: Renderer
+    clock: Clock
+
+
+def build(settings: Settings, clock: Clock | None = None, templates: Path | None = None) -> Runtime:
+    """Wire features into one app: the only place that knows both the runtime and the handlers."""
+    import handlers  # noqa: F401  (registers commands, jobs and listeners)
+    from handlers.common import Services
+    from storage.db import make_engine
+    from storage.ledger import Ledger
+
+    for i, entry in enumerate(settings.schedule):
+        if entry.job not in REGISTRY.jobs:
+            known = ", ".join(sorted(REGISTRY.jobs))
+            raise ConfigError(f'schedule[{i}].job must be one of {known}, got "{entry.job}"')
+    renderer = Renderer(templates)
+    renderer.check()
+    engine = make_engine(settings.storage.url)
+    ledger = Ledger(engine)
+    clock = clock or Clock(settings.bot.tz)
+    schedule = Schedule(settings.schedule, settings.bot.tz)
+    app = App(settings, ledger, Services(ledger=ledger), renderer, clock, schedule_rooms=schedule.rooms())
+    return Runtime(settings, ledger, app, schedule, renderer, clock)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+def _settings(config: Path | None, db: str | None) -> Settings:
+    try:
+        return config_mod.load(config, db)
+    except ConfigError as exc:
+        raise _fail(f"配置错误 (config error) in {config or config_mod.DEFAULT_CONFIG}:\n{exc}") from None
+
+
+def _runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        return build(settings, clock)
+    except ConfigError as exc:
+        raise _fail(f"配置错误 (config error):\n{exc}") from None
+    except TemplateProblem as exc:
+        raise _fail(str(exc)) from None
+    except OperationalError as exc:
+        raise _fail(f"cannot open the database {settings.storage.url}: {exc.orig}\n"
+                    "check storage.url in config.toml (or --db), and that the server is running") from None
+
+
+# -- running ------------------------------------------------------------------------------------
+
+
+@cli.callback(invoke_without_command=True)
+def main(ctx: typer.Context, config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """Run the bot with the transport from config.toml (console by default)."""
+    setup_logging()
+    if ctx.invoked_subcommand is None:
+        run(config=config, db=db, transport=None)
+
+
+@cli.command()
+def run(config: ConfigOpt = None, db: DbOpt = None,
+        transport: Annotated[str | None, typer.Option(help="console | replay | wechaty")] = None) -> None:
+    """Run the bot (the default when no subcommand is given)."""
+    settings = _settings(config, db)
+    kind = transport or settings.transport.kind
+    if kind == "replay":
+        if not settings.transport.file:
+            raise _fail('transport.kind = "replay" needs transport.file, or run: python run_bot.py replay FILE')
+        replay(Path(settings.transport.file), config=config, db=db)
+        return
+    if kind == "console":
+        asyncio.run(_console(settings))
+        return
+    raise _fail(f'transport "{kind}" is not available in this build yet; use "console" or "replay"')
+
+
+async def _console(settings: Settings) -> None:
+    from bot.outbox import Outbox
+    from bot.runner import LiveRunner
+    from bot.transports.console import ConsoleTransport
+
+    clock = OffsetClock(settings.bot.tz)
+    rt = _runtime(settings, clock)
+    console = ConsoleTransport(clock, settings.bot.name, settings.bot.self_id)
+    runner = LiveRunner(rt.app, Outbox(console), rt.schedule, clock, batch_size=settings.storage.batch_size)
+    task = asyncio.create_task(runner.run())
+    logger.info("console transport ready; database {}", settings.storage.url)
+    await console.run(runner.submit, runner.wake.set)
+    runner.stop()
+    await task
+
+
+@cli.command()
+def replay(file: Annotated[Path, typer.Argument(help="JSON-lines events, one per line, in time order")],
+           config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """Replay recorded events; every message the bot sends is printed as one JSON line."""
+    from bot.transports.replay import replay as run_replay
+
+    settings = _settings(config, db)
+    if str(file) != "-" and not file.exists():
+        raise _fail(f"events file {file} not found")
+    rt = _runtime(settings, ManualClock(Clock().now(), settings.bot.tz))
+    out = sys.stdout
+    src = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
+    with src:
+        stats = asyncio.run(run_replay(rt.app, rt.schedule, src, out.write, batch_size=settings.storage.batch_size))
+    out.flush()
+    logger.info("replayed {} events, {} scheduled runs, {} messages sent", stats.events, stats.jobs, stats.sent)
+    if stats.bad_lines:
+        raise _fail(f"{stats.bad_lines} line(s) could not be read and were skipped (see the log above)", 3)
+
+
+# -- operator read-outs ---------------------------------------------------------------------------
+
+
+def _readonly(config: Path | None, db: str | None) -> Runtime:
+    return _runtime(_settings(config, db))
+
+
+@cli.command()
+def balances(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Every member's balance and growth, highest first."""
+    rt = _readonly(config, db)
+    rows = [{"member": m.id, "name": m.name, "points": m.points, "growth": m.growth, "level": ""}
+            for m in rt.ledger.members()]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("member", "name", "points", "growth")
+    for r in rows:
+        table.add_row(r["member"], r["name"], str(r["points"]), str(r["growth"]))
+    Console().print(table)
+
+
+@cli.command()
+def ledger(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
+           member: Annotated[str | None, typer.Option(help="only this contact id")] = None) -> None:
+    """Every ledger entry, oldest first."""
+    rt = _readonly(config, db)
+    tz = rt.settings.bot.tz
+    rows = [{"member": e.member, "delta": e.delta, "kind": e.kind, "key": e.key,
+             "at": e.at.astimezone(tz).isoformat(), "growth_delta": e.growth_delta,
+             "balance_after": e.balance_after, "room": e.room, "detail": e.detail}
+            for e in rt.ledger.entries(member)]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for r in rows:
+        typer.echo(f"{r['at']}  {r['member']:<20} {r['delta']:>+6}  {r['kind']:<16} {r['detail']}  [{r['key']}]")
+
+
+@cli.command()
+def audit(config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """Check every invariant of the ledger; exit 0 only when all hold."""
+    rt = _readonly(config, db)
+    problems = rt.ledger.audit()
+    for p in problems:
+        typer.echo(p)
+    if problems:
+        raise _fail(f"audit found {len(problems)} problem(s)", 1)
+    typer.echo("audit ok: every balance equals its ledger, check-ins match their entries")
+
+
+@cli.command("check-config")
+def check_config(config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """Validate config.toml and the templates without starting the bot."""
+    settings = _settings(config, db)
+    import handlers  # noqa: F401
+
+    for i, entry in enumerate(settings.schedule):
+        if entry.job not in REGISTRY.jobs:
+            raise _fail(f'schedule[{i}].job must be one of {", ".join(sorted(REGISTRY.jobs))}, got "{entry.job}"')
+    try:
+        Renderer().check()
+    except TemplateProblem as exc:
+        raise _fail(str(exc)) from None
+    typer.echo("config ok")
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,1 @@
+"""Tables and the ledger service: the only code that writes the database."""
