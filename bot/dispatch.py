@@ -187,7 +187,7 @@ class Matcher:
             self.display[c.keyword] = words[0]
             for w in words:
                 key = normalize(w)
-                if key not in self.table:
+                if key and key not in self.table:
                     self.table[key] = c
         # longest keyword first, so "我的订单" beats "我的"
         self._order = sorted(self.table, key=len, reverse=True)

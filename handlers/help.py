@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.dispatch import Context, Reply, command
 
 
-@command("帮助", aliases=("菜单", "help", "?"))
+@command("帮助", aliases=("菜单", "help", "命令"))
 async def help_(ctx: Context, args: str) -> Reply:
     """查看所有命令"""
     rows = [

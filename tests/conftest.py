@@ -1,0 +1,217 @@
+"""Fixtures: the whole app on an in-memory transport, a fresh database and a fixed clock."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+import run_bot
+from bot.clock import ManualClock
+from bot.config import parse
+from bot.events import Outgoing
+from bot.transports.memory import MemoryTransport
+from tests.factories import config, sh
+
+PG_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test fails if it tries to reach anything but this machine."""
+    real = socket.socket.connect
+
+    def guarded(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0]
+            if host not in ("127.0.0.1", "::1", "localhost"):
+                raise RuntimeError(f"test tried to reach the network: {address}")
+        return real(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+class Replies(list[Outgoing]):
+    """What the bot sent for one step; teardown fails if a non-empty one was never looked at."""
+
+    def __init__(self, items: list[Outgoing]) -> None:
+        super().__init__(items)
+        self.seen = False
+
+    def _look(self) -> None:
+        self.seen = True
+
+    def __getitem__(self, i: Any) -> Any:
+        self._look()
+        return super().__getitem__(i)
+
+    def __iter__(self) -> Any:
+        self._look()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._look()
+        return super().__len__()
+
+    def __eq__(self, other: object) -> bool:
+        self._look()
+        return super().__eq__(other)
+
+    def __bool__(self) -> bool:
+        self._look()
+        return super().__len__() > 0
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def text(self) -> str:
+        """The one reply's text (fails unless exactly one message was sent)."""
+        self._look()
+        assert super().__len__() == 1, f"expected one reply, got {list.__len__(self)}: {[o.text for o in list.__iter__(self)]}"
+        return list.__getitem__(self, 0).text
+
+    @property
+    def texts(self) -> list[str]:
+        self._look()
+        return [o.text for o in list.__iter__(self)]
+
+
+class ChatBot:
+    """The app as members see it: say things, read replies, look at the ledger."""
+
+    def __init__(self, rt: run_bot.Runtime, transport: MemoryTransport) -> None:
+        self.rt = rt
+        self.transport = transport
+        self.ledger = rt.ledger
+        self.settings = rt.settings
+        self._steps: list[Replies] = []
+
+    def _wrap(self, outs: list[Outgoing]) -> Replies:
+        r = Replies(outs)
+        self._steps.append(r)
+        return r
+
+    async def say(self, text: str, *, as_: str, room: str | None = "g1", **kw: Any) -> Replies:
+        return self._wrap(await self.transport.say(text, as_=as_, room=room, **kw))
+
+    async def private(self, text: str, *, as_: str, **kw: Any) -> Replies:
+        return self._wrap(await self.transport.say(text, as_=as_, room=None, **kw))
+
+    async def feed(self, *events: Any) -> Replies:
+        return self._wrap(await self.transport.feed(*events))
+
+    async def join(self, room: str, *members: str, **kw: Any) -> Replies:
+        return self._wrap(await self.transport.join(room, *members, **kw))
+
+    async def leave(self, room: str, *members: str, **kw: Any) -> Replies:
+        return self._wrap(await self.transport.leave(room, *members, **kw))
+
+    async def tick(self, at: datetime | str) -> Replies:
+        return self._wrap(await self.transport.tick(sh(at) if isinstance(at, str) else at))
+
+    def at(self, when: datetime | str) -> None:
+        self.transport.clock.set(sh(when) if isinstance(when, str) else when)
+
+    def balance(self, member: str) -> int:
+        m = self.ledger.member(member)
+        return m.points if m else 0
+
+    def growth(self, member: str) -> int:
+        m = self.ledger.member(member)
+        return m.growth if m else 0
+
+    def entries(self, member: str | None = None) -> list[Any]:
+        return list(self.ledger.entries(member))
+
+    def unasserted(self) -> list[list[str]]:
+        return [[o.text for o in list.__iter__(s)] for s in self._steps if list.__len__(s) and not s.seen]
+
+
+def build_chat(data: dict[str, Any], url: str, start: datetime) -> ChatBot:
+    settings = parse(data)
+    clock = ManualClock(start, settings.bot.tz)
+    rt = run_bot.build(settings.model_copy(update={"storage": settings.storage.model_copy(update={"url": url})}),
+                       clock)
+    return ChatBot(rt, MemoryTransport(rt.app, clock, rt.schedule))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'points.db'}"
+
+
+def _pg_reachable() -> str | None:
+    try:
+        eng = create_engine(PG_URL)
+        with eng.connect() as c:
+            c.execute(text("select 1"))
+        eng.dispose()
+        return None
+    except Exception as exc:  # any failure to connect means: not reachable
+        return str(exc).splitlines()[0]
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh schema on this machine's PostgreSQL; skipped, with the reason, when it is not reachable."""
+    why = _pg_reachable()
+    if why is not None:
+        if os.environ.get("REQUIRE_PG"):
+            pytest.fail(f"PostgreSQL required (REQUIRE_PG set) but not reachable at {PG_URL}: {why}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL} ({why}): this test ran on SQLite only")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'points.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def _finish(bot: ChatBot) -> None:
+    leftover = bot.unasserted()
+    problems = bot.ledger.audit()
+    bot.ledger.engine.dispose()
+    assert not leftover, f"replies nobody asserted: {leftover}"
+    assert not problems, f"audit failed: {problems}"
+
+
+@pytest.fixture
+async def chat(sqlite_url: str) -> AsyncIterator[ChatBot]:
+    """The bot with the test config (no scheduled posts) on a fresh SQLite file, clock at 2026-11-23 07:30 Shanghai."""
+    bot = build_chat(config(schedule=[]), sqlite_url, sh("2026-11-23 07:30"))
+    yield bot
+    _finish(bot)
+
+
+@pytest.fixture
+async def make_chat(tmp_path: Path) -> AsyncIterator[Any]:
+    """Build a bot from a custom config: make_chat(config(...), start="2026-11-23 07:30", url=None)."""
+    made: list[ChatBot] = []
+
+    def make(data: dict[str, Any] | None = None, start: str = "2026-11-23 07:30", url: str | None = None) -> ChatBot:
+        bot = build_chat(data or config(), url or f"sqlite:///{tmp_path / f'points{len(made)}.db'}", sh(start))
+        made.append(bot)
+        return bot
+
+    yield make
+    for bot in made:
+        _finish(bot)
