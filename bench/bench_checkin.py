@@ -1,0 +1,380 @@
+"""Benchmark 签到 through the whole replay pipeline against raw sqlite3 commits, and per-command cost at 1k vs 1M rows."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import pstats
+import random
+import re
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a plain script; the project is not an installed package
+
+import run_bot  # noqa: E402
+from bot.clock import ManualClock  # noqa: E402
+from bot.config import Settings, parse  # noqa: E402
+from bot.transports.replay import replay  # noqa: E402
+from storage.db import make_engine  # noqa: E402
+
+TZ = ZoneInfo("Asia/Shanghai")
+FIRST_DAY = date(2026, 11, 23)
+OUT_DIR = ROOT / "bench" / "out"
+OK_PREFIX = "签到成功"
+BASE_POINTS = 5
+
+
+def settings_for(db: Path, batch_size: int) -> Settings:
+    # No [[schedule]]: a broadcast would add lines that are not check-in replies and spoil the count check.
+    return parse({
+        "bot": {"name": "积分助手", "self_id": "bot", "timezone": "Asia/Shanghai", "admins": ["wxid_owner"]},
+        "storage": {"url": f"sqlite:///{db}", "batch_size": batch_size},
+        "checkin": {
+            "points": BASE_POINTS,
+            "keywords": ["签到", "打卡"],
+            "consecutive": [{"days": 3, "bonus": 10}, {"days": 7, "bonus": 30}],
+            "cumulative": [{"days": 10, "bonus": 50}],
+        },
+    })
+
+
+def member_id(m: int) -> str:
+    return f"wxid_{m:07d}"
+
+
+def room_id(m: int, rooms: int) -> str:
+    return f"room{m % rooms:03d}"
+
+
+def checkin_lines(members: Sequence[int], days: Sequence[date], rooms: int, seed: int) -> list[str]:
+    """One 签到 per member per local day, at varied times between 06:00 and 23:59, in time order."""
+    rng = random.Random(seed)
+    lines: list[str] = []
+    for day in days:
+        midnight = datetime(day.year, day.month, day.day, tzinfo=TZ)
+        for secs, m in sorted((rng.randrange(6 * 3600, 24 * 3600), m) for m in members):
+            lines.append(json.dumps({
+                "type": "message", "id": f"m{day:%Y%m%d}-{m}", "at": (midnight + timedelta(seconds=secs)).isoformat(),
+                "room": room_id(m, rooms), "room_name": f"会员群{m % rooms}", "from": member_id(m),
+                "name": f"会员{m}", "text": "签到", "mentions": [],
+            }, ensure_ascii=False))
+    return lines
+
+
+# -- measurements ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Timing:
+    commands: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.commands / self.seconds
+
+    @property
+    def ms_per(self) -> float:
+        return 1000 * self.seconds / self.commands
+
+
+def run_pipeline(db: Path, lines: Sequence[str], batch_size: int, *, audit: bool = True,
+                 profiler: cProfile.Profile | None = None) -> Timing:
+    """Replay `lines` into `db` and time it; fail unless every line got its own 签到成功 reply."""
+    start = datetime.fromisoformat(json.loads(lines[0])["at"])
+    rt = run_bot.build(settings_for(db, batch_size), ManualClock(start, TZ))
+    out = db.with_suffix(".out.jsonl")
+    try:
+        with out.open("w", encoding="utf-8") as f:
+            if profiler is not None:
+                profiler.enable()
+            t0 = time.perf_counter()
+            stats = asyncio.run(replay(rt.app, rt.schedule, lines, f.write, batch_size=batch_size))
+            seconds = time.perf_counter() - t0
+            if profiler is not None:
+                profiler.disable()
+        if stats.bad_lines:
+            fail(f"{db.name}: {stats.bad_lines} event lines were rejected")
+        # Counting successes, not lines: an apology for a failed command is a line too.
+        replies = [json.loads(line)["text"] for line in out.read_text(encoding="utf-8").splitlines()]
+        ok = sum(t.startswith(OK_PREFIX) for t in replies)
+        if len(replies) != len(lines) or ok != len(lines):
+            fail(f"{db.name}: {len(lines)} check-ins but {len(replies)} replies, {ok} of them {OK_PREFIX}")
+        if audit:
+            problems = rt.ledger.audit()
+            if problems:
+                fail(f"{db.name}: audit found {len(problems)} problem(s):\n  " + "\n  ".join(problems[:20]))
+    finally:
+        rt.ledger.engine.dispose()
+    return Timing(len(lines), seconds)
+
+
+def run_raw(db: Path, ops: int, members: int) -> Timing:
+    """`ops` single-row transactions (one INSERT + one UPDATE each), with the bot's durability settings."""
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
+    con.execute("CREATE TABLE balances (member_id TEXT PRIMARY KEY, points INTEGER NOT NULL)")
+    # The unique key mirrors the ledger's idempotency key, the one index every real append must check.
+    con.execute("CREATE TABLE entries (id INTEGER PRIMARY KEY, member_id TEXT NOT NULL, delta INTEGER NOT NULL, "
+                "balance_after INTEGER NOT NULL, key TEXT NOT NULL UNIQUE, at TEXT NOT NULL)")
+    con.execute("BEGIN")
+    con.executemany("INSERT INTO balances VALUES (?, 0)", ((member_id(m),) for m in range(members)))
+    con.execute("COMMIT")
+    at = "2026-11-23 00:00:00.000000"
+    t0 = time.perf_counter()
+    for i in range(ops):
+        mid = member_id(i % members)
+        # IMMEDIATE, as the bot's engine does: the write lock is taken before the first statement.
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("INSERT INTO entries (member_id, delta, balance_after, key, at) VALUES (?, ?, ?, ?, ?)",
+                    (mid, BASE_POINTS, BASE_POINTS * (i // members + 1), f"raw:{i}", at))
+        con.execute("UPDATE balances SET points = points + ? WHERE member_id = ?", (BASE_POINTS, mid))
+        con.execute("COMMIT")
+    seconds = time.perf_counter() - t0
+    con.close()
+    return Timing(ops, seconds)
+
+
+# -- a large database, filled directly --------------------------------------------------------------
+
+
+def _ts(at: datetime) -> str:
+    # How storage.models.UTCDateTime lands on SQLite: naive UTC with microseconds.
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def fill(db: Path, members: int, ledger_rows: int, rooms: int, today: date) -> int:
+    """Members with consecutive check-ins ending yesterday, one ledger line each; consistent for the audit.
+
+    The rows are spread evenly, so a member has ledger_rows // members days (or one more). Returns the
+    ledger rows written.
+    """
+    make_engine(f"sqlite:///{db}").dispose()  # the real schema, indexes included
+    per, extra = divmod(ledger_rows, members)
+    history = [per + (1 if m < extra else 0) for m in range(members)]
+    created = datetime(today.year, today.month, today.day, tzinfo=TZ) - timedelta(days=max(history) + 1)
+
+    def checkin_at(m: int, day: date) -> datetime:
+        return datetime(day.year, day.month, day.day, 8, tzinfo=TZ) + timedelta(seconds=m % 3600)
+
+    def by_day() -> Iterator[tuple[int, int, date]]:
+        # Day-major, as the bot would have written them: ledger ids follow time.
+        for back in range(max(history), 0, -1):
+            day = today - timedelta(days=back)
+            for m in range(members):
+                if history[m] >= back:
+                    yield m, history[m] - back + 1, day
+
+    con = sqlite3.connect(db, isolation_level=None)
+    # Setup only, not measured: no fsync, one transaction.
+    con.execute("PRAGMA synchronous=OFF")
+    con.execute("PRAGMA cache_size=-262144")
+    con.execute("BEGIN")
+    con.executemany("INSERT INTO rooms VALUES (?, ?, 1, ?)",
+                    ((room_id(r, rooms), f"会员群{r}", _ts(created)) for r in range(rooms)))
+    con.executemany(
+        "INSERT INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ((member_id(m), f"会员{m}", BASE_POINTS * h, BASE_POINTS * h, h, h,
+          (today - timedelta(days=1)).isoformat() if h else None,
+          _ts(checkin_at(m, today - timedelta(days=1))) if h else None, _ts(created))
+         for m, h in enumerate(history)))
+    con.executemany("INSERT INTO room_members VALUES (?, ?, 1, ?, NULL)",
+                    ((room_id(m, rooms), member_id(m), _ts(created)) for m in range(members)))
+    con.executemany(
+        "INSERT INTO checkins (member_id, day, at, room_id, streak, total_days, points) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        ((member_id(m), day.isoformat(), _ts(checkin_at(m, day)), room_id(m, rooms), n, n, BASE_POINTS)
+         for m, n, day in by_day()))
+    con.executemany(
+        "INSERT INTO ledger (member_id, delta, growth_delta, balance_after, kind, key, at, room_id, detail) "
+        "VALUES (?, ?, ?, ?, 'checkin', ?, ?, ?, '每日签到')",
+        ((member_id(m), BASE_POINTS, BASE_POINTS, BASE_POINTS * n, f"checkin:{member_id(m)}:{day.isoformat()}",
+          _ts(checkin_at(m, day)), room_id(m, rooms)) for m, n, day in by_day()))
+    con.executemany("INSERT INTO processed_events VALUES (?, ?)",
+                    ((f"msg:m{day:%Y%m%d}-{m}", _ts(checkin_at(m, day))) for m, _n, day in by_day()))
+    con.execute("COMMIT")
+    # Start the measured window from an empty WAL, as a bot that has been idle would.
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    rows = int(con.execute("SELECT count(*) FROM ledger").fetchone()[0])
+    con.close()
+    return rows
+
+
+def ledger_count(db: Path) -> int:
+    con = sqlite3.connect(db)
+    try:
+        return int(con.execute("SELECT count(*) FROM ledger").fetchone()[0])
+    finally:
+        con.close()
+
+
+@dataclass
+class ScaleResult:
+    rows: int
+    fill_seconds: float
+    timing: Timing
+
+
+def scale_case(work: Path, name: str, members: int, ledger_rows: int, window: int, rooms: int, batch_size: int,
+               seed: int, audit: bool) -> ScaleResult:
+    """Fill a database, then time `window` check-ins on a new day by members spread over the id space."""
+    if window > members:
+        fail(f"{name}: a window of {window} needs at least that many members (got {members})")
+    db = work / f"{name}.db"
+    today = FIRST_DAY + timedelta(days=60)
+    t0 = time.perf_counter()
+    rows = fill(db, members, ledger_rows, rooms, today)
+    fill_seconds = time.perf_counter() - t0
+    # Streaks of 1, 2 or 11 days: no bonus fires, so each command does the same work at either size.
+    chosen = [i * members // window for i in range(window)]
+    timing = run_pipeline(db, checkin_lines(chosen, [today], rooms, seed), batch_size, audit=audit)
+    written = ledger_count(db) - rows
+    if written != window:
+        fail(f"{name}: expected one ledger line per check-in ({window}), got {written}")
+    return ScaleResult(rows, fill_seconds, timing)
+
+
+# -- profile ----------------------------------------------------------------------------------------
+
+_OWN = re.compile("^" + re.escape(str(ROOT)) + r"/(bot/|handlers/|storage/|run_bot\.py)|/site-packages/sqlalchemy/")
+
+
+def top_cumulative(profiler: cProfile.Profile, commands: int, n: int = 15) -> list[str]:
+    """The `n` entries with most cumulative time that are the project's own code or SQLAlchemy."""
+    stats: dict[Any, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    rows = []
+    for (file, line, func), (_cc, ncalls, _tt, cum, _callers) in stats.items():
+        if _OWN.search(file):
+            rows.append((cum, ncalls, f"{short(file)}:{line}({func})"))
+    rows.sort(reverse=True)
+    return [f"{1000 * cum / commands:8.3f} ms/cmd {ncalls / commands:7.1f} calls/cmd  {where}"
+            for cum, ncalls, where in rows[:n]]
+
+
+def short(file: str) -> str:
+    if "/sqlalchemy/" in file:
+        return "sqlalchemy/" + file.split("/sqlalchemy/", 1)[1]
+    return str(Path(file).relative_to(ROOT)) if file.startswith(str(ROOT)) else file
+
+
+# -- driver -----------------------------------------------------------------------------------------
+
+
+class BenchFailure(Exception):
+    pass
+
+
+def fail(message: str) -> None:
+    raise BenchFailure(message)
+
+
+def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--members", type=int, default=2000, help="members checking in every day (default 2000)")
+    p.add_argument("--days", type=int, default=10, help="consecutive local days (default 10)")
+    p.add_argument("--rooms", type=int, default=20, help="groups the members are spread over (default 20)")
+    p.add_argument("--batch-size", type=int, default=256, help="events per transaction (storage.batch_size)")
+    p.add_argument("--b1-members", type=int, default=200, help="members in the batch-size-1 sample (x days)")
+    p.add_argument("--window", type=int, default=2000, help="check-ins timed at each database size")
+    p.add_argument("--small-rows", type=int, default=1000, help="ledger rows in the small database")
+    p.add_argument("--large-members", type=int, default=100_000, help="members in the large database")
+    p.add_argument("--large-rows", type=int, default=1_000_000, help="ledger rows in the large database")
+    p.add_argument("--audit-large", action="store_true", help="also audit the large database (slow)")
+    p.add_argument("--profile", action="store_true", help="profile a pipeline sample and print the top entries")
+    p.add_argument("--quick", action="store_true", help="small sizes: a smoke run in well under 20 s")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--keep", action="store_true", help="keep the temp dir under bench/out")
+    a = p.parse_args(argv)
+    if a.quick:
+        a.members, a.days, a.b1_members = 200, 10, 50
+        a.window, a.small_rows, a.large_members, a.large_rows = 500, 250, 10_000, 100_000
+    return a
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    a = arguments(argv)
+    run_bot.setup_logging("WARNING")  # as in production, minus INFO chatter; DEBUG would flood stderr
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    # Same file system as the repo, so fsync costs what it costs for data/points.db.
+    work = Path(tempfile.mkdtemp(prefix="checkin-", dir=OUT_DIR))
+    print(f"work dir {work.relative_to(ROOT)}")
+    days = [FIRST_DAY + timedelta(days=d) for d in range(a.days)]
+    summary: list[tuple[str, str, str]] = []
+    try:
+        lines = checkin_lines(range(a.members), days, a.rooms, a.seed)
+        print(f"pipeline: {len(lines):,} check-ins ({a.members:,} members x {a.days} days, batch {a.batch_size}) ...")
+        pipe = run_pipeline(work / "pipeline.db", lines, a.batch_size)
+        print(f"  {pipe.rate:,.0f} check-ins/s, audit ok")
+
+        print(f"raw sqlite3: {len(lines):,} single-row commits ...")
+        raw = run_raw(work / "raw.db", len(lines), a.members)
+        print(f"  {raw.rate:,.0f} commits/s")
+
+        b1_lines = checkin_lines(range(a.b1_members), days, a.rooms, a.seed)
+        print(f"pipeline, batch 1: {len(b1_lines):,} check-ins ...")
+        b1 = run_pipeline(work / "batch1.db", b1_lines, 1)
+        print(f"  {b1.rate:,.0f} check-ins/s, audit ok")
+
+        small_members = max(a.window, 1)
+        print(f"scale: {a.window:,} check-ins at {a.small_rows:,} ledger rows ...")
+        small = scale_case(work, "small", small_members, a.small_rows, a.window, a.rooms, a.batch_size, a.seed,
+                           audit=True)
+        print(f"  {small.timing.ms_per:.3f} ms/check-in (fill {small.fill_seconds:.1f} s)")
+        print(f"scale: {a.window:,} check-ins at {a.large_rows:,} ledger rows ({a.large_members:,} members) ...")
+        large = scale_case(work, "large", a.large_members, a.large_rows, a.window, a.rooms, a.batch_size, a.seed,
+                           audit=a.audit_large)
+        print(f"  {large.timing.ms_per:.3f} ms/check-in (fill {large.fill_seconds:.1f} s)")
+
+        profile_lines: list[str] = []
+        if a.profile:
+            sample = checkin_lines(range(min(a.members, 500)), days, a.rooms, a.seed)
+            print(f"profile: {len(sample):,} check-ins under cProfile ...")
+            profiler = cProfile.Profile()
+            run_pipeline(work / "profile.db", sample, a.batch_size, audit=False, profiler=profiler)
+            profile_lines = top_cumulative(profiler, len(sample))
+
+        ratio = pipe.rate / raw.rate
+        b1_ratio = b1.rate / raw.rate
+        flat = large.timing.ms_per / small.timing.ms_per
+        summary += [
+            (f"pipeline, batch {a.batch_size} ({pipe.commands:,} check-ins)", f"{pipe.rate:,.0f}/s",
+             f"{pipe.ms_per:.3f} ms/cmd"),
+            (f"raw sqlite3 commits ({raw.commands:,})", f"{raw.rate:,.0f}/s", f"{raw.ms_per:.3f} ms/commit"),
+            ("pipeline / raw", f"{ratio:.2f}", "target >= 0.5 " + ("ok" if ratio >= 0.5 else "MISSED")),
+            (f"pipeline, batch 1 ({b1.commands:,} check-ins)", f"{b1.rate:,.0f}/s", f"{b1.ms_per:.3f} ms/cmd"),
+            ("pipeline batch 1 / raw", f"{b1_ratio:.2f}", ""),
+            (f"check-in at {small.rows:,} ledger rows", f"{small.timing.ms_per:.3f} ms", f"{small.timing.rate:,.0f}/s"),
+            (f"check-in at {large.rows:,} ledger rows", f"{large.timing.ms_per:.3f} ms", f"{large.timing.rate:,.0f}/s"),
+            ("large / small", f"{flat:.2f}", "target ~1.0 " + ("ok" if flat <= 1.25 else "NOT FLAT")),
+        ]
+        print()
+        width = max(len(s[0]) for s in summary)
+        print(f"{'measure':<{width}}  {'value':>12}  note")
+        for label, value, note in summary:
+            print(f"{label:<{width}}  {value:>12}  {note}")
+        if profile_lines:
+            print("\ntop cumulative (project code and SQLAlchemy), per check-in:")
+            print("\n".join(profile_lines))
+    except BenchFailure as exc:
+        print(f"\nBENCHMARK FAILED: {exc}\n(files kept in {work})", file=sys.stderr)
+        return 1
+    if not a.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""config.toml: defaults, every documented key, and errors that name the key instead of a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load, parse
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_repo_config_is_valid_and_documents_the_issue_keys() -> None:
+    s = load(ROOT / "config.toml")
+    assert s.bot.timezone == "Asia/Shanghai" and s.bot.admins == ["wxid_owner"]
+    assert s.transport.kind == "console" and s.storage.url == "sqlite:///data/points.db"
+    assert s.checkin is not None and s.checkin.points == 5 and s.checkin.keywords == ["签到", "打卡"]
+    assert [(b.days, b.bonus) for b in s.checkin.consecutive] == [(3, 10), (7, 30)]
+    assert [(b.days, b.bonus) for b in s.checkin.cumulative] == [(10, 50)]
+    assert [(j.id, j.job, j.cron) for j in s.schedule] == [
+        ("morning-reminder", "checkin_reminder", "0 8 * * *"),
+        ("evening-leaderboard", "leaderboard", "0 21 * * *"),
+    ]
+
+
+def test_every_key_is_optional() -> None:
+    s = parse({})
+    assert s.bot.timezone == "Asia/Shanghai" and s.bot.admins == []
+    assert s.checkin is None  # a feature whose section is left out is off
+    assert s.schedule == []
+    c = parse({"checkin": {}}).checkin
+    assert c is not None and c.points == 5 and c.consecutive == [] and c.cumulative == []
+
+
+def test_bonus_names_default_from_their_days() -> None:
+    c = parse({"checkin": {"consecutive": [{"days": 3, "bonus": 10}], "cumulative": [{"days": 10, "bonus": 50}]}})
+    assert c.checkin is not None
+    assert c.checkin.consecutive[0].name == "连续签到3天奖励" and c.checkin.cumulative[0].name == "累计签到10天奖励"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"checkin": {"points": "五"}}, 'checkin.points must be an integer >= 0, got "五"'),
+        ({"checkin": {"points": -1}}, "checkin.points must be an integer >= 0, got -1"),
+        ({"checkin": {"points": 2.5}}, "checkin.points must be an integer >= 0, got 2.5"),
+        ({"checkin": {"points": True}}, "checkin.points must be an integer >= 0, got true"),
+        ({"checkin": {"pionts": 5}}, "checkin.pionts is not a known key"),
+        ({"checkin": {"consecutive": [{"days": 0, "bonus": 1}]}}, "checkin.consecutive[0].days must be an integer >= 1"),
+        ({"checkin": {"consecutive": [{"days": 3}]}}, "checkin.consecutive[0].bonus is required"),
+        ({"checkin": {"consecutive": [{"days": 3, "bonus": 1}, {"days": 3, "bonus": 2}]}},
+         "checkin.consecutive[1].days repeats 3"),
+        ({"bot": {"timezone": "Beijing"}}, 'bot.timezone must be an IANA time zone such as "Asia/Shanghai"'),
+        ({"bot": {"admins": "wxid_owner"}}, "bot.admins must be a list"),
+        ({"transport": {"kind": "telegram"}}, "transport.kind must be one of"),
+        ({"schedule": [{"id": "x", "job": "leaderboard", "cron": "0 25 * * *"}]}, "schedule[0].cron must be a five-field"),
+        ({"schedule": [{"id": "x", "job": "leaderboard", "cron": "0 8 * * *"}] * 2}, "schedule[1].id repeats"),
+        ({"checkin": [1, 2]}, "checkin must be a table"),
+    ],
+)
+def test_a_wrong_value_names_the_key_and_what_is_wrong(data: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(data)
+    assert message in str(err.value)
+
+
+def test_load_reports_bad_toml_and_missing_files(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[checkin\npoints = 5\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load(tmp_path / "missing.toml")
+
+
+def test_db_url_overrides_storage_url(tmp_path: Path) -> None:
+    p = tmp_path / "c.toml"
+    p.write_text('[storage]\nurl = "sqlite:///a.db"\n', encoding="utf-8")
+    assert load(p, "sqlite:///b.db").storage.url == "sqlite:///b.db"
+    assert load(p).storage.url == "sqlite:///a.db"

@@ -1,0 +1,100 @@
+"""Scheduled posts: due times from cron in the configured zone, fired from event time, once per slot."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from bot.clock import ManualClock
+from bot.config import parse
+from bot.events import JobDue
+from bot.scheduler import Schedule
+from tests.conftest import ChatBot
+from tests.factories import SH, config, sh
+
+
+def schedule() -> Schedule:
+    s = parse(config())
+    return Schedule(s.schedule, s.bot.tz)
+
+
+def test_due_between_lists_runs_in_time_order_in_local_time() -> None:
+    runs = schedule().due_between(sh("2026-11-23 07:00"), sh("2026-11-25 09:00"))
+    assert [(r.job_id, r.due) for r in runs] == [
+        ("morning-reminder", sh("2026-11-23 08:00")),
+        ("evening-leaderboard", sh("2026-11-23 21:00")),
+        ("morning-reminder", sh("2026-11-24 08:00")),
+        ("evening-leaderboard", sh("2026-11-24 21:00")),
+        ("morning-reminder", sh("2026-11-25 08:00")),
+    ]
+
+
+def test_due_between_excludes_the_start_unless_asked() -> None:
+    s = schedule()
+    assert s.due_between(sh("2026-11-23 08:00"), sh("2026-11-23 09:00")) == []
+    assert [r.due for r in s.due_between(sh("2026-11-23 08:00"), sh("2026-11-23 08:00"), include_start=True)] == [
+        sh("2026-11-23 08:00")
+    ]
+    assert s.due_between(sh("2026-11-23 09:00"), sh("2026-11-23 08:00")) == []
+
+
+async def test_reminder_goes_to_every_group_the_bot_serves(make_chat) -> None:  # type: ignore[no-untyped-def]
+    bot: ChatBot = make_chat(start="2026-11-23 07:00")
+    assert (await bot.say("hello", as_="alice", room="g1")) == []
+    assert (await bot.say("早", as_="bob", room="g2")) == []
+    r = await bot.tick("2026-11-23 08:30")
+    assert [(o.room, o.at, o.reply_to) for o in r] == [("g1", sh("2026-11-23 08:00"), None),
+                                                       ("g2", sh("2026-11-23 08:00"), None)]
+    assert all("发送「签到」即可领取 5 积分" in o.text for o in r)
+
+
+async def test_jobs_fire_before_the_event_that_passes_their_due_time(make_chat) -> None:  # type: ignore[no-untyped-def]
+    bot: ChatBot = make_chat(start="2026-11-23 07:00")
+    assert "获得" in (await bot.say("签到", as_="alice")).text
+    bot.at("2026-11-23 21:00:05")
+    r = await bot.say("积分", as_="alice")
+    assert [o.reply_to for o in r] == [None, None, r[2].reply_to]
+    assert "早上好" in r[0].text and "今日积分排行榜" in r[1].text and "1. alice  5 分" in r[1].text
+    assert "当前积分：5" in r[2].text
+
+
+async def test_a_slot_posts_once_even_when_time_is_replayed(make_chat, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first: ChatBot = make_chat(start="2026-11-23 07:00", url=url)
+    assert (await first.say("hi", as_="alice")) == []
+    assert len(await first.tick("2026-11-23 08:01")) == 1
+    # a second process on the same database (or a restart) going over the same time posts nothing
+    second: ChatBot = make_chat(start="2026-11-23 07:00", url=url)
+    assert (await second.tick("2026-11-23 07:59")) == []
+    assert (await second.tick("2026-11-23 08:01")) == []
+    assert len(await second.tick("2026-11-24 08:01")) == 2  # the evening board and the next morning
+
+
+async def test_schedule_rooms_limit_where_a_job_posts(make_chat) -> None:  # type: ignore[no-untyped-def]
+    data = config()
+    data["schedule"] = [{"id": "vip-board", "job": "leaderboard", "cron": "0 21 * * *", "rooms": ["vip"]}]
+    bot: ChatBot = make_chat(data, start="2026-11-23 07:00")
+    for room in ("g1", "vip"):
+        assert (await bot.say("hi", as_="alice", room=room)) == []
+    r = await bot.tick("2026-11-23 21:00")
+    assert [o.room for o in r] == ["vip"]
+    assert "还没有人上榜" in r.text
+
+
+async def test_live_loop_enqueues_due_runs_and_skips_stale_ones() -> None:
+    clock = ManualClock(sh("2026-11-23 07:59:59"), SH)
+    got: list[JobDue] = []
+    stop = asyncio.Event()
+    wake = asyncio.Event()
+    task = asyncio.create_task(schedule().run_live(clock, got.append, grace=timedelta(minutes=10), poll=0.01,
+                                                   stop=stop, wake=wake))
+    await asyncio.sleep(0.02)
+    clock.set(sh("2026-11-23 08:00:01"))
+    wake.set()
+    await asyncio.sleep(0.05)
+    clock.set(sh("2026-11-24 07:00"))  # a long stall: the 21:00 run is hours late and is skipped
+    wake.set()
+    await asyncio.sleep(0.05)
+    stop.set()
+    await task
+    assert [(r.job_id, r.due) for r in got] == [("morning-reminder", sh("2026-11-23 08:00"))]

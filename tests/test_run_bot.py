@@ -1,0 +1,162 @@
+"""The operator's commands, run as real processes: replay, balances, ledger, audit, config errors."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CONFIG = """
+[bot]
+admins = ["wxid_owner"]
+[checkin]
+points = 5
+consecutive = [{days = 2, bonus = 10}]
+[[schedule]]
+id = "morning-reminder"
+job = "checkin_reminder"
+cron = "0 8 * * *"
+[[schedule]]
+id = "evening-leaderboard"
+job = "leaderboard"
+cron = "0 21 * * *"
+"""
+
+
+def events() -> list[dict[str, Any]]:
+    return [
+        {"type": "message", "id": "m1", "at": "2026-11-23T07:59:00+08:00", "room": "r1", "room_name": "会员群",
+         "from": "wxid_a", "name": "Alice", "text": "签到", "mentions": []},
+        {"type": "message", "id": "m2", "at": "2026-11-23T08:01:00+08:00", "from": "wxid_a", "name": "Alice",
+         "text": "积分"},
+        {"type": "join", "id": "j1", "at": "2026-11-23T09:00:00+08:00", "room": "r1",
+         "members": [{"id": "wxid_b", "name": "Bob"}], "inviter": "wxid_a"},
+        {"type": "message", "id": "m3", "at": "2026-11-23T09:01:00+08:00", "room": "r1", "from": "wxid_b",
+         "name": "Bob", "text": "打卡", "mentions": []},
+        {"type": "message", "id": "m3", "at": "2026-11-23T09:01:00+08:00", "room": "r1", "from": "wxid_b",
+         "name": "Bob", "text": "打卡", "mentions": []},
+        {"type": "tick", "at": "2026-11-24T07:00:00+08:00"},
+        {"type": "message", "id": "m4", "at": "2026-11-24T07:30:00+08:00", "room": "r1", "from": "wxid_a",
+         "name": "Alice", "text": "签到", "mentions": []},
+        {"type": "leave", "id": "l1", "at": "2026-11-24T09:00:00+08:00", "room": "r1",
+         "members": [{"id": "wxid_b", "name": "Bob"}]},
+    ]
+
+
+def run(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "run_bot.py"), *args], cwd=cwd, capture_output=True,
+                          text=True, input=stdin, timeout=120)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
+    (tmp_path / "events.jsonl").write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in events()) + "\n",
+                                           encoding="utf-8")
+    return tmp_path
+
+
+def test_replay_prints_every_message_as_a_json_line(workdir: Path) -> None:
+    db = f"sqlite:///{workdir / 'r.db'}"
+    res = run("replay", "events.jsonl", "--config", "config.toml", "--db", db, cwd=workdir)
+    assert res.returncode == 0, res.stderr
+    out = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [(o["type"], o["at"], o["room"], o["to"], o["reply_to"]) for o in out] == [
+        ("say", "2026-11-23T07:59:00+08:00", "r1", None, "m1"),
+        ("say", "2026-11-23T08:00:00+08:00", "r1", None, None),  # the reminder, at its due time
+        ("say", "2026-11-23T08:01:00+08:00", None, "wxid_a", "m2"),  # private reply
+        ("say", "2026-11-23T09:01:00+08:00", "r1", None, "m3"),  # the repeated m3 is not answered again
+        ("say", "2026-11-23T21:00:00+08:00", "r1", None, None),
+        ("say", "2026-11-24T07:30:00+08:00", "r1", None, "m4"),
+        ("say", "2026-11-24T08:00:00+08:00", "r1", None, None),  # fired by the leave event at 09:00
+    ]
+    assert out[0]["mentions"] == ["wxid_a"] and "获得 5 积分" in out[0]["text"]
+    assert out[1]["mentions"] == [] and "早上好" in out[1]["text"]
+    assert "连续签到 2 天" in out[5]["text"] and "获得 15 积分" in out[5]["text"]
+    assert "1. Alice  5 分" in out[4]["text"] and "1. Bob  5 分" in out[4]["text"]
+    assert res.stderr.count("Traceback") == 0
+
+    bal = run("balances", "--json", "--config", "config.toml", "--db", db, cwd=workdir)
+    assert bal.returncode == 0, bal.stderr
+    assert json.loads(bal.stdout) == [
+        {"member": "wxid_a", "name": "Alice", "points": 20, "growth": 20, "level": ""},
+        {"member": "wxid_b", "name": "Bob", "points": 5, "growth": 5, "level": ""},
+    ]
+    led = run("ledger", "--json", "--member", "wxid_a", "--config", "config.toml", "--db", db, cwd=workdir)
+    rows = json.loads(led.stdout)
+    assert [(r["member"], r["delta"], r["kind"], r["key"], r["at"]) for r in rows] == [
+        ("wxid_a", 5, "checkin", "checkin:wxid_a:2026-11-23", "2026-11-23T07:59:00+08:00"),
+        ("wxid_a", 5, "checkin", "checkin:wxid_a:2026-11-24", "2026-11-24T07:30:00+08:00"),
+        ("wxid_a", 10, "checkin_streak", "checkin:wxid_a:2026-11-24:checkin_streak:1", "2026-11-24T07:30:00+08:00"),
+    ]
+    audit = run("audit", "--config", "config.toml", "--db", db, cwd=workdir)
+    assert audit.returncode == 0 and "audit ok" in audit.stdout
+
+    # replaying the same file again on the same database changes nothing and says nothing
+    again = run("replay", "events.jsonl", "--config", "config.toml", "--db", db, cwd=workdir)
+    assert again.returncode == 0 and again.stdout == ""
+    assert json.loads(run("balances", "--json", "--config", "config.toml", "--db", db, cwd=workdir).stdout)[0][
+        "points"] == 20
+
+
+def test_audit_fails_on_a_tampered_balance(workdir: Path) -> None:
+    path = workdir / "t.db"
+    assert run("replay", "events.jsonl", "--db", f"sqlite:///{path}", cwd=workdir).returncode == 0
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE members SET points = points + 100 WHERE id = 'wxid_b'")
+    res = run("audit", "--db", f"sqlite:///{path}", cwd=workdir)
+    assert res.returncode == 1
+    assert "member wxid_b: stored balance 105 != ledger sum 5" in res.stdout
+
+
+def test_bad_replay_lines_are_reported_and_skipped(workdir: Path) -> None:
+    (workdir / "bad.jsonl").write_text(
+        '{"type": "message", "id": "m1", "at": "2026-11-23T09:00:00+08:00", "room": "r1", "from": "a", "text": "签到"}\n'
+        "not json\n"
+        '{"type": "message", "id": "m2", "at": "2026-11-23T09:00:00", "room": "r1", "from": "a", "text": "签到"}\n'
+        '{"type": "wave", "at": "2026-11-23T09:00:00+08:00"}\n',
+        encoding="utf-8",
+    )
+    res = run("replay", "bad.jsonl", "--db", f"sqlite:///{workdir / 'b.db'}", cwd=workdir)
+    assert res.returncode == 3
+    assert len(res.stdout.splitlines()) == 1
+    assert "line 2: not JSON" in res.stderr and "line 3" in res.stderr and "needs a UTC offset" in res.stderr
+    assert "line 4" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_wrong_config_value_stops_with_the_key_not_a_traceback(workdir: Path) -> None:
+    (workdir / "config.toml").write_text('[checkin]\npoints = "五"\n', encoding="utf-8")
+    res = run("replay", "events.jsonl", cwd=workdir)
+    assert res.returncode == 2
+    assert 'checkin.points must be an integer >= 0, got "五"' in res.stderr
+    assert "Traceback" not in res.stderr and res.stdout == ""
+    (workdir / "config.toml").write_text('[[schedule]]\nid = "x"\njob = "fireworks"\ncron = "0 8 * * *"\n',
+                                         encoding="utf-8")
+    res = run("audit", cwd=workdir)
+    assert res.returncode == 2 and 'schedule[0].job must be one of' in res.stderr and "fireworks" in res.stderr
+
+
+def test_an_unreachable_database_says_what_to_check(workdir: Path) -> None:
+    res = run("audit", "--db", "postgresql+psycopg://nobody@127.0.0.1:1/none", cwd=workdir)
+    assert res.returncode == 2
+    assert "cannot open the database" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_console_runs_on_the_default_config(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text((ROOT / "config.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    res = run(stdin="alice@g1: 签到\nalice@g1: 签到\nalice: 积分\n/time +1d\nalice@g1: 打卡\n/quit\n", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "data" / "points.db").exists()
+    assert "[g1] @alice 签到成功！获得 5 积分" in res.stdout
+    assert "[g1] @alice 今天已经签到过啦" in res.stdout
+    assert "[私聊 → alice] 💰 当前积分：5" in res.stdout
+    assert "连续签到 2 天" in res.stdout
+    audit = run("audit", cwd=tmp_path)
+    assert audit.returncode == 0, audit.stdout
