@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import logging
 import os
@@ -19,7 +18,7 @@ from bot import config as config_mod
 from bot.app import App
 from bot.clock import Clock, ManualClock, OffsetClock
 from bot.config import ConfigError, Settings
-from bot.dispatch import REGISTRY
+from bot.dispatch import REGISTRY, Registry
 from bot.scheduler import Schedule
 from bot.templating import Renderer, TemplateProblem
 
@@ -60,7 +59,8 @@ class Runtime:
     clock: Clock
 
 
-def build(settings: Settings, clock: Clock | None = None, templates: Path | None = None) -> Runtime:
+def build(settings: Settings, clock: Clock | None = None, templates: Path | None = None,
+          registry: Registry = REGISTRY) -> Runtime:
     """Wire features into one app: the only place that knows both the runtime and the handlers."""
     import handlers  # noqa: F401  (registers commands, jobs and listeners)
     from handlers.common import Services
@@ -68,8 +68,8 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
     from storage.ledger import Ledger
 
     for i, entry in enumerate(settings.schedule):
-        if entry.job not in REGISTRY.jobs:
-            known = ", ".join(sorted(REGISTRY.jobs))
+        if entry.job not in registry.jobs:
+            known = ", ".join(sorted(registry.jobs))
             raise ConfigError(f'schedule[{i}].job must be one of {known}, got "{entry.job}"')
     renderer = Renderer(templates)
     renderer.check()
@@ -77,7 +77,8 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
     ledger = Ledger(engine)
     clock = clock or Clock(settings.bot.tz)
     schedule = Schedule(settings.schedule, settings.bot.tz)
-    app = App(settings, ledger, Services(ledger=ledger), renderer, clock, schedule_rooms=schedule.rooms())
+    app = App(settings, ledger, Services(ledger=ledger), renderer, clock, registry=registry,
+              schedule_rooms=schedule.rooms())
     return Runtime(settings, ledger, app, schedule, renderer, clock)
 
 
@@ -164,7 +165,8 @@ def replay(file: Annotated[Path, typer.Argument(help="JSON-lines events, one per
     out = sys.stdout
     src = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
     with src:
-        stats = asyncio.run(run_replay(rt.app, rt.schedule, src, out.write, batch_size=settings.storage.batch_size))
+        stats = asyncio.run(run_replay(rt.app, rt.schedule, src, lambda line: None if out.write(line) else None,
+                                       batch_size=settings.storage.batch_size))
     out.flush()
     logger.info("replayed {} events, {} scheduled runs, {} messages sent", stats.events, stats.jobs, stats.sent)
     if stats.bad_lines:

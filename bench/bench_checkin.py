@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -154,7 +154,7 @@ def run_raw(db: Path, ops: int, members: int) -> Timing:
 
 def _ts(at: datetime) -> str:
     # How storage.models.UTCDateTime lands on SQLite: naive UTC with microseconds.
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def fill(db: Path, members: int, ledger_rows: int, rooms: int, today: date) -> int:

@@ -227,8 +227,8 @@ class App:
             text = self.renderer.render(r.template, data)
             if r.broadcast:
                 only = self.schedule_rooms.get(job_id or "", ()) or tuple(self.allowed_rooms)
-                for room, _name in self.store.rooms(only):
-                    outs.append(Outgoing(at=ctx.now, text=text, room=room, reply_to=None))
+                for room_id, _name in self.store.rooms(only):
+                    outs.append(Outgoing(at=ctx.now, text=text, room=room_id, reply_to=None))
             elif r.private or r.to or (ctx.room is None and r.room is None):
                 outs.append(Outgoing(at=ctx.now, text=text, to=r.to or ctx.sender, reply_to=reply_to))
             else:

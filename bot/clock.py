@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -13,7 +13,7 @@ class Clock:
         self.tz = tz or ZoneInfo("Asia/Shanghai")
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def local(self, at: datetime | None = None) -> datetime:
         return (at or self.now()).astimezone(self.tz)
@@ -52,10 +52,10 @@ class OffsetClock(Clock):
         self.jumped = False  # the scheduler fires what the jump skipped over, then clears this
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc) + self.offset
+        return datetime.now(UTC) + self.offset
 
     def move_to(self, at: datetime) -> None:
-        self.offset = at - datetime.now(timezone.utc)
+        self.offset = at - datetime.now(UTC)
         self.jumped = True
 
     def reset(self) -> None:

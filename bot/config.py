@@ -184,7 +184,7 @@ def _describe(err: Any) -> str:
     msg = err["msg"]
     if kind == "config":
         msg = err["ctx"]["reason"] if "ctx" in err and "reason" in err["ctx"] else msg
-    elif kind in _GENERIC and _GENERIC[kind]:
+    elif _GENERIC.get(kind):
         msg = _GENERIC[kind]
     elif kind == "literal_error":
         msg = "must be one of " + err["ctx"]["expected"]

@@ -186,7 +186,7 @@ class Matcher:
             words = configured or [c.keyword, *c.aliases]
             self.display[c.keyword] = words[0]
             for w in words:
-                key = normalize(w)
+                key = normalize(w).lower()
                 if key and key not in self.table:
                     self.table[key] = c
         # longest keyword first, so "我的订单" beats "我的"
@@ -201,11 +201,17 @@ class Matcher:
         ]
 
     def match(self, text: str) -> tuple[Command, str, str] | None:
-        """(command, keyword as matched, the rest as arguments), or None when it is not a command."""
-        if text in self.table:
-            return self.table[text], text, ""
+        """(command, keyword as matched, the rest as arguments), or None when it is not a command.
+
+        Keywords match without regard to case ("Help"); the arguments keep theirs.
+        """
+        low = text.lower()
+        if len(low) != len(text):  # a rare character whose lower case is longer: match as typed
+            low = text
+        if low in self.table:
+            return self.table[low], low, ""
         for kw in self._order:
-            if text.startswith(kw) and len(text) > len(kw) and text[len(kw)] == " ":
+            if low.startswith(kw) and len(low) > len(kw) and low[len(kw)] == " ":
                 return self.table[kw], kw, text[len(kw) + 1 :].strip()
         return None
 

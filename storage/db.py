@@ -17,10 +17,8 @@ from storage import models  # noqa: F401  (registers the tables)
 def make_engine(url: str, *, create: bool = True) -> Engine:
     """Build the engine for `url`; on SQLite make the folder, turn on WAL and full fsync."""
     u = make_url(url)
-    if u.get_backend_name() == "sqlite":
-        engine = _sqlite_engine(url, u.database)
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
+    sqlite = u.get_backend_name() == "sqlite"
+    engine = _sqlite_engine(url, u.database) if sqlite else create_engine(url, pool_pre_ping=True)
     if create:
         SQLModel.metadata.create_all(engine)
     logger.debug("storage ready: {}", u.render_as_string(hide_password=True))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tests.conftest import ChatBot
 from tests.factories import config, sh
@@ -46,9 +46,9 @@ async def test_local_midnight_in_shanghai_starts_a_new_day(chat: ChatBot) -> Non
 
 async def test_utc_midnight_is_not_a_boundary(chat: ChatBot) -> None:
     # 23:59 UTC on the 23rd and 00:01 UTC on the 24th are both 24 Nov in Shanghai (07:59, 08:01)
-    chat.at(datetime(2026, 11, 23, 23, 59, tzinfo=timezone.utc))
+    chat.at(datetime(2026, 11, 23, 23, 59, tzinfo=UTC))
     first = await chat.say("签到", as_="alice")
-    chat.at(datetime(2026, 11, 24, 0, 1, tzinfo=timezone.utc))
+    chat.at(datetime(2026, 11, 24, 0, 1, tzinfo=UTC))
     second = await chat.say("签到", as_="alice")
     assert "获得 5 积分" in first.text
     assert "已经签到" in second.text

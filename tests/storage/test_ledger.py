@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -12,7 +12,7 @@ from storage.db import make_engine
 from storage.errors import AlreadyCheckedIn, InsufficientPoints
 from storage.ledger import Ledger, Reward
 
-T0 = datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -1,0 +1,52 @@
+"""Every template renders with sample data, so an operator's broken edit is caught before 8 am."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.templating import Renderer, TemplateProblem
+
+ROW = {"rank": 1, "name": "Alice", "points": 25, "me": True}
+SAMPLES: dict[str, dict[str, Any]] = {
+    "checkin/ok": {"earned": 15, "base": 5, "bonuses": [{"name": "连续签到3天奖励", "points": 10}], "streak": 3,
+                   "total_days": 3, "points": 25, "upcoming": [{"name": "连续签到7天奖励", "bonus": 30, "in_days": 4}]},
+    "checkin/already": {"streak": 3, "total_days": 3, "points": 25},
+    "checkin/reminder": {"keyword": "签到", "points": 5, "consecutive": [{"days": 3, "bonus": 10}]},
+    "points/me": {"points": 25, "growth": 30, "streak": 3, "total_days": 9, "rank": 2, "is_admin": False,
+                  "checked_in": True},
+    "points/leaderboard": {"rows": [ROW], "mine": {"rank": 12, "points": 3}, "size": 10},
+    "points/leaderboard_post": {"rows": [ROW], "size": 10},
+    "help/list": {"commands": [{"keyword": "签到", "help": "每日签到", "usage": "签到", "admin": False},
+                               {"keyword": "加分", "help": "给成员加分", "usage": "加分 @某人 50 理由", "admin": True}],
+                  "is_admin": True},
+    "errors/generic": {"message": "出错了"},
+    "errors/not_admin": {"keyword": "加分"},
+    "errors/usage": {"message": "缺少理由", "usage": "加分 @某人 50 理由"},
+    "errors/wrong_place": {"keyword": "签到", "where": "group"},
+    "errors/internal": {},
+}
+
+
+def test_every_template_has_sample_data_and_renders() -> None:
+    r = Renderer()
+    r.check()
+    assert sorted(SAMPLES) == r.names(), "add sample data here for every new template"
+    for name, data in SAMPLES.items():
+        text = r.render(name, {"name": "Alice", "keyword": "签到", "now": None, **data})
+        assert text and "{{" not in text and "{%" not in text, name
+
+
+def test_a_missing_value_is_an_error_not_an_empty_string() -> None:
+    with pytest.raises(TemplateProblem, match="undefined"):
+        Renderer().render("checkin/already", {"streak": 1})
+
+
+def test_a_broken_template_stops_the_start_with_its_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "checkin").mkdir()
+    (tmp_path / "checkin" / "ok.txt.j2").write_text("签到成功\n{% if earned %}\n获得 {{ earned }}\n", encoding="utf-8")
+    with pytest.raises(TemplateProblem) as err:
+        Renderer(tmp_path).check()
+    assert "ok.txt.j2 line" in str(err.value) and "fix it" in str(err.value)
