@@ -165,12 +165,18 @@ def replay(file: Annotated[Path, typer.Argument(help="JSON-lines events, one per
     out = sys.stdout
     src = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
     with src:
-        stats = asyncio.run(run_replay(rt.app, rt.schedule, src, lambda line: None if out.write(line) else None,
-                                       batch_size=settings.storage.batch_size))
+        stats = asyncio.run(run_replay(rt.app, rt.schedule, src, _writer(out), batch_size=settings.storage.batch_size))
     out.flush()
     logger.info("replayed {} events, {} scheduled runs, {} messages sent", stats.events, stats.jobs, stats.sent)
     if stats.bad_lines:
         raise _fail(f"{stats.bad_lines} line(s) could not be read and were skipped (see the log above)", 3)
+
+
+def _writer(out: Any) -> Any:
+    def write(line: str) -> None:
+        out.write(line)
+
+    return write
 
 
 # -- operator read-outs ---------------------------------------------------------------------------

@@ -27,6 +27,7 @@ class Schedule:
         self.tz = tz
         self.entries = list(entries)
         self.triggers = [(e, CronTrigger.from_crontab(e.cron, timezone=tz)) for e in self.entries]
+        self._memo: dict[int, tuple[datetime, datetime | None]] = {}
 
     def rooms(self) -> dict[str, Sequence[str]]:
         return {e.id: tuple(e.rooms) for e in self.entries}
@@ -37,12 +38,21 @@ class Schedule:
         if end < start:
             return []
         for order, (entry, trig) in enumerate(self.triggers):
-            t = trig.get_next_fire_time(None, start if include_start else start + _TINY)
+            t = self._first_after(order, trig, start - _TINY if include_start else start)
             while t is not None and t <= end:
                 runs.append((t, order, JobDue(job_id=entry.id, job=entry.job, due=t)))
                 t = trig.get_next_fire_time(t, t + _TINY)
         runs.sort(key=lambda r: (r[0], r[1]))
         return [r[2] for r in runs]
+
+    def _first_after(self, order: int, trig: CronTrigger, after: datetime) -> datetime | None:
+        """The first fire time > `after`; remembered, since replay asks this once per event."""
+        memo = self._memo.get(order)
+        if memo is not None and memo[0] <= after and (memo[1] is None or after < memo[1]):
+            return memo[1]
+        t = trig.get_next_fire_time(None, after + _TINY)
+        self._memo[order] = (after, t)
+        return t
 
     def next_due(self, after: datetime) -> datetime | None:
         times = [t for _e, trig in self.triggers if (t := trig.get_next_fire_time(None, after + _TINY)) is not None]
