@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -26,11 +27,14 @@ class Store(Protocol):
     def see_in_room(self, room: str, member: str, at: Any) -> None: ...
     def left_room(self, room: str, member: str, at: Any) -> None: ...
     def rooms(self, only: Sequence[str] = ()) -> list[tuple[str, str]]: ...
+    def mark_active(self, day: Any) -> None: ...
+    def pending(self, chat: str, member: str, at: Any) -> Any: ...
 
 
 @dataclass
 class _Batch:
     seen: set[tuple[str, str, str]] = field(default_factory=set)
+    days: set[Any] = field(default_factory=set)
 
 
 class App:
@@ -59,6 +63,8 @@ class App:
         self.schedule_rooms = schedule_rooms or {}
         # (kind, id, name) already written: presence writes only when something is new
         self._known: set[tuple[str, str, str]] = set()
+        self._days: set[Any] = set()  # local days already marked active
+        self._recent: dict[str, deque[Any]] = {}  # member -> times of their recent commands (rate limit)
 
     # -- batches --------------------------------------------------------------------------------
 
@@ -84,11 +90,17 @@ class App:
                 outs.extend(await self.process([ev]))
             return outs
         self._known |= batch.seen
+        self._days |= batch.days
         return outs
 
     async def _one(self, ev: Event, batch: _Batch) -> list[Outgoing]:
         if isinstance(self.clock, ManualClock) and ev.at > self.clock.now():
             self.clock.set(ev.at)
+        day = ev.at.astimezone(self.tz).date()
+        if day not in self._days and day not in batch.days:
+            # any event shows the bot was running that day; a day without one breaks no streak
+            self.store.mark_active(day)
+            batch.days.add(day)
         if isinstance(ev, Message):
             return await self._message(ev, batch)
         if isinstance(ev, JobDue):
@@ -129,13 +141,27 @@ class App:
 
     def context(self, ev: Message | None = None, at: Any = None, **kw: Any) -> Context:
         at = ev.at if ev is not None else at
-        ctx = Context(now=at, day=at.astimezone(self.tz).date(), settings=self.settings, services=self.services,
-                      matcher=self.matcher, **kw)
+        settings, campaigns = self.settings.at(at) if hasattr(self.settings, "at") else (self.settings, {})
+        ctx = Context(now=at, day=at.astimezone(self.tz).date(), settings=settings, services=self.services,
+                      matcher=self.matcher, campaigns=campaigns, **kw)
         if ev is not None:
             ctx.sender, ctx.sender_name, ctx.room, ctx.room_name = ev.sender, ev.sender_name, ev.room, ev.room_name
-            ctx.event_id, ctx.mentions = ev.id, ev.mentions
+            ctx.event_id, ctx.mentions, ctx.text = ev.id, ev.mentions, ev.text
             ctx.is_admin = ev.sender in self.admins
         return ctx
+
+    def _over_limit(self, ev: Message) -> bool:
+        """More than bot.rate_limit commands from one member within a minute (admins are not limited)."""
+        limit = self.settings.bot.rate_limit
+        if not limit or ev.sender in self.admins:
+            return False
+        recent = self._recent.setdefault(ev.sender, deque())
+        while recent and (ev.at - recent[0]).total_seconds() >= 60:
+            recent.popleft()
+        if len(recent) >= limit:
+            return True
+        recent.append(ev.at)
+        return False
 
     async def _message(self, ev: Message, batch: _Batch) -> list[Outgoing]:
         bot = self.settings.bot
@@ -151,8 +177,11 @@ class App:
             self._see(batch, "room", ev.room, ev.room_name, ev.at)
             self._see(batch, "in", ev.sender, "", ev.at, room=ev.room)
         if found is None:
-            return []
+            return await self._conversation(ev, text)
         cmd, keyword, args = found
+        if self._over_limit(ev):
+            log.info("rate limit: {} ignored", keyword)
+            return []
         ctx = self.context(ev, keyword=self.matcher.display.get(cmd.keyword, keyword))
         try:
             with self.store.savepoint():
@@ -160,8 +189,9 @@ class App:
                     log.info("message {} seen before; ignored", ev.id)
                     return []
                 try:
-                    gate(cmd, ctx)
-                    result = await cmd.func(ctx, args)
+                    with self.store.savepoint():  # a refusal undoes whatever the handler wrote
+                        gate(cmd, ctx)
+                        result = await cmd.func(ctx, args)
                 except UserError as err:
                     result = Reply(err.template, {"keyword": ctx.keyword, **err.data})
                 outs = self._render(result, ctx, reply_to=ev.id)
@@ -170,6 +200,30 @@ class App:
             return self._apology(ev)
         log.debug("{} -> {} replies", keyword, len(outs))
         return outs
+
+    async def _conversation(self, ev: Message, text: str) -> list[Outgoing]:
+        """A message that is no command may answer a conversation in progress (a profile question...)."""
+        if not self.registry.conversations:
+            return []
+        state = self.store.pending(ev.room or "", ev.sender, ev.at)
+        if state is None or state.kind not in self.registry.conversations:
+            return []
+        if self._over_limit(ev):
+            return []
+        ctx = self.context(ev, keyword=state.kind)
+        try:
+            with self.store.savepoint():
+                if not self.store.claim_event(f"msg:{ev.id}", ev.at):
+                    return []
+                try:
+                    with self.store.savepoint():
+                        result = await self.registry.conversations[state.kind](ctx, text, state)
+                except UserError as err:
+                    result = Reply(err.template, {"keyword": ctx.keyword, **err.data})
+                return self._render(result, ctx, reply_to=ev.id)
+        except Exception:
+            logger.bind(room=ev.room, member=ev.sender).exception("conversation {} failed", state.kind)
+            return self._apology(ev)
 
     async def _membership(self, ev: MemberJoined | MemberLeft, batch: _Batch) -> list[Outgoing]:
         if not self.serves(ev.room):
@@ -184,19 +238,29 @@ class App:
                 self._see(batch, "room", ev.room, ev.room_name, ev.at)
                 for p in ev.members:
                     self._see(batch, "member", p.id, p.name, ev.at)
-                    if joined:
-                        self.store.see_in_room(ev.room, p.id, ev.at)
-                    else:
-                        self.store.left_room(ev.room, p.id, ev.at)
-                    batch.seen.discard(("in", p.id, ev.room))
-                    self._known.discard(("in", p.id, ev.room))
+                if isinstance(ev, MemberJoined) and ev.inviter:
+                    self._see(batch, "member", ev.inviter, "", ev.at)
                 ctx = self.context(at=ev.at, room=ev.room, room_name=ev.room_name, event_id=ev.id)
+                if not joined:
+                    self._move_members(ev, batch, joined)
+                # listeners of a join run before it is recorded, so they can tell who is new
                 for listener in listeners:
                     outs.extend(self._render(await listener(ctx, ev), ctx, reply_to=None))
+                if joined:
+                    self._move_members(ev, batch, joined)
         except Exception:
             logger.bind(room=ev.room).exception("{} event {} failed", "join" if joined else "leave", ev.id)
             return []
         return outs
+
+    def _move_members(self, ev: MemberJoined | MemberLeft, batch: _Batch, joined: bool) -> None:
+        for p in ev.members:
+            if joined:
+                self.store.see_in_room(ev.room, p.id, ev.at)
+            else:
+                self.store.left_room(ev.room, p.id, ev.at)
+            batch.seen.discard(("in", p.id, ev.room))
+            self._known.discard(("in", p.id, ev.room))
 
     async def _job(self, ev: JobDue) -> list[Outgoing]:
         func = self.registry.jobs.get(ev.job)
@@ -233,9 +297,13 @@ class App:
                 outs.append(Outgoing(at=ctx.now, text=text, to=r.to or ctx.sender, reply_to=reply_to))
             else:
                 room = r.room or ctx.room
-                mentions = (ctx.sender,) if r.mention and ctx.sender and room == ctx.room else ()
+                if r.mentions:
+                    mentions, names = tuple(r.mentions), dict(r.names)
+                else:
+                    mentions = (ctx.sender,) if r.mention and ctx.sender and room == ctx.room else ()
+                    names = {ctx.sender: ctx.sender_name} if mentions else {}
                 outs.append(Outgoing(at=ctx.now, text=text, room=room, mentions=mentions, reply_to=reply_to,
-                                     names={ctx.sender: ctx.sender_name} if mentions else {}))
+                                     names=names))
         return outs
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import tomllib
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 DEFAULT_CONFIG = Path("config.toml")
@@ -78,6 +79,7 @@ class BotSettings(Section):
     timezone: Annotated[str, BeforeValidator(_timezone)] = "Asia/Shanghai"
     admins: list[Text] = Field(default_factory=list)
     rooms: list[Text] = Field(default_factory=list)  # empty: serve every group the bot is in
+    rate_limit: NonNegInt = 10  # commands one member may trigger per minute; beyond it the bot stays silent (0: off)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -100,12 +102,20 @@ class Bonus(Section):
     name: str = ""
 
 
+class MakeupSettings(Section):
+    cost: PosInt = 20  # points a makeup check-in costs
+    max_per_month: PosInt = 2
+    within_days: PosInt = 3  # how far back a missed day may be filled
+
+
 class CheckinSettings(Section):
     points: NonNegInt = 5
     keywords: list[Text] = Field(default_factory=lambda: ["签到", "打卡"])
     consecutive: list[Bonus] = Field(default_factory=list)
     cumulative: list[Bonus] = Field(default_factory=list)
     group_only: Flag = True  # check in only from a group, where it keeps the chat alive
+    multiplier: PosInt = 1  # every check-in payout is multiplied by this (campaigns raise it)
+    makeup: MakeupSettings | None = None  # 补签; section left out: off
 
     @model_validator(mode="after")
     def _names(self) -> CheckinSettings:
@@ -121,6 +131,90 @@ class CheckinSettings(Section):
                 if not b.name:
                     object.__setattr__(b, "name", label.format(b.days))
         return self
+
+
+class NewcomerSettings(Section):
+    points: NonNegInt = 10
+    scope: Literal["company", "room"] = "company"  # new to every group of the company, or to this group
+    claim_within_hours: NonNegInt = 0  # 0: pay on joining; > 0: pay when 新人礼 is sent within this many hours
+    keywords: list[Text] = Field(default_factory=lambda: ["新人礼"])
+    welcome: Flag = True  # greet newcomers by @-mention
+
+
+class InviteSettings(Section):
+    points: NonNegInt = 20
+    revoke_within_days: NonNegInt = 7  # invitee leaves within this many days: the award is reversed (0: any time)
+    count_returning: Flag = False  # pay for invitees who were in a company group before
+
+
+class Tier(Section):
+    at: PosInt
+    points: PosInt
+
+
+class TaskSettings(Section):
+    id: Text
+    name: Text
+    metric: Literal["invites", "checkin_days", "checkin_streak"]
+    tiers: list[Tier]
+
+    @model_validator(mode="after")
+    def _ascending(self) -> TaskSettings:
+        if not self.tiers:
+            raise PydanticCustomError("config", "tiers must list at least one {at = N, points = P}")
+        ats = [t.at for t in self.tiers]
+        if ats != sorted(set(ats)):
+            raise PydanticCustomError("config", "tiers must be in ascending order of `at`, each `at` once")
+        return self
+
+
+PROFILE_FIELDS = ("phone", "birthday", "city")
+
+
+class ProfileSettings(Section):
+    points: NonNegInt = 20
+    fields: list[Literal["phone", "birthday", "city"]] = Field(default_factory=lambda: list(PROFILE_FIELDS))
+    expire_minutes: PosInt = 30  # a conversation left alone this long is dropped
+
+
+class FollowAccount(Section):
+    id: Text
+    name: Text
+    code: Text
+
+
+class FollowSettings(Section):
+    points: NonNegInt = 15
+    max_wrong_per_day: PosInt = 5
+    accounts: list[FollowAccount] = Field(default_factory=list)
+
+
+def _aware(v: Any) -> datetime:
+    if isinstance(v, str):
+        try:
+            v = datetime.fromisoformat(v)
+        except ValueError:
+            _fail("must be a date-time such as 2026-11-01T00:00:00+08:00")
+    if not isinstance(v, datetime) or v.tzinfo is None:
+        _fail("must be a date-time with its UTC offset, such as 2026-11-01T00:00:00+08:00")
+    return v  # type: ignore[no-any-return]
+
+
+Aware = Annotated[datetime, BeforeValidator(_aware)]
+OVERRIDABLE = ("checkin", "newcomer", "invite", "profile", "follow")
+
+
+class Campaign(Section):
+    """A time-boxed campaign: inside [starts, ends) its sections override the base config's."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    id: Text
+    name: Text
+    starts: Aware
+    ends: Aware
+
+    def overrides(self) -> dict[str, Any]:
+        return dict(self.__pydantic_extra__ or {})
 
 
 class LeaderboardSettings(Section):
@@ -141,15 +235,63 @@ class Settings(Section):
     checkin: CheckinSettings | None = None  # section left out: check-in is off
     leaderboard: LeaderboardSettings = Field(default_factory=LeaderboardSettings)
     schedule: list[ScheduleEntry] = Field(default_factory=list)
+    newcomer: NewcomerSettings | None = None
+    invite: InviteSettings | None = None
+    tasks: list[TaskSettings] = Field(default_factory=list)
+    profile: ProfileSettings | None = None
+    follow: FollowSettings | None = None
+    campaigns: list[Campaign] = Field(default_factory=list)
+    _effective: dict[str, Settings] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _unique_jobs(self) -> Settings:
-        seen: set[str] = set()
-        for i, s in enumerate(self.schedule):
-            if s.id in seen:
-                raise PydanticCustomError("config", f"schedule[{i}].id repeats {s.id!r}: job ids must be unique")
-            seen.add(s.id)
+        groups: tuple[tuple[str, list[Any]], ...] = (
+            ("schedule", self.schedule), ("tasks", self.tasks), ("campaigns", self.campaigns))
+        for key, rows in groups:
+            seen: set[str] = set()
+            for i, row in enumerate(rows):
+                if row.id in seen:
+                    raise PydanticCustomError("config", f"{key}[{i}].id repeats {row.id!r}: ids must be unique")
+                seen.add(row.id)
+        if self.follow is not None:
+            codes = [a.code.upper() for a in self.follow.accounts]
+            if len(codes) != len(set(codes)):
+                raise PydanticCustomError("config", "follow.accounts: each account needs its own code")
         return self
+
+    @model_validator(mode="after")
+    def _campaigns(self) -> Settings:
+        """Validate each campaign's overrides by building the settings in force during it."""
+        for i, c in enumerate(self.campaigns):
+            if c.ends <= c.starts:
+                raise PydanticCustomError("config", f"campaigns[{i}].ends must be after its starts")
+            over = c.overrides()
+            for section, values in over.items():
+                if section not in OVERRIDABLE:
+                    raise PydanticCustomError(
+                        "config", f"campaigns[{i}].{section} is not a section a campaign can override "
+                        f"(one of {', '.join(OVERRIDABLE)})")
+                if not isinstance(values, dict):
+                    raise PydanticCustomError("config", f"campaigns[{i}].{section} must be a table")
+                if getattr(self, section) is None:
+                    raise PydanticCustomError(
+                        "config", f"campaigns[{i}].{section} overrides a feature that is off: add [{section}] first")
+            base = self.model_dump(exclude={"campaigns"}, exclude_unset=False)
+            for section, values in over.items():
+                base[section] = {**base[section], **values}
+            try:
+                self._effective[c.id] = Settings.model_validate(base)
+            except ValidationError as exc:
+                raise PydanticCustomError(
+                    "config", "; ".join(f"campaigns[{i}]." + _describe(e) for e in exc.errors())) from None
+        return self
+
+    def at(self, when: datetime) -> tuple[Settings, dict[str, str]]:
+        """The settings in force at `when`, and which campaign overrides which section then."""
+        for c in self.campaigns:
+            if c.starts <= when < c.ends:
+                return self._effective[c.id], {section: c.id for section in c.overrides()}
+        return self, {}
 
     def is_admin(self, contact_id: str) -> bool:
         return contact_id in self.bot.admins

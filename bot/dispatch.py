@@ -28,6 +28,8 @@ class Reply:
     broadcast: bool = False
     room: str | None = None
     to: str | None = None
+    mentions: tuple[str, ...] = ()  # @-mention these contacts instead of the sender (a welcome, ...)
+    names: dict[str, str] = field(default_factory=dict)  # their display names, for transports that write @name
 
 
 HandlerResult = Reply | Sequence[Reply] | None
@@ -50,6 +52,12 @@ class Context:
     is_admin: bool = False
     keyword: str = ""
     matcher: Any = None
+    text: str = ""  # the message as typed (mentions, spacing and case intact)
+    campaigns: dict[str, str] = field(default_factory=dict)  # section -> campaign overriding it now
+
+    def campaign(self, section: str) -> str | None:
+        """The campaign whose override of `section` is in force, to record on the entries it pays."""
+        return self.campaigns.get(section)
 
     def reply(self, template: str, **data: Any) -> Reply:
         return Reply(template=template, data=data)
@@ -58,6 +66,7 @@ class Context:
 Handler = Callable[[Context, str], Awaitable[HandlerResult]]
 JobFunc = Callable[[Context], Awaitable[HandlerResult]]
 Listener = Callable[[Context, Any], Awaitable[HandlerResult]]
+ConversationStep = Callable[[Context, str, Any], Awaitable[HandlerResult]]
 
 
 @dataclass
@@ -88,6 +97,7 @@ class Registry:
     jobs: dict[str, JobFunc] = field(default_factory=dict)
     on_join: list[Listener] = field(default_factory=list)
     on_leave: list[Listener] = field(default_factory=list)
+    conversations: dict[str, ConversationStep] = field(default_factory=dict)
 
     def command(
         self,
@@ -114,6 +124,15 @@ class Registry:
 
         return register
 
+    def conversation(self, kind: str) -> Callable[[ConversationStep], ConversationStep]:
+        """Register what answers a message (no command) while a conversation of `kind` is pending."""
+
+        def register(func: ConversationStep) -> ConversationStep:
+            self.conversations[kind] = func
+            return func
+
+        return register
+
     def joined(self, func: Listener) -> Listener:
         self.on_join.append(func)
         return func
@@ -128,6 +147,7 @@ command = REGISTRY.command
 job = REGISTRY.job
 on_join = REGISTRY.joined
 on_leave = REGISTRY.left
+conversation = REGISTRY.conversation
 
 
 # -- matching (pure) ------------------------------------------------------------------------------

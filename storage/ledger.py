@@ -7,6 +7,7 @@ for events that arrived together (group commit). Repeats are blocked by UNIQUE k
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -60,6 +61,18 @@ class MemberView:
 
 
 @dataclass(frozen=True)
+class Pending:
+    """A multi-step chat in progress (STYLE 8): what it is, where it stands, until when."""
+
+    chat: str
+    member: str
+    kind: str
+    step: str
+    data: dict[str, Any]
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class Entry:
     id: int
     member: str
@@ -71,6 +84,7 @@ class Entry:
     at: datetime
     room: str | None
     detail: str
+    campaign: str | None = None
 
 
 class _Sql:
@@ -113,11 +127,25 @@ class Ledger:
             "WHERE room_id = :room AND member_id = :member AND active = :yes",
             "lock": "SELECT points, growth, checkin_streak, checkin_days, last_checkin FROM members WHERE id = :id" + lock,
             "key_used": "SELECT 1 FROM ledger WHERE key = :key",
-            "entry": "INSERT INTO ledger (member_id, delta, growth_delta, balance_after, kind, key, at, room_id, detail) "
-            "VALUES (:member, :delta, :growth_delta, :balance_after, :kind, :key, :at, :room, :detail) RETURNING id",
+            "entry": "INSERT INTO ledger (member_id, delta, growth_delta, balance_after, kind, key, at, room_id, detail, "
+            "campaign) VALUES (:member, :delta, :growth_delta, :balance_after, :kind, :key, :at, :room, :detail, "
+            ":campaign) RETURNING id",
+            "entry_by_key": "SELECT member_id, delta, growth_delta, kind FROM ledger WHERE key = :key",
+            "active": "INSERT INTO active_days (day) VALUES (:day) ON CONFLICT DO NOTHING",
+            "active_between": "SELECT COUNT(*) FROM active_days WHERE day > :after AND day < :before",
+            "pending_get": "SELECT kind, step, data, expires_at FROM conversations WHERE chat = :chat AND member_id = :member",
+            "pending_del": "DELETE FROM conversations WHERE chat = :chat AND member_id = :member",
+            "pending_new": "INSERT INTO conversations (chat, member_id, kind, step, data, expires_at) "
+            "VALUES (:chat, :member, :kind, :step, :data, :expires) "
+            "ON CONFLICT (chat, member_id) DO UPDATE SET kind = :kind, step = :step, data = :data, expires_at = :expires",
+            "counter_get": "SELECT count FROM daily_counters WHERE member_id = :member AND kind = :kind AND day = :day",
+            "counter_bump": "INSERT INTO daily_counters (member_id, kind, day, count) VALUES (:member, :kind, :day, 1) "
+            "ON CONFLICT (member_id, kind, day) DO UPDATE SET count = daily_counters.count + 1",
+            "ever_member": "SELECT 1 FROM room_members WHERE member_id = :member LIMIT 1",
+            "ever_in_room": "SELECT 1 FROM room_members WHERE member_id = :member AND room_id = :room",
             "balance": "UPDATE members SET points = :points, growth = :growth, points_at = :at WHERE id = :id",
-            "checkin": "INSERT INTO checkins (member_id, day, at, room_id, streak, total_days, points) "
-            "VALUES (:member, :day, :at, :room, :streak, :total, :points)",
+            "checkin": "INSERT INTO checkins (member_id, day, at, room_id, streak, total_days, points, makeup) "
+            "VALUES (:member, :day, :at, :room, :streak, :total, :points, :makeup)",
             "checkin_member": "UPDATE members SET points = :points, growth = :growth, checkin_days = :total, "
             "checkin_streak = :streak, last_checkin = :day, points_at = COALESCE(:paid_at, points_at) WHERE id = :id",
         }
@@ -238,11 +266,11 @@ class Ledger:
             points += r["delta"]
             params = {"member": member, "delta": r["delta"], "growth_delta": r.get("growth_delta", 0),
                       "balance_after": points, "kind": r["kind"], "key": r["key"], "room": r.get("room"),
-                      "detail": r.get("detail", "")}
+                      "detail": r.get("detail", ""), "campaign": r.get("campaign")}
             new_id = self._run(conn, "entry", at=self._t(at), **params).fetchone()[0]
             entries.append(Entry(id=int(new_id), member=member, delta=params["delta"], growth_delta=params["growth_delta"],
                                  balance_after=points, kind=params["kind"], key=params["key"], at=at, room=params["room"],
-                                 detail=params["detail"]))
+                                 detail=params["detail"], campaign=params["campaign"]))
         return entries
 
     def award(
@@ -256,12 +284,13 @@ class Ledger:
         room: str | None = None,
         detail: str = "",
         growth: bool = True,
+        campaign: str | None = None,
     ) -> Entry | None:
         """Credit `points` (> 0); growth rises with them. None when `key` was used before."""
         if not isinstance(points, int) or points <= 0:
             raise ValueError("award needs a positive integer")
         return self._move(member=member, delta=points, growth_delta=points if growth else 0,
-                          kind=kind, key=key, at=at, room=room, detail=detail, allow_negative=False)
+                          kind=kind, key=key, at=at, room=room, detail=detail, allow_negative=False, campaign=campaign)
 
     def spend(
         self, *, member: str, points: int, kind: str, key: str, at: datetime, room: str | None = None, detail: str = ""
@@ -272,9 +301,22 @@ class Ledger:
         return self._move(member=member, delta=-points, growth_delta=0, kind=kind, key=key, at=at,
                           room=room, detail=detail, allow_negative=False)
 
+    def reverse(self, *, original_key: str, key: str, kind: str, at: datetime, detail: str = "") -> Entry | None:
+        """Undo an entry by a new one with the opposite deltas (never by editing it); may go below zero.
+
+        None when `key` was used before; LookupError when there is no entry `original_key`.
+        """
+        with self.transaction() as conn:
+            row = self._run(conn, "entry_by_key", key=original_key).fetchone()
+            if row is None:
+                raise LookupError(f"no ledger entry {original_key} to reverse")
+            member, delta, growth_delta, _kind = row
+            return self._move(member=member, delta=-int(delta), growth_delta=-int(growth_delta), kind=kind, key=key,
+                              at=at, room=None, detail=detail, allow_negative=True)
+
     def _move(
         self, *, member: str, delta: int, growth_delta: int, kind: str, key: str, at: datetime,
-        room: str | None, detail: str, allow_negative: bool,
+        room: str | None, detail: str, allow_negative: bool, campaign: str | None = None,
     ) -> Entry | None:
         with self.transaction() as conn:
             points, growth, _s, _d, _l = self._lock_member(conn, member)
@@ -284,7 +326,8 @@ class Ledger:
             if delta < 0 and not allow_negative and points + delta < 0:
                 raise InsufficientPoints(needed=-delta, points=points)
             [entry] = self._append(conn, member, [{"delta": delta, "growth_delta": growth_delta, "kind": kind,
-                                                   "key": key, "room": room, "detail": detail}], points, at)
+                                                   "key": key, "room": room, "detail": detail, "campaign": campaign}],
+                                   points, at)
             self._run(conn, "balance", id=member, points=points + delta, growth=growth + growth_delta, at=self._t(at))
             return entry
 
@@ -296,25 +339,28 @@ class Ledger:
         at: datetime,
         room: str | None,
         rewards: Callable[[int, int], Sequence[Reward]],
+        campaign: str | None = None,
     ) -> CheckinResult:
         """Check `member` in for local `day`; `rewards(streak, total_days)` says what it pays.
 
-        Raises AlreadyCheckedIn (nothing written) when the member already checked in that day.
+        The streak goes on when every day since the last check-in was a day the bot handled no
+        event at all (it was not running). Raises AlreadyCheckedIn (nothing written) when the
+        member already checked in that day.
         """
         with self.transaction() as conn:
             points, growth, streak0, days0, last = self._lock_member(conn, member)
             if last is not None and last >= day:
                 raise AlreadyCheckedIn(streak=streak0, total_days=days0, points=points)
-            streak = streak0 + 1 if last == day - timedelta(days=1) else 1
+            streak = streak0 + 1 if last is not None and self._unbroken(conn, last, day) else 1
             total = days0 + 1
             paid = tuple(r for r in rewards(streak, total) if r.points > 0)
             earned = sum(r.points for r in paid)
             self._run(conn, "checkin", member=member, day=self._d(day), at=self._t(at), room=room, streak=streak,
-                      total=total, points=earned)
+                      total=total, points=earned, makeup=False)
             base = f"checkin:{member}:{day.isoformat()}"
             lines = [
                 {"delta": r.points, "growth_delta": r.points, "kind": r.kind, "room": room, "detail": r.name,
-                 "key": base if i == 0 else f"{base}:{r.kind}:{i}"}
+                 "key": base if i == 0 else f"{base}:{r.kind}:{i}", "campaign": campaign}
                 for i, r in enumerate(paid)
             ]
             if lines:
@@ -323,6 +369,61 @@ class Ledger:
                       streak=streak, day=self._d(day), paid_at=self._t(at) if lines else None)
             return CheckinResult(day=day, streak=streak, total_days=total, rewards=paid, earned=earned,
                                  points=points + earned, growth=growth + earned)
+
+    def _unbroken(self, conn: Connection, last: date, day: date) -> bool:
+        """No day between `last` and `day` (both excluded) on which the bot was running."""
+        if day - last <= timedelta(days=1):
+            return True
+        n = self._run(conn, "active_between", after=self._d(last), before=self._d(day)).fetchone()[0]
+        return int(n) == 0
+
+    # -- days, counters, conversations ----------------------------------------------------------
+
+    def mark_active(self, day: date) -> None:
+        """Record that the bot handled an event on local `day`."""
+        with self.transaction() as conn:
+            self._run(conn, "active", day=self._d(day))
+
+    def bump(self, member: str, kind: str, day: date) -> int:
+        """Add one to today's counter `kind` of `member`; returns the new count."""
+        with self.transaction() as conn:
+            self._run(conn, "counter_bump", member=member, kind=kind, day=self._d(day))
+            return int(self._run(conn, "counter_get", member=member, kind=kind, day=self._d(day)).fetchone()[0])
+
+    def counter(self, member: str, kind: str, day: date) -> int:
+        with self.transaction() as conn:
+            row = self._run(conn, "counter_get", member=member, kind=kind, day=self._d(day)).fetchone()
+            return int(row[0]) if row else 0
+
+    def ever_member(self, member: str, room: str | None = None) -> bool:
+        """Was `member` ever seen in `room` (or, with no room, in any group the bot serves)?"""
+        with self.transaction() as conn:
+            if room is None:
+                return self._run(conn, "ever_member", member=member).fetchone() is not None
+            return self._run(conn, "ever_in_room", member=member, room=room).fetchone() is not None
+
+    def pending(self, chat: str, member: str, at: datetime) -> Pending | None:
+        """The conversation in progress in `chat` ("" = private) with `member`; an expired one is dropped."""
+        with self.transaction() as conn:
+            row = self._run(conn, "pending_get", chat=chat, member=member).fetchone()
+            if row is None:
+                return None
+            expires = row[3]
+            if isinstance(expires, str):
+                expires = datetime.fromisoformat(expires).replace(tzinfo=UTC)
+            if expires <= at:
+                self._run(conn, "pending_del", chat=chat, member=member)
+                return None
+            return Pending(chat=chat, member=member, kind=row[0], step=row[1], data=json.loads(row[2]), expires_at=expires)
+
+    def set_pending(self, chat: str, member: str, kind: str, step: str, data: dict[str, Any], expires_at: datetime) -> None:
+        with self.transaction() as conn:
+            self._run(conn, "pending_new", chat=chat, member=member, kind=kind, step=step,
+                      data=json.dumps(data, ensure_ascii=False), expires=self._t(expires_at))
+
+    def clear_pending(self, chat: str, member: str) -> bool:
+        with self.transaction() as conn:
+            return bool(self._run(conn, "pending_del", chat=chat, member=member).rowcount)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -430,4 +531,5 @@ def _member(r: Any) -> MemberView:
 
 def _entry(r: Any) -> Entry:
     return Entry(id=r.id, member=r.member_id, delta=r.delta, growth_delta=r.growth_delta,
-                 balance_after=r.balance_after, kind=r.kind, key=r.key, at=r.at, room=r.room_id, detail=r.detail)
+                 balance_after=r.balance_after, kind=r.kind, key=r.key, at=r.at, room=r.room_id, detail=r.detail,
+                 campaign=r.campaign)

@@ -89,6 +89,7 @@ class Checkin(SQLModel, table=True):
     streak: int
     total_days: int
     points: int
+    makeup: bool = False  # filled later by 补签, paid for in points
 
 
 class LedgerEntry(SQLModel, table=True):
@@ -111,6 +112,7 @@ class LedgerEntry(SQLModel, table=True):
     at: datetime = _ts(nullable=False)
     room_id: str | None = None
     detail: str = ""
+    campaign: str | None = None  # the campaign whose override paid this entry
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -120,3 +122,100 @@ class ProcessedEvent(SQLModel, table=True):
 
     id: str = Field(primary_key=True)
     at: datetime = _ts(nullable=False)
+
+
+class ActiveDay(SQLModel, table=True):
+    """Local days on which the bot handled any event; a day missing here (bot down) breaks no streak."""
+
+    __tablename__ = "active_days"
+
+    day: date = Field(primary_key=True)
+
+
+class Newcomer(SQLModel, table=True):
+    """A join that may earn new-member points: paid on joining, or pending a 新人礼 claim."""
+
+    __tablename__ = "newcomers"
+
+    member_id: str = Field(primary_key=True, foreign_key="members.id")
+    room_id: str = Field(primary_key=True)
+    joined_at: datetime = _ts(nullable=False)
+    status: str  # pending | paid | expired
+    key: str = ""  # ledger key of the payment
+
+
+class Invite(SQLModel, table=True):
+    """Who brought whom into which group; `valid` invites are paid, `reversed` ones were clawed back."""
+
+    __tablename__ = "invites"
+    __table_args__ = (
+        UniqueConstraint("event_id", "invitee_id", name="uq_invites_event_invitee"),
+        Index("ix_invites_inviter", "inviter_id", "status"),
+        Index("ix_invites_invitee", "invitee_id", "room_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str
+    inviter_id: str = Field(foreign_key="members.id")
+    invitee_id: str = Field(foreign_key="members.id")
+    room_id: str
+    joined_at: datetime = _ts(nullable=False)
+    status: str  # valid | reversed | ineligible
+    reason: str = ""  # why an invite is ineligible
+    points: int = 0
+    key: str = ""  # ledger key of the award
+    reversed_at: datetime | None = _ts(nullable=True)
+
+
+class TaskTier(SQLModel, table=True):
+    """A tier of a task paid to a member; a reversed tier can be paid again (next generation)."""
+
+    __tablename__ = "task_tiers"
+    __table_args__ = (
+        UniqueConstraint("member_id", "task_id", "tier_at", "generation", name="uq_task_tiers"),
+        Index("ix_task_tiers_member", "member_id", "task_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(foreign_key="members.id")
+    task_id: str
+    tier_at: int
+    generation: int
+    points: int
+    key: str
+    paid_at: datetime = _ts(nullable=False)
+    reversed_at: datetime | None = _ts(nullable=True)
+
+
+class Profile(SQLModel, table=True):
+    """What a member told the bot about themself; shown back only to that member."""
+
+    __tablename__ = "profiles"
+
+    member_id: str = Field(primary_key=True, foreign_key="members.id")
+    data: str = "{}"  # JSON object: field -> value
+    completed_at: datetime | None = _ts(nullable=True)
+
+
+class Conversation(SQLModel, table=True):
+    """A multi-step chat in progress, keyed by chat (room id, or "" for private) and member."""
+
+    __tablename__ = "conversations"
+
+    chat: str = Field(primary_key=True)
+    member_id: str = Field(primary_key=True)
+    kind: str
+    step: str = ""
+    data: str = "{}"  # JSON
+    expires_at: datetime = _ts(nullable=False)
+
+
+class DailyCounter(SQLModel, table=True):
+    """Per-member counters that reset each local day (wrong follow codes, ...)."""
+
+    __tablename__ = "daily_counters"
+
+    member_id: str = Field(primary_key=True)
+    kind: str = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    count: int = 0

@@ -59,10 +59,26 @@ async def test_a_missed_day_resets_the_streak(chat: ChatBot) -> None:
     for day in ("2026-11-23", "2026-11-24"):
         chat.at(f"{day} 09:00")
         assert "获得" in (await chat.say("签到", as_="alice")).text
-    chat.at("2026-11-26 09:00")  # the 25th was missed
+    # the 25th was missed while the bot was running (bob chatted)
+    assert (await chat.say("早", as_="bob", at=sh("2026-11-25 10:00"))) == []
+    chat.at("2026-11-26 09:00")
     r = await chat.say("签到", as_="alice")
     assert "连续签到 1 天" in r.text and "累计签到 3 天" in r.text
     assert [c[1] for c in chat.ledger.checkins("alice")] == [1, 2, 1]
+
+
+async def test_a_day_the_bot_was_not_running_breaks_no_streak(chat: ChatBot) -> None:
+    for day in ("2026-11-23", "2026-11-24"):
+        chat.at(f"{day} 09:00")
+        assert "获得" in (await chat.say("签到", as_="alice")).text
+    # no event at all on the 25th and 26th: the bot was down
+    chat.at("2026-11-27 09:00")
+    r = await chat.say("签到", as_="alice")
+    assert "连续签到 3 天" in r.text and "连续签到3天奖励 +10" in r.text
+    # a day with any event (here a tick) is a day the bot ran: missing it breaks the streak
+    assert (await chat.tick("2026-11-28 12:00")) == []
+    chat.at("2026-11-29 09:00")
+    assert "连续签到 1 天" in (await chat.say("签到", as_="alice")).text
 
 
 async def test_bonuses_pay_on_exactly_the_configured_days(chat: ChatBot) -> None:
@@ -97,6 +113,7 @@ async def test_cumulative_bonus_counts_days_across_gaps(chat: ChatBot) -> None:
         chat.at(f"{d} 12:00")
         last = await chat.say("签到", as_="bob")
         assert "连续签到 1 天" in last.text
+        assert (await chat.tick(sh(f"{d} 12:00") + timedelta(days=1))) == []  # the bot runs on the gap days
     assert last is not None and "累计签到10天奖励 +50" in last.text
     assert chat.balance("bob") == 10 * 5 + 50
 

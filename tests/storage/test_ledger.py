@@ -62,6 +62,8 @@ def test_spending_never_goes_below_zero_and_never_lowers_growth(ledger: Ledger) 
 def test_check_in_streaks_totals_and_one_per_day(ledger: Ledger) -> None:
     day = date(2026, 11, 23)
     results = []
+    for offset in range(5):
+        ledger.mark_active(day + timedelta(days=offset))  # the bot ran every day
     for offset in (0, 1, 2, 4):
         results.append(ledger.check_in(member="a", day=day + timedelta(days=offset), at=T0 + timedelta(days=offset),
                                        room="g1", rewards=pay()))
