@@ -168,12 +168,13 @@ class TaskSettings(Section):
         return self
 
 
-PROFILE_FIELDS = ("phone", "birthday", "city")
+ProfileField = Literal["phone", "birthday", "city"]
+PROFILE_FIELDS: tuple[ProfileField, ...] = ("phone", "birthday", "city")
 
 
 class ProfileSettings(Section):
     points: NonNegInt = 20
-    fields: list[Literal["phone", "birthday", "city"]] = Field(default_factory=lambda: list(PROFILE_FIELDS))
+    fields: list[ProfileField] = Field(default_factory=lambda: list(PROFILE_FIELDS))
     expire_minutes: PosInt = 30  # a conversation left alone this long is dropped
 
 
