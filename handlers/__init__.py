@@ -1,3 +1,13 @@
 """Feature handlers; importing this package registers every command, job and listener, in help order."""
 
-from handlers import checkin, points, help  # noqa: F401, I001  (this order is the order of 帮助)
+from handlers import (  # noqa: F401, I001  (this order is the order of 帮助)
+    checkin,
+    points,
+    tasks,
+    invites,
+    newcomer,
+    profile,
+    follow,
+    admin,
+    help,
+)

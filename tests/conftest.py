@@ -195,9 +195,10 @@ def _finish(bot: ChatBot) -> None:
 
 
 @pytest.fixture
-async def chat(sqlite_url: str) -> AsyncIterator[ChatBot]:
-    """The bot with the test config (no scheduled posts) on a fresh SQLite file, clock at 2026-11-23 07:30 Shanghai."""
-    bot = build_chat(config(schedule=[]), sqlite_url, sh("2026-11-23 07:30"))
+async def chat(db_url: str) -> AsyncIterator[ChatBot]:
+    """The bot with the test config (no scheduled posts) on a fresh database (SQLite file, and PostgreSQL
+    schema), clock at 2026-11-23 07:30 Shanghai."""
+    bot = build_chat(config(schedule=[]), db_url, sh("2026-11-23 07:30"))
     yield bot
     _finish(bot)
 
