@@ -87,8 +87,53 @@ class BotSettings(Section):
 
 
 class TransportSettings(Section):
-    kind: Literal["console", "replay", "wechaty"] = "console"
+    kind: Literal["console", "replay", "wechaty", "bridge"] = "console"
     file: str = ""  # kind = "replay": the JSON-lines file to read
+
+
+def _seconds_at_least(low: float) -> Any:
+    def check(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < low:
+            _fail(f"must be a number of seconds >= {low:g}")
+        return float(v)
+
+    return BeforeValidator(check)
+
+
+def _quiet_hours(v: Any) -> str:
+    if v == "":
+        return ""
+    import re
+
+    if not isinstance(v, str) or not re.fullmatch(r"\s*([01]\d|2[0-3]):[0-5]\d\s*-\s*([01]\d|2[0-3]):[0-5]\d\s*", v):
+        _fail('must be "HH:MM-HH:MM" such as "22:30-07:30", or "" for none')
+    return str(v).strip()
+
+
+class WechatySettings(Section):
+    endpoint: str = ""  # host:port of the puppet service; env WECHATY_PUPPET_SERVICE_ENDPOINT wins
+    token: str = ""  # env WECHATY_PUPPET_SERVICE_TOKEN wins
+    cache_dir: Text = "data/wechaty"  # where wechaty keeps its files
+    probe_seconds: Annotated[float, _seconds_at_least(1)] = 30.0  # a cheap call this often finds a deaf link
+    probe_timeout_seconds: Annotated[float, _seconds_at_least(1)] = 10.0
+    backoff_initial_seconds: Annotated[float, _seconds_at_least(0.1)] = 1.0
+    backoff_max_seconds: Annotated[float, _seconds_at_least(1)] = 60.0
+
+
+class BridgeSettings(Section):
+    host: Text = "127.0.0.1"
+    port: Annotated[int, _int_at_least(0)] = 8787
+    secret: str = ""  # required; env BOT_BRIDGE_SECRET wins
+
+
+class OutboxSettings(Section):
+    interval_seconds: Annotated[float, _seconds_at_least(0.1)] = 1.5  # one message per this, per account
+    burst: PosInt = 3  # messages that may leave at once after a quiet spell
+    coalesce_seconds: Annotated[float, _seconds_at_least(0)] = 3.0  # 0 = never merge replies
+    coalesce_max_mentions: PosInt = 50
+    max_chars: PosInt = 3000
+    give_up_seconds: Annotated[float, _seconds_at_least(1)] = 600.0  # a reply later than this is logged, not sent
+    quiet_hours: Annotated[str, BeforeValidator(_quiet_hours)] = ""  # scheduled posts wait, e.g. "22:30-07:30"
 
 
 class StorageSettings(Section):
@@ -232,6 +277,9 @@ class ScheduleEntry(Section):
 class Settings(Section):
     bot: BotSettings = Field(default_factory=BotSettings)
     transport: TransportSettings = Field(default_factory=TransportSettings)
+    wechaty: WechatySettings = Field(default_factory=WechatySettings)
+    bridge: BridgeSettings = Field(default_factory=BridgeSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     checkin: CheckinSettings | None = None  # section left out: check-in is off
     leaderboard: LeaderboardSettings = Field(default_factory=LeaderboardSettings)
@@ -281,7 +329,8 @@ class Settings(Section):
             for section, values in over.items():
                 base[section] = {**base[section], **values}
             try:
-                self._effective[c.id] = Settings.model_validate(base)
+                # the campaign list is kept (not re-validated) so handlers can name the campaign
+                self._effective[c.id] = Settings.model_validate(base).model_copy(update={"campaigns": self.campaigns})
             except ValidationError as exc:
                 raise PydanticCustomError(
                     "config", "; ".join(f"campaigns[{i}]." + _describe(e) for e in exc.errors())) from None

@@ -191,6 +191,15 @@ def strip_bot_mention(text: str, bot_name: str, bot_id: str, mentions: Sequence[
     return text
 
 
+def _lookup(settings: Any, path: str) -> Any:
+    """settings.checkin.makeup for "checkin.makeup"; None when any part is missing."""
+    for part in path.split("."):
+        settings = getattr(settings, part, None)
+        if settings is None:
+            return None
+    return settings
+
+
 class Matcher:
     """Keyword -> command table for one configuration; first registered wins on a tie."""
 
@@ -199,7 +208,7 @@ class Matcher:
         self.commands: list[Command] = []
         self.display: dict[str, str] = {}  # command keyword -> the word members are told to type
         for c in sorted(commands, key=lambda c: c.order):
-            if c.feature and getattr(settings, c.feature, None) is None:
+            if c.feature and _lookup(settings, c.feature) is None:
                 continue
             self.commands.append(c)
             configured = [w for w in (c.config_aliases(settings) if c.config_aliases else ()) if normalize(w)]

@@ -5,26 +5,36 @@ from __future__ import annotations
 from typing import Any
 
 from bot.dispatch import Context, Reply, command, job
-from bot.errors import WrongPlace
+from bot.errors import UserError, WrongPlace
 from handlers.common import ledger
-from storage.errors import AlreadyCheckedIn
+from storage.errors import AlreadyCheckedIn, InsufficientPoints, MakeupLimit, NothingToMakeUp
 from storage.ledger import Reward
 
 
 def _rewards(cfg: Any) -> Any:
+    """What a check-in pays for (streak, total days); a campaign's multiplier scales every line."""
+    m = cfg.multiplier
+
     def pay(streak: int, total: int) -> list[Reward]:
-        out = [Reward("checkin", cfg.points, "每日签到")]
-        out += [Reward("checkin_streak", b.bonus, b.name) for b in cfg.consecutive if b.days == streak]
-        out += [Reward("checkin_total", b.bonus, b.name) for b in cfg.cumulative if b.days == total]
+        out = [Reward("checkin", cfg.points * m, "每日签到")]
+        out += [Reward("checkin_streak", b.bonus * m, b.name) for b in cfg.consecutive if b.days == streak]
+        out += [Reward("checkin_total", b.bonus * m, b.name) for b in cfg.cumulative if b.days == total]
         return out
 
     return pay
 
 
+def campaign_name(ctx: Context, section: str) -> str:
+    """The name of the campaign overriding `section` now, or "" outside any campaign."""
+    cid = ctx.campaign(section)
+    return next((c.name for c in ctx.settings.campaigns if c.id == cid), "") if cid else ""
+
+
 def next_bonuses(cfg: Any, streak: int, total: int) -> list[dict[str, Any]]:
     """Bonuses still ahead if the member keeps checking in daily: how many more days, and what."""
-    ahead = [{"name": b.name, "bonus": b.bonus, "in_days": b.days - streak} for b in cfg.consecutive if b.days > streak]
-    ahead += [{"name": b.name, "bonus": b.bonus, "in_days": b.days - total} for b in cfg.cumulative if b.days > total]
+    m = cfg.multiplier
+    ahead = [{"name": b.name, "bonus": b.bonus * m, "in_days": b.days - streak} for b in cfg.consecutive if b.days > streak]
+    ahead += [{"name": b.name, "bonus": b.bonus * m, "in_days": b.days - total} for b in cfg.cumulative if b.days > total]
     ahead.sort(key=lambda b: (b["in_days"], -b["bonus"]))
     return ahead[:1]
 
@@ -36,7 +46,8 @@ async def checkin(ctx: Context, args: str) -> Reply:
     if cfg.group_only and ctx.room is None:
         raise WrongPlace("请在群里签到", where="group")
     try:
-        res = ledger(ctx).check_in(member=ctx.sender, day=ctx.day, at=ctx.now, room=ctx.room, rewards=_rewards(cfg))
+        res = ledger(ctx).check_in(member=ctx.sender, day=ctx.day, at=ctx.now, room=ctx.room, rewards=_rewards(cfg),
+                                   campaign=ctx.campaign("checkin"))
     except AlreadyCheckedIn as done:
         return ctx.reply("checkin/already", streak=done.streak, total_days=done.total_days, points=done.points)
     base = next((r.points for r in res.rewards if r.kind == "checkin"), 0)
@@ -50,7 +61,29 @@ async def checkin(ctx: Context, args: str) -> Reply:
         total_days=res.total_days,
         points=res.points,
         upcoming=next_bonuses(cfg, res.streak, res.total_days),
+        multiplier=cfg.multiplier,
+        campaign=campaign_name(ctx, "checkin"),
     )
+
+
+@command("补签", feature="checkin.makeup")
+async def makeup(ctx: Context, args: str) -> Reply:
+    """花积分补上最近漏签的一天，接上连续签到"""
+    cfg = ctx.settings.checkin.makeup
+    local = ctx.now.astimezone(ctx.settings.bot.tz)
+    month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    try:
+        res = ledger(ctx).makeup(member=ctx.sender, today=ctx.day, at=ctx.now, room=ctx.room,
+                                 within_days=cfg.within_days, cost=cfg.cost, max_per_month=cfg.max_per_month,
+                                 month_start=month_start)
+    except NothingToMakeUp as e:
+        raise UserError("没有可以补签的日期", template="checkin/makeup_none", within_days=e.within_days) from None
+    except MakeupLimit as e:
+        raise UserError("本月补签次数已用完", template="checkin/makeup_limit", used=e.used, limit=e.limit) from None
+    except InsufficientPoints as e:
+        raise UserError("积分不足", template="checkin/makeup_poor", cost=e.needed, points=e.points) from None
+    return ctx.reply("checkin/makeup_ok", day=res.day, cost=res.cost, points=res.points, streak=res.streak,
+                     total_days=res.total_days, used=res.used, limit=res.limit)
 
 
 @job("checkin_reminder")

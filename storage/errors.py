@@ -24,3 +24,14 @@ class InsufficientPoints(LedgerRefusal):
 
 class DuplicateEvent(LedgerRefusal):
     """The idempotency key was used before: this is a replay."""
+
+
+@dataclass
+class NothingToMakeUp(LedgerRefusal):
+    within_days: int
+
+
+@dataclass
+class MakeupLimit(LedgerRefusal):
+    used: int
+    limit: int

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, String, and_, cast, func, literal, select
 
-from storage.errors import AlreadyCheckedIn, InsufficientPoints
+from storage.errors import AlreadyCheckedIn, InsufficientPoints, MakeupLimit, NothingToMakeUp
 from storage.models import Checkin, LedgerEntry, Member, ProcessedEvent, Room, RoomMember
 
 M = Member.__table__  # type: ignore[attr-defined]
@@ -47,6 +47,17 @@ class CheckinResult:
     earned: int
     points: int
     growth: int
+
+
+@dataclass(frozen=True)
+class MakeupResult:
+    day: date
+    cost: int
+    points: int
+    streak: int
+    total_days: int
+    used: int
+    limit: int
 
 
 @dataclass(frozen=True)
@@ -146,6 +157,11 @@ class Ledger:
             "balance": "UPDATE members SET points = :points, growth = :growth, points_at = :at WHERE id = :id",
             "checkin": "INSERT INTO checkins (member_id, day, at, room_id, streak, total_days, points, makeup) "
             "VALUES (:member, :day, :at, :room, :streak, :total, :points, :makeup)",
+            "checkin_days": "SELECT day FROM checkins WHERE member_id = :member AND day >= :since ORDER BY day DESC",
+            "active_days": "SELECT day FROM active_days WHERE day >= :since AND day <= :until",
+            "makeups_since": "SELECT COUNT(*) FROM checkins WHERE member_id = :member AND makeup = :yes AND at >= :since",
+            "streak_set": "UPDATE members SET checkin_days = :total, checkin_streak = :streak, last_checkin = :day "
+            "WHERE id = :id",
             "checkin_member": "UPDATE members SET points = :points, growth = :growth, checkin_days = :total, "
             "checkin_streak = :streak, last_checkin = :day, points_at = COALESCE(:paid_at, points_at) WHERE id = :id",
         }
@@ -217,6 +233,9 @@ class Ledger:
 
     def _day(self, v: Any) -> date | None:
         return date.fromisoformat(v) if isinstance(v, str) else v
+
+    def _date(self, v: Any) -> date:
+        return date.fromisoformat(v) if isinstance(v, str) else v  # type: ignore[no-any-return]
 
     # -- presence -----------------------------------------------------------------------------
 
@@ -369,6 +388,62 @@ class Ledger:
                       streak=streak, day=self._d(day), paid_at=self._t(at) if lines else None)
             return CheckinResult(day=day, streak=streak, total_days=total, rewards=paid, earned=earned,
                                  points=points + earned, growth=growth + earned)
+
+    def makeup(
+        self,
+        *,
+        member: str,
+        today: date,
+        at: datetime,
+        room: str | None,
+        within_days: int,
+        cost: int,
+        max_per_month: int,
+        month_start: datetime,
+    ) -> MakeupResult:
+        """补签: fill the most recent missed day of the last `within_days` for `cost` points.
+
+        A missed day is one the bot was running (see mark_active) without a check-in by the member;
+        filling it reconnects the streak around it. Raises NothingToMakeUp, MakeupLimit or
+        InsufficientPoints, each with nothing written.
+        """
+        with self.transaction() as conn:
+            points, growth, _streak, days0, last = self._lock_member(conn, member)
+            since = today - timedelta(days=within_days)
+            done = {self._date(r[0]) for r in self._run(conn, "checkin_days", member=member, since=self._d(since))}
+            active = {self._date(r[0]) for r in self._run(conn, "active_days", since=self._d(since),
+                                                          until=self._d(today - timedelta(days=1)))}
+            missed = [d for d in sorted(active, reverse=True) if d not in done]
+            if not missed:
+                raise NothingToMakeUp(within_days=within_days)
+            used = int(self._run(conn, "makeups_since", member=member, yes=True, since=self._t(month_start)).fetchone()[0])
+            if used >= max_per_month:
+                raise MakeupLimit(used=used, limit=max_per_month)
+            if points < cost:
+                raise InsufficientPoints(needed=cost, points=points)
+            day = missed[0]
+            self._append(conn, member, [{"delta": -cost, "growth_delta": 0, "kind": "makeup", "room": room,
+                                         "key": f"makeup:{member}:{day.isoformat()}", "detail": f"补签 {day.isoformat()}"}],
+                         points, at)
+            self._run(conn, "balance", id=member, points=points - cost, growth=growth, at=self._t(at))
+            new_last = day if last is None or day > last else last
+            self._run(conn, "checkin", member=member, day=self._d(day), at=self._t(at), room=room, streak=0,
+                      total=days0 + 1, points=0, makeup=True)
+            streak = self._streak_ending(conn, member, new_last)
+            self._run(conn, "streak_set", id=member, total=days0 + 1, streak=streak, day=self._d(new_last))
+            return MakeupResult(day=day, cost=cost, points=points - cost, streak=streak, total_days=days0 + 1,
+                                used=used + 1, limit=max_per_month)
+
+    def _streak_ending(self, conn: Connection, member: str, last: date) -> int:
+        """The run of check-in days ending at `last`; days the bot did not run do not break it."""
+        days = [self._date(r[0]) for r in self._run(conn, "checkin_days", member=member, since=self._d(date.min))]
+        days = [d for d in days if d <= last]
+        streak, prev = 0, None
+        for d in days:
+            if prev is not None and not self._unbroken(conn, d, prev):
+                break
+            streak, prev = streak + 1, d
+        return streak
 
     def _unbroken(self, conn: Connection, last: date, day: date) -> bool:
         """No day between `last` and `day` (both excluded) on which the bot was running."""

@@ -204,15 +204,17 @@ async def chat(db_url: str) -> AsyncIterator[ChatBot]:
 
 
 @pytest.fixture
-async def make_chat(tmp_path: Path) -> AsyncIterator[Any]:
-    """Build a bot from a custom config: make_chat(config(...), start="2026-11-23 07:30", url=None)."""
-    made: list[ChatBot] = []
+def make_chat(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
+    """Build a bot from a custom config: make_chat(config(...), start="2026-11-23 07:30", url=None).
+
+    Each bot is checked (audit, unasserted replies) when the test ends, before any database fixture
+    it was given (a PostgreSQL schema) is torn down.
+    """
+    count = iter(range(1000))
 
     def make(data: dict[str, Any] | None = None, start: str = "2026-11-23 07:30", url: str | None = None) -> ChatBot:
-        bot = build_chat(data or config(), url or f"sqlite:///{tmp_path / f'points{len(made)}.db'}", sh(start))
-        made.append(bot)
+        bot = build_chat(data or config(), url or f"sqlite:///{tmp_path / f'points{next(count)}.db'}", sh(start))
+        request.node.addfinalizer(lambda: _finish(bot))
         return bot
 
-    yield make
-    for bot in made:
-        _finish(bot)
+    return make

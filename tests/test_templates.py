@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,14 @@ from bot.templating import Renderer, TemplateProblem
 ROW = {"rank": 1, "name": "Alice", "points": 25, "me": True}
 SAMPLES: dict[str, dict[str, Any]] = {
     "checkin/ok": {"earned": 15, "base": 5, "bonuses": [{"name": "连续签到3天奖励", "points": 10}], "streak": 3,
-                   "total_days": 3, "points": 25, "upcoming": [{"name": "连续签到7天奖励", "bonus": 30, "in_days": 4}]},
+                   "total_days": 3, "points": 25, "upcoming": [{"name": "连续签到7天奖励", "bonus": 30, "in_days": 4}],
+                   "multiplier": 2, "campaign": "双倍积分周"},
     "checkin/already": {"streak": 3, "total_days": 3, "points": 25},
+    "checkin/makeup_ok": {"day": date(2026, 11, 22), "cost": 20, "points": 5, "streak": 4, "total_days": 9, "used": 1,
+                          "limit": 2},
+    "checkin/makeup_none": {"within_days": 3},
+    "checkin/makeup_limit": {"used": 2, "limit": 2},
+    "checkin/makeup_poor": {"cost": 20, "points": 5},
     "checkin/reminder": {"keyword": "签到", "points": 5, "consecutive": [{"days": 3, "bonus": 10}]},
     "points/me": {"points": 25, "growth": 30, "streak": 3, "total_days": 9, "rank": 2, "is_admin": False,
                   "checked_in": True},

@@ -57,6 +57,17 @@ def test_bonus_names_default_from_their_days() -> None:
         ({"schedule": [{"id": "x", "job": "leaderboard", "cron": "0 25 * * *"}]}, "schedule[0].cron must be a five-field"),
         ({"schedule": [{"id": "x", "job": "leaderboard", "cron": "0 8 * * *"}] * 2}, "schedule[1].id repeats"),
         ({"checkin": [1, 2]}, "checkin must be a table"),
+        ({"checkin": {}, "campaigns": [{"id": "c", "name": "双倍", "starts": "2026-11-01T00:00:00+08:00",
+                                        "ends": "2026-12-01T00:00:00+08:00", "checkin": {"multiplier": 0}}]},
+         "campaigns[0].checkin.multiplier must be an integer >= 1, got 0"),
+        ({"campaigns": [{"id": "c", "name": "x", "starts": "2026-11-01T00:00:00+08:00",
+                         "ends": "2026-12-01T00:00:00+08:00", "invite": {"points": 30}}]},
+         "campaigns[0].invite overrides a feature that is off: add [invite] first"),
+        ({"campaigns": [{"id": "c", "name": "x", "starts": "2026-11-01T00:00:00",
+                         "ends": "2026-12-01T00:00:00+08:00"}]}, "campaigns[0].starts must be a date-time with its UTC offset"),
+        ({"campaigns": [{"id": "c", "name": "x", "starts": "2026-12-01T00:00:00+08:00",
+                         "ends": "2026-11-01T00:00:00+08:00"}]}, "campaigns[0].ends must be after its starts"),
+        ({"checkin": {"makeup": {"cost": 0}}}, "checkin.makeup.cost must be an integer >= 1, got 0"),
     ],
 )
 def test_a_wrong_value_names_the_key_and_what_is_wrong(data: dict, message: str) -> None:
