@@ -137,14 +137,16 @@ def run(config: ConfigOpt = None, db: DbOpt = None,
 
 
 async def _console(settings: Settings) -> None:
-    from bot.outbox import Outbox
+    from bot.outbox import Budget, Outbox
     from bot.runner import LiveRunner
     from bot.transports.console import ConsoleTransport
 
     clock = OffsetClock(settings.bot.tz)
     rt = _runtime(settings, clock)
     console = ConsoleTransport(clock, settings.bot.name, settings.bot.self_id)
-    runner = LiveRunner(rt.app, Outbox(console), rt.schedule, clock, batch_size=settings.storage.batch_size)
+    # the console speaks for no WeChat account: no budget, and every reply shown as it is
+    outbox = Outbox(console, Budget(unlimited=True, coalesce=0, tz=settings.bot.tz))
+    runner = LiveRunner(rt.app, outbox, rt.schedule, clock, batch_size=settings.storage.batch_size)
     task = asyncio.create_task(runner.run())
     logger.info("console transport ready; database {}", settings.storage.url)
     await console.run(runner.submit, runner.wake.set)
@@ -156,6 +158,7 @@ async def _console(settings: Settings) -> None:
 def replay(file: Annotated[Path, typer.Argument(help="JSON-lines events, one per line, in time order")],
            config: ConfigOpt = None, db: DbOpt = None) -> None:
     """Replay recorded events; every message the bot sends is printed as one JSON line."""
+    from bot.outbox import Budget
     from bot.transports.replay import replay as run_replay
 
     settings = _settings(config, db)
@@ -165,7 +168,8 @@ def replay(file: Annotated[Path, typer.Argument(help="JSON-lines events, one per
     out = sys.stdout
     src = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
     with src:
-        stats = asyncio.run(run_replay(rt.app, rt.schedule, src, _writer(out), batch_size=settings.storage.batch_size))
+        stats = asyncio.run(run_replay(rt.app, rt.schedule, src, _writer(out), batch_size=settings.storage.batch_size,
+                                       budget=Budget.from_settings(settings.outbox, settings.bot.tz)))
     out.flush()
     logger.info("replayed {} events, {} scheduled runs, {} messages sent", stats.events, stats.jobs, stats.sent)
     if stats.bad_lines:

@@ -51,15 +51,23 @@ class LiveRunner:
             if end:
                 return
 
-    async def run(self) -> None:
-        """Consume events and fire scheduled jobs until stop() is called."""
+    async def run(self, drain: float = 30.0) -> None:
+        """Consume events, fire scheduled jobs and send on the budget until stop() is called.
+
+        At the end the outbox gets up to `drain` seconds to send what is queued; the rest is logged.
+        """
         sched = asyncio.create_task(self.schedule.run_live(self.clock, self.submit, grace=self.grace,
                                                            stop=self.stopping, wake=self.wake))
+        sender_stop = asyncio.Event()
+        sender = asyncio.create_task(self.outbox.run(self.clock, sender_stop))
         try:
             await self.consume()
         finally:
             self.stopping.set()
             await sched
+            sender_stop.set()
+            await sender
+            await self.outbox.drain(self.clock, drain)
 
     def stop(self) -> None:
         self.stopping.set()

@@ -2,7 +2,8 @@
 
 The clock follows each event's `at`; jobs that fell due since the previous event fire first, each at
 its own due time. Consecutive events are handled in batches of one transaction (group commit); a
-batch's replies are written only after it committed.
+batch's replies are written only after it committed. Replies pass through the outbox on event time:
+its send budget and coalescing decide each line's `at` as they would live.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from loguru import logger
 
 from bot.app import App
-from bot.events import Event
+from bot.events import Event, Outgoing
+from bot.outbox import Budget, Outbox
 from bot.scheduler import Schedule
 from bot.transports.jsonl import BadLine, format_out, read_events
 
@@ -34,17 +37,21 @@ async def replay(
     write: Callable[[str], None],
     *,
     batch_size: int = 256,
+    budget: Budget | None = None,
 ) -> ReplayStats:
     stats = ReplayStats()
     tz = app.tz
     prev: datetime | None = None
     batch: list[Event] = []
+    outbox = Outbox(_Lines(write, tz), budget or Budget(tz=tz))
 
     async def flush() -> None:
         outs = await app.process(batch)
         for out in outs:
-            write(format_out(out, tz) + "\n")
-        stats.sent += len(outs)
+            await outbox.pump(out.at)  # what the budget let out before this reply existed
+            outbox.put([out])
+        if batch:
+            await outbox.pump(max(ev.at for ev in batch))
         batch.clear()
 
     for item in read_events(lines):
@@ -64,4 +71,17 @@ async def replay(
         if len(batch) >= batch_size:
             await flush()
     await flush()
+    await outbox.flush()
+    stats.sent = outbox.sent
     return stats
+
+
+class _Lines:
+    """The replay 'transport': every message sent is one JSON line."""
+
+    def __init__(self, write: Callable[[str], None], tz: ZoneInfo) -> None:
+        self.write = write
+        self.tz = tz
+
+    async def send(self, out: Outgoing) -> None:
+        self.write(format_out(out, self.tz) + "\n")

@@ -1,0 +1,156 @@
+"""The outbox on event time: the send budget holds, bursts coalesce, replies go first, nothing vanishes silently."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from loguru import logger
+
+import run_bot
+from bot.clock import ManualClock
+from bot.config import parse
+from bot.events import Outgoing
+from bot.outbox import Budget, Failure, Outbox
+from bot.transports.replay import replay
+from tests.factories import SH, config, sh
+
+
+class Recorder:
+    def __init__(self, refuse: set[str] | None = None) -> None:
+        self.sent: list[Outgoing] = []
+        self.refuse = refuse or set()
+
+    async def send(self, out: Outgoing) -> None:
+        if out.to in self.refuse:
+            raise RuntimeError(f"{out.to} is not the bot's friend")
+        self.sent.append(out)
+
+
+def checkin_reply(i: int, at: datetime, room: str = "g1") -> Outgoing:
+    return Outgoing(at=at, text=f"签到成功！获得 5 积分\n当前积分：{5 + i % 3}", room=room, mentions=(f"wxid_{i}",),
+                    reply_to=f"m{i}", names={f"wxid_{i}": f"成员{i}"})
+
+
+def assert_within_budget(times: list[datetime], b: Budget) -> None:
+    """In any stretch of time, at most burst + length/interval messages left."""
+    for i in range(len(times)):
+        for j in range(i, len(times)):
+            span = (times[j] - times[i]).total_seconds()
+            assert j - i + 1 <= b.burst + span / b.interval + 1e-6, (i, j, span)
+
+
+async def feed(box: Outbox, outs: list[Outgoing]) -> None:
+    """As replay does it: what the budget let out before each reply existed goes first."""
+    for out in outs:
+        await box.pump(out.at)
+        box.put([out])
+    await box.flush()
+
+
+async def test_200_checkins_in_two_seconds_go_out_as_a_handful_mentioning_everyone() -> None:
+    t0 = sh("2026-11-23 08:00")
+    outs = [checkin_reply(i, t0 + timedelta(milliseconds=10 * i)) for i in range(200)]
+    rec = Recorder()
+    b = Budget(tz=SH)
+    await feed(Outbox(rec, b), outs)
+    assert 1 < len(rec.sent) <= 8
+    mentioned = [m for o in rec.sent for m in o.mentions]
+    assert sorted(mentioned) == sorted(f"wxid_{i}" for i in range(200))  # each one exactly once
+    answered = [r for o in rec.sent for r in (o.reply_to if isinstance(o.reply_to, tuple) else (o.reply_to,))]
+    assert sorted(answered) == sorted(f"m{i}" for i in range(200))
+    assert all(len(o.mentions) <= b.max_mentions for o in rec.sent)
+    assert_within_budget([o.at for o in rec.sent], b)
+    merged = [o for o in rec.sent if isinstance(o.reply_to, tuple)]
+    # one line per distinct answer, after the names it answers
+    assert merged[0].text.startswith("成员3、成员6、成员9")
+    assert "：签到成功！获得 5 积分 · 当前积分：5\n" in merged[0].text
+
+
+async def test_the_rate_holds_across_groups_and_a_lone_reply_is_not_delayed() -> None:
+    t0 = sh("2026-11-23 08:00")
+    rec = Recorder()
+    b = Budget(interval=1.5, burst=3, tz=SH)
+    box = Outbox(rec, b)
+    # 60 groups each get one reply in the same second: nothing to merge, the budget spreads them
+    await feed(box, [checkin_reply(i, t0, room=f"g{i}") for i in range(60)])
+    assert len(rec.sent) == 60
+    assert_within_budget([o.at for o in rec.sent], b)
+    assert rec.sent[-1].at == t0 + timedelta(seconds=1.5 * 57)
+    # much later, a single reply goes at its own time
+    later = t0 + timedelta(minutes=10)
+    await feed(box, [checkin_reply(999, later)])
+    assert rec.sent[-1].at == later and rec.sent[-1].reply_to == "m999"
+
+
+async def test_replies_go_before_posts() -> None:
+    t0 = sh("2026-11-23 08:00")
+    rec = Recorder()
+    box = Outbox(rec, Budget(interval=2, burst=1, tz=SH))
+    posts = [Outgoing(at=t0, text=f"早上好 {r}", room=r) for r in ("g1", "g2", "g3")]
+    await feed(box, [*posts, checkin_reply(1, t0 + timedelta(seconds=1), room="g9")])
+    assert [(o.room, o.reply_to, (o.at - t0).total_seconds()) for o in rec.sent] == [
+        ("g1", None, 0), ("g9", "m1", 2), ("g2", None, 4), ("g3", None, 6)]
+
+
+async def test_quiet_hours_hold_scheduled_posts_but_not_replies() -> None:
+    rec = Recorder()
+    box = Outbox(rec, Budget(quiet=(sh("2026-11-23 22:30").time(), sh("2026-11-23 07:30").time()), tz=SH))
+    await feed(box, [Outgoing(at=sh("2026-11-23 23:00"), text="排行榜", room="g1"),
+                     checkin_reply(1, sh("2026-11-23 23:05"))])
+    assert [(o.reply_to, o.at) for o in rec.sent] == [("m1", sh("2026-11-23 23:05")),
+                                                       (None, sh("2026-11-24 07:30"))]
+
+
+async def test_what_cannot_go_in_time_is_logged_not_dropped_silently() -> None:
+    lines = io.StringIO()
+    sink = logger.add(lines, level="ERROR", format="{message}")
+    try:
+        rec = Recorder()
+        box = Outbox(rec, Budget(interval=10, burst=1, give_up=15, tz=SH))
+        t0 = sh("2026-11-23 08:00")
+        await feed(box, [checkin_reply(i, t0, room=f"g{i}") for i in range(3)])
+    finally:
+        logger.remove(sink)
+    assert [o.reply_to for o in rec.sent] == ["m0", "m1"]
+    assert box.given_up == 1
+    assert "not sent: waited 20s for the send budget" in lines.getvalue() and "签到成功" in lines.getvalue()
+
+
+async def test_a_refused_send_is_reported_to_the_caller_and_the_rest_still_go() -> None:
+    failures: list[Failure] = []
+    rec = Recorder(refuse={"wxid_stranger"})
+    box = Outbox(rec, Budget(tz=SH), on_failure=failures.append)
+    t0 = sh("2026-11-23 08:00")
+    await feed(box, [Outgoing(at=t0, text="卡密：1234", to="wxid_stranger", reply_to="m1"),
+                     Outgoing(at=t0, text="卡密：5678", to="wxid_friend", reply_to="m2")])
+    assert [f.out.to for f in failures] == ["wxid_stranger"] and "not the bot's friend" in failures[0].reason
+    assert [o.to for o in rec.sent] == ["wxid_friend"]
+    assert box.failed == 1 and box.sent == 1
+
+
+async def test_replay_runs_the_outbox_on_event_time(tmp_path: Path) -> None:
+    """200 members check in within 2 s through the real pipeline: every one is answered, in a handful."""
+    settings = parse(config(schedule=[]))
+    settings = settings.model_copy(update={"storage": settings.storage.model_copy(
+        update={"url": f"sqlite:///{tmp_path / 'o.db'}"})})
+    t0 = sh("2026-11-23 09:00")
+    rt = run_bot.build(settings, ManualClock(t0, SH))
+    events = [json.dumps({"type": "message", "id": f"m{i}", "at": (t0 + timedelta(milliseconds=10 * i)).isoformat(),
+                          "room": "r1", "from": f"wxid_{i}", "name": f"成员{i}", "text": "签到"}, ensure_ascii=False)
+              for i in range(200)]
+    out: list[str] = []
+    stats = await replay(rt.app, rt.schedule, events, out.append, batch_size=16, budget=Budget(tz=SH))
+    lines = [json.loads(line) for line in out]
+    assert stats.sent == len(lines) <= 8
+    assert sorted(m for d in lines for m in d["mentions"]) == sorted(f"wxid_{i}" for i in range(200))
+    ids = [r for d in lines for r in (d["reply_to"] if isinstance(d["reply_to"], list) else [d["reply_to"]])]
+    assert sorted(ids) == sorted(f"m{i}" for i in range(200))
+    assert isinstance(lines[-1]["reply_to"], list) and len(lines[-1]["reply_to"]) > 1
+    b = Budget(tz=SH)
+    assert_within_budget([datetime.fromisoformat(d["at"]) for d in lines], b)
+    assert all(rt.ledger.member(f"wxid_{i}").points == 5 for i in range(200))
+    assert rt.ledger.audit() == []
+    rt.ledger.engine.dispose()
