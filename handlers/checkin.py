@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.dispatch import Context, Reply, command, job
 from bot.errors import UserError, WrongPlace
+from handlers import tasks
 from handlers.common import ledger
 from storage.errors import AlreadyCheckedIn, InsufficientPoints, MakeupLimit, NothingToMakeUp
 from storage.ledger import Reward
@@ -40,7 +41,7 @@ def next_bonuses(cfg: Any, streak: int, total: int) -> list[dict[str, Any]]:
 
 
 @command("签到", aliases=("打卡",), feature="checkin", config_aliases=lambda s: s.checkin.keywords)
-async def checkin(ctx: Context, args: str) -> Reply:
+async def checkin(ctx: Context, args: str) -> Reply | list[Reply]:
     """每日签到领积分，连续签到、累计签到有额外奖励"""
     cfg = ctx.settings.checkin
     if cfg.group_only and ctx.room is None:
@@ -52,7 +53,7 @@ async def checkin(ctx: Context, args: str) -> Reply:
         return ctx.reply("checkin/already", streak=done.streak, total_days=done.total_days, points=done.points)
     base = next((r.points for r in res.rewards if r.kind == "checkin"), 0)
     bonuses = [{"name": r.name, "points": r.points} for r in res.rewards if r.kind != "checkin"]
-    return ctx.reply(
+    return [ctx.reply(
         "checkin/ok",
         earned=res.earned,
         base=base,
@@ -63,7 +64,7 @@ async def checkin(ctx: Context, args: str) -> Reply:
         upcoming=next_bonuses(cfg, res.streak, res.total_days),
         multiplier=cfg.multiplier,
         campaign=campaign_name(ctx, "checkin"),
-    )
+    ), *tasks.after_checkin(ctx)]  # tiers of check-in tasks this check-in reached
 
 
 @command("补签", feature="checkin.makeup")
