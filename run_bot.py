@@ -112,16 +112,17 @@ def _runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
 
 
 @cli.callback(invoke_without_command=True)
-def main(ctx: typer.Context, config: ConfigOpt = None, db: DbOpt = None) -> None:
+def main(ctx: typer.Context, config: ConfigOpt = None, db: DbOpt = None,
+         transport: Annotated[str | None, typer.Option(help="console | replay | wechaty | bridge")] = None) -> None:
     """Run the bot with the transport from config.toml (console by default)."""
     setup_logging()
     if ctx.invoked_subcommand is None:
-        run(config=config, db=db, transport=None)
+        run(config=config, db=db, transport=transport)
 
 
 @cli.command()
 def run(config: ConfigOpt = None, db: DbOpt = None,
-        transport: Annotated[str | None, typer.Option(help="console | replay | wechaty")] = None) -> None:
+        transport: Annotated[str | None, typer.Option(help="console | replay | wechaty | bridge")] = None) -> None:
     """Run the bot (the default when no subcommand is given)."""
     settings = _settings(config, db)
     kind = transport or settings.transport.kind
@@ -133,7 +134,72 @@ def run(config: ConfigOpt = None, db: DbOpt = None,
     if kind == "console":
         asyncio.run(_console(settings))
         return
-    raise _fail(f'transport "{kind}" is not available in this build yet; use "console" or "replay"')
+    if kind == "wechaty":
+        _run_wechaty(settings)
+        return
+    if kind == "bridge":
+        _run_bridge(settings)
+        return
+    raise _fail(f'transport "{kind}" is not known; use console, replay, wechaty or bridge')
+
+
+def _run_wechaty(settings: Settings) -> None:
+    from bot.supervisor import FatalConnectionError
+    from bot.transports.wechaty import endpoint_and_token
+
+    endpoint, _token = endpoint_and_token(settings.wechaty)
+    if not endpoint:
+        raise _fail('transport "wechaty" needs the puppet service\'s address: set [wechaty] endpoint = "host:port" '
+                    "in config.toml or WECHATY_PUPPET_SERVICE_ENDPOINT=host:port (and the token in [wechaty] token "
+                    "or WECHATY_PUPPET_SERVICE_TOKEN). The bot never asks wechaty's internet discovery service.")
+    try:
+        asyncio.run(_wechaty(settings))
+    except FatalConnectionError as exc:
+        raise _fail(f"cannot run on WeChat: {exc}. Check [wechaty] token or WECHATY_PUPPET_SERVICE_TOKEN.", 4) from None
+
+
+async def _live(settings: Settings, make_transport: Any) -> None:
+    """Run the pipeline on a real clock with `make_transport(submit)`'s run() feeding it, until that ends."""
+    import signal
+
+    from bot.outbox import Budget, Outbox
+    from bot.runner import LiveRunner
+
+    clock = Clock(settings.bot.tz)
+    rt = _runtime(settings, clock)
+    submit: list[Any] = []
+    transport = make_transport(lambda ev: submit[0](ev), clock)
+    outbox = Outbox(transport, Budget.from_settings(settings.outbox, settings.bot.tz))
+    runner = LiveRunner(rt.app, outbox, rt.schedule, clock, batch_size=settings.storage.batch_size)
+    submit.append(runner.submit)
+    task = asyncio.create_task(runner.run())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, transport.stop)
+    try:
+        await transport.run()
+    finally:
+        runner.stop()
+        await task
+        rt.ledger.engine.dispose()
+
+
+async def _wechaty(settings: Settings) -> None:
+    from bot.transports.wechaty import WechatyTransport
+
+    await _live(settings, lambda submit, clock: WechatyTransport(settings.wechaty, submit, clock=clock,
+                                                                 self_alias=settings.bot.self_id))
+
+
+def _run_bridge(settings: Settings) -> None:
+    from bot.transports.bridge import BridgeError, BridgeTransport, secret
+
+    if not secret(settings.bridge):
+        raise _fail('transport "bridge" needs a shared secret: set [bridge] secret or BOT_BRIDGE_SECRET')
+    try:
+        asyncio.run(_live(settings, lambda submit, clock: BridgeTransport(settings.bridge, submit, tz=settings.bot.tz)))
+    except BridgeError as exc:
+        raise _fail(f"cannot run the bridge: {exc}") from None
 
 
 async def _console(settings: Settings) -> None:

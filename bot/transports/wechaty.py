@@ -114,7 +114,9 @@ class WechatyTransport:
         puppet_factory: Callable[[], Any] | None = None,
         backoff: Backoff | None = None,
         seen_capacity: int = 10_000,
+        self_alias: str = "",
     ) -> None:
+        self.self_alias = self_alias  # bot.self_id in config: how the core recognises an @ of the bot
         self.settings = settings
         self.submit = submit
         self.clock = clock or Clock()
@@ -245,6 +247,8 @@ class WechatyTransport:
         mentions = [m for m in (payload.mention_ids or []) if m]
         if room is not None and self.self_id and self.self_id not in mentions and await msg.mention_self():
             mentions.append(self.self_id)
+        if self.self_alias:
+            mentions = [self.self_alias if m == self.self_id else m for m in mentions]
         return Message(id=msg.message_id, at=self._at(payload.timestamp), sender=sender,
                        sender_name=talker.name or sender, text=payload.text or "",
                        room=room.room_id if room is not None else None, room_name=room_name,
