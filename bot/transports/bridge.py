@@ -15,6 +15,7 @@ Every request needs `Authorization: Bearer <secret>`. Plain HTTP/1.1, one reques
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import os
@@ -156,10 +157,8 @@ class BridgeTransport:
         got = newer()
         if not got and wait > 0:
             async with self._new:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._new.wait_for(lambda: bool(newer()) or self._stop.is_set()), wait)
-                except TimeoutError:
-                    pass
             got = newer()
         nxt = got[-1][0] if got else after
         return 200, "".join(text + "\n" for _n, text in got), {"X-Next-After": str(nxt)}
