@@ -136,13 +136,14 @@ async def answer(ctx: Context, text: str, state: Pending) -> Reply | None:
                  private=True)
 
 
-@command("取消", aliases=("退出",))
-async def cancel(ctx: Context, args: str) -> Reply:
+@command("取消")
+async def cancel(ctx: Context, args: str) -> Reply | None:
     """取消正在进行的操作（如完善资料）"""
     chat = ctx.room or ""
     state = ledger(ctx).pending(chat, ctx.sender, ctx.now)
     if state is None:
-        return ctx.reply("profile/cancel", kind=None)
+        # 取消 is an everyday word in a group ("取消 明天的会"): say "nothing to cancel" only privately
+        return ctx.reply("profile/cancel", kind=None) if ctx.room is None else None
     ledger(ctx).clear_pending(chat, ctx.sender)
     return ctx.reply("profile/cancel", kind=state.kind)
 
