@@ -262,13 +262,18 @@ class TaskProgress:
     points: int  # what those standing tiers paid
 
 
-def _metric_values(conn: Any, member: str, metrics: Iterable[str]) -> dict[str, int]:
+def _metric_values(conn: Any, member: str, metrics: Iterable[str],
+                   locked: tuple[int, int, int, int, Any] | None = None) -> dict[str, int]:
+    """The metrics' current values; `locked` is Ledger._lock_member's row when the caller holds it."""
     wanted = set(metrics)
     values: dict[str, int] = {}
     if wanted & {"checkin_days", "checkin_streak"}:
-        row = conn.execute(select(M.c.checkin_days, M.c.checkin_streak).where(M.c.id == member)).first()
-        values["checkin_days"] = int(row.checkin_days) if row else 0
-        values["checkin_streak"] = int(row.checkin_streak) if row else 0
+        if locked is not None:
+            values["checkin_streak"], values["checkin_days"] = locked[2], locked[3]
+        else:
+            row = conn.execute(select(M.c.checkin_days, M.c.checkin_streak).where(M.c.id == member)).first()
+            values["checkin_days"] = int(row.checkin_days) if row else 0
+            values["checkin_streak"] = int(row.checkin_streak) if row else 0
     if "invites" in wanted:
         values["invites"] = _invite_count(conn, member)
     return values
@@ -301,8 +306,10 @@ def settle_tasks(ledger: Ledger, *, member: str, tasks: Sequence[TaskSpec], at: 
         return []
     paid: list[TierChange] = []
     with ledger.transaction() as conn:
-        ledger._lock_member(conn, member)  # one settlement per member at a time
-        values = _metric_values(conn, member, {t.metric for t in tasks})
+        locked = ledger._lock_member(conn, member)  # one settlement per member at a time
+        values = _metric_values(conn, member, {t.metric for t in tasks}, locked)
+        if all(t.tiers[0].at > values[t.metric] for t in tasks):
+            return []  # no tier reached yet: the common case on the check-in path costs no more reads
         standing, gens = _tiers(conn, member, [t.id for t in tasks])
         for task in tasks:
             value = values[task.metric]
