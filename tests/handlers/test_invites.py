@@ -165,3 +165,12 @@ async def test_invites_command_is_off_without_the_section(chat: ChatBot) -> None
     assert (await chat.say("邀请", as_="alice")) == []
     assert (await chat.join("g1", "bob", inviter="alice")) == []
     assert chat.entries() == []
+
+
+async def test_a_replayed_join_or_leave_event_changes_nothing(make_chat: Any, db_url: str) -> None:
+    bot: ChatBot = make_chat(invite_config(), url=db_url)
+    assert "获得 20 积分" in (await bot.join("g1", "bob", inviter="alice", id="j1")).text
+    assert (await bot.join("g1", "bob", inviter="alice", id="j1")) == []
+    assert "扣回" in (await bot.leave("g1", "bob", id="l1")).text
+    assert (await bot.leave("g1", "bob", id="l1")) == []
+    assert rows(bot) == [("invite", 20, "invite:j1:bob"), ("invite_revoke", -20, "invite:j1:bob:revoke")]
