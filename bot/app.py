@@ -183,23 +183,38 @@ class App:
             log.info("rate limit: {} ignored", keyword)
             return []
         ctx = self.context(ev, keyword=self.matcher.display.get(cmd.keyword, keyword))
-        try:
-            with self.store.savepoint():
-                if not self.store.claim_event(f"msg:{ev.id}", ev.at):
-                    log.info("message {} seen before; ignored", ev.id)
-                    return []
-                try:
-                    with self.store.savepoint():  # a refusal undoes whatever the handler wrote
-                        gate(cmd, ctx)
-                        result = await cmd.func(ctx, args)
-                except UserError as err:
-                    result = Reply(err.template, {"keyword": ctx.keyword, **err.data})
-                outs = self._render(result, ctx, reply_to=ev.id)
-        except Exception:
-            log.exception("command {!r} from {} in {} failed", keyword, ev.sender, ev.room or "private")
-            return self._apology(ev)
+
+        async def run() -> Any:
+            gate(cmd, ctx)
+            return await cmd.func(ctx, args)
+
+        outs = await self._guarded(ev, ctx, run)
         log.debug("{} -> {} replies", keyword, len(outs))
         return outs
+
+    async def _guarded(self, ev: Message, ctx: Context, call: Any) -> list[Outgoing]:
+        """Run a handler for message `ev` in one savepoint together with the message's claim.
+
+        A replayed message is dropped. A refusal (UserError) undoes whatever the handler wrote and
+        answers with its text, the message claimed again so a replay stays silent. Any other
+        exception costs the member one apology and the batch nothing.
+        """
+        key = f"msg:{ev.id}"
+        try:
+            try:
+                with self.store.savepoint():
+                    if not self.store.claim_event(key, ev.at):
+                        logger.bind(room=ev.room, member=ev.sender).info("message {} seen before; ignored", ev.id)
+                        return []
+                    return self._render(await call(), ctx, reply_to=ev.id)
+            except UserError as err:
+                with self.store.savepoint():
+                    self.store.claim_event(key, ev.at)
+                    return self._render(Reply(err.template, {"keyword": ctx.keyword, **err.data}), ctx, reply_to=ev.id)
+        except Exception:
+            logger.bind(room=ev.room, member=ev.sender).exception(
+                "{!r} from {} in {} failed", ctx.keyword, ev.sender, ev.room or "private")
+            return self._apology(ev)
 
     async def _conversation(self, ev: Message, text: str) -> list[Outgoing]:
         """A message that is no command may answer a conversation in progress (a profile question...)."""
@@ -211,19 +226,12 @@ class App:
         if self._over_limit(ev):
             return []
         ctx = self.context(ev, keyword=state.kind)
-        try:
-            with self.store.savepoint():
-                if not self.store.claim_event(f"msg:{ev.id}", ev.at):
-                    return []
-                try:
-                    with self.store.savepoint():
-                        result = await self.registry.conversations[state.kind](ctx, text, state)
-                except UserError as err:
-                    result = Reply(err.template, {"keyword": ctx.keyword, **err.data})
-                return self._render(result, ctx, reply_to=ev.id)
-        except Exception:
-            logger.bind(room=ev.room, member=ev.sender).exception("conversation {} failed", state.kind)
-            return self._apology(ev)
+        step = self.registry.conversations[state.kind]
+
+        async def run() -> Any:
+            return await step(ctx, text, state)
+
+        return await self._guarded(ev, ctx, run)
 
     async def _membership(self, ev: MemberJoined | MemberLeft, batch: _Batch) -> list[Outgoing]:
         if not self.serves(ev.room):

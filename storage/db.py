@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,39 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
 from storage import models  # noqa: F401  (registers the tables)
+
+
+class _Checkpointer(threading.Thread):
+    """Checkpoints the WAL from its own connection, off the event loop.
+
+    With a large ledger each commit dirties pages all over the file; SQLite's automatic checkpoint
+    would copy and fsync them inside whichever commit crosses the threshold, on the bot's only
+    thread. A PASSIVE checkpoint here runs beside the writers and never blocks them.
+    """
+
+    def __init__(self, engine: Engine, path: str, interval: float = 1.0) -> None:
+        super().__init__(name=f"wal-checkpoint {path}", daemon=True)
+        self.path = path
+        self.interval = interval
+        self.stopped = threading.Event()
+        event.listen(engine, "engine_disposed", lambda _engine: self.stopped.set())
+
+    def run(self) -> None:
+        try:
+            con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            return
+        try:
+            con.execute("PRAGMA busy_timeout=1000")
+            while not self.stopped.wait(self.interval):
+                if not Path(self.path).exists():
+                    return
+                try:
+                    con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:  # busy or gone: try again next time
+                    logger.debug("wal checkpoint skipped: {}", exc)
+        finally:
+            con.close()
 
 
 def make_engine(url: str, *, create: bool = True) -> Engine:
@@ -33,6 +68,8 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     elif database:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, **kwargs)
+    if not memory and database:
+        _Checkpointer(engine, database).start()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -45,6 +82,9 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
+        # The background checkpointer moves WAL pages into the database; a commit only checkpoints
+        # by itself when the WAL has grown large (the checkpointer is stalled or absent).
+        cur.execute("PRAGMA wal_autocheckpoint=20000")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -120,20 +120,21 @@ class Ledger:
         self._conn: ContextVar[Connection | None] = ContextVar(f"ledger_conn_{id(self)}", default=None)
         self._sqlite = self.dialect == "sqlite"
         self._savepoints = itertools.count(1)
+        self._last_t: tuple[Any, Any] = (None, None)
         # SQLite already holds the write lock (BEGIN IMMEDIATE); PostgreSQL locks the member's row
         lock = "" if self._sqlite else " FOR UPDATE"
         q = {
             "claim": "INSERT INTO processed_events (id, at) VALUES (:id, :at) ON CONFLICT DO NOTHING",
-            "member_new": "INSERT INTO members (id, name, points, growth, checkin_days, checkin_streak, created_at) "
-            "VALUES (:id, :name, 0, 0, 0, 0, :at) ON CONFLICT DO NOTHING",
-            "member_name": "UPDATE members SET name = :name WHERE id = :id AND name <> :name",
-            "room_new": "INSERT INTO rooms (id, name, active, created_at) VALUES (:id, :name, :yes, :at) "
-            "ON CONFLICT DO NOTHING",
-            "room_name": "UPDATE rooms SET name = :name WHERE id = :id AND name <> :name",
-            "in_room_new": "INSERT INTO room_members (room_id, member_id, active, joined_at) "
-            "VALUES (:room, :member, :yes, :at) ON CONFLICT DO NOTHING",
-            "in_room_back": "UPDATE room_members SET active = :yes, joined_at = :at, left_at = NULL "
-            "WHERE room_id = :room AND member_id = :member AND active = :no",
+            # one statement each: insert, or update only what changed (an empty name never overwrites)
+            "member_seen": "INSERT INTO members (id, name, points, growth, checkin_days, checkin_streak, created_at) "
+            "VALUES (:id, :name, 0, 0, 0, 0, :at) ON CONFLICT (id) DO UPDATE SET name = excluded.name "
+            "WHERE excluded.name <> '' AND members.name <> excluded.name",
+            "room_seen": "INSERT INTO rooms (id, name, active, created_at) VALUES (:id, :name, :yes, :at) "
+            "ON CONFLICT (id) DO UPDATE SET name = excluded.name "
+            "WHERE excluded.name <> '' AND rooms.name <> excluded.name",
+            "in_room_seen": "INSERT INTO room_members (room_id, member_id, active, joined_at) "
+            "VALUES (:room, :member, :yes, :at) ON CONFLICT (room_id, member_id) DO UPDATE "
+            "SET active = :yes, joined_at = excluded.joined_at, left_at = NULL WHERE room_members.active = :no",
             "in_room_left": "UPDATE room_members SET active = :no, left_at = :at "
             "WHERE room_id = :room AND member_id = :member AND active = :yes",
             "lock": "SELECT points, growth, checkin_streak, checkin_days, last_checkin FROM members WHERE id = :id" + lock,
@@ -215,6 +216,7 @@ class Ledger:
 
     @staticmethod
     def _cursor(conn: Connection) -> Any:
+        # a fresh cursor per statement, so a caller may iterate one result while running another statement
         return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
     def _run(self, conn: Connection, name: str, /, **params: Any) -> Any:
@@ -224,9 +226,13 @@ class Ledger:
 
     def _t(self, at: datetime) -> Any:
         """A time as the column stores it (SQLAlchemy's SQLite format: naive UTC text)."""
+        if at is self._last_t[0]:  # one command stores the same time several times
+            return self._last_t[1]
         if at.tzinfo is None:
             raise ValueError("naive datetime given to the ledger; use bot.clock")
-        return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if self._sqlite else at
+        out = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if self._sqlite else at
+        self._last_t = (at, out)
+        return out
 
     def _d(self, day: date | None) -> Any:
         return day.isoformat() if self._sqlite and day is not None else day
@@ -245,19 +251,18 @@ class Ledger:
             return bool(self._run(conn, "claim", id=event_id, at=self._t(at)).rowcount)
 
     def see_member(self, member: str, name: str, at: datetime) -> None:
+        """Know `member`; a new non-empty display name replaces the old one."""
         with self.transaction() as conn:
-            if not self._run(conn, "member_new", id=member, name=name, at=self._t(at)).rowcount and name:
-                self._run(conn, "member_name", id=member, name=name)
+            self._run(conn, "member_seen", id=member, name=name, at=self._t(at))
 
     def see_room(self, room: str, name: str, at: datetime) -> None:
         with self.transaction() as conn:
-            if not self._run(conn, "room_new", id=room, name=name, yes=True, at=self._t(at)).rowcount and name:
-                self._run(conn, "room_name", id=room, name=name)
+            self._run(conn, "room_seen", id=room, name=name, yes=True, at=self._t(at))
 
     def see_in_room(self, room: str, member: str, at: datetime) -> None:
+        """`member` is in `room` now: a first sighting, or back after leaving."""
         with self.transaction() as conn:
-            if not self._run(conn, "in_room_new", room=room, member=member, yes=True, at=self._t(at)).rowcount:
-                self._run(conn, "in_room_back", room=room, member=member, yes=True, no=False, at=self._t(at))
+            self._run(conn, "in_room_seen", room=room, member=member, yes=True, no=False, at=self._t(at))
 
     def left_room(self, room: str, member: str, at: datetime) -> None:
         with self.transaction() as conn:
@@ -376,7 +381,8 @@ class Ledger:
             earned = sum(r.points for r in paid)
             self._run(conn, "checkin", member=member, day=self._d(day), at=self._t(at), room=room, streak=streak,
                       total=total, points=earned, makeup=False)
-            base = f"checkin:{member}:{day.isoformat()}"
+            # day first: today's keys sit together at the end of the key index however large it grows
+            base = f"checkin:{day.isoformat()}:{member}"
             lines = [
                 {"delta": r.points, "growth_delta": r.points, "kind": r.kind, "room": room, "detail": r.name,
                  "key": base if i == 0 else f"{base}:{r.kind}:{i}", "campaign": campaign}
@@ -591,7 +597,7 @@ class Ledger:
             unpaid = conn.execute(
                 select(C.c.member_id, C.c.day)
                 .select_from(C.outerjoin(L, and_(L.c.member_id == C.c.member_id,
-                                                 L.c.key == literal("checkin:") + C.c.member_id + ":" + cast(C.c.day, String))))
+                                                 L.c.key == literal("checkin:") + cast(C.c.day, String) + ":" + C.c.member_id)))
                 .where(C.c.points > 0, L.c.id.is_(None))
             ).all()
             for u in unpaid:

@@ -92,9 +92,9 @@ def test_replay_prints_every_message_as_a_json_line(workdir: Path) -> None:
     led = run("ledger", "--json", "--member", "wxid_a", "--config", "config.toml", "--db", db, cwd=workdir)
     rows = json.loads(led.stdout)
     assert [(r["member"], r["delta"], r["kind"], r["key"], r["at"]) for r in rows] == [
-        ("wxid_a", 5, "checkin", "checkin:wxid_a:2026-11-23", "2026-11-23T07:59:00+08:00"),
-        ("wxid_a", 5, "checkin", "checkin:wxid_a:2026-11-24", "2026-11-24T07:30:00+08:00"),
-        ("wxid_a", 10, "checkin_streak", "checkin:wxid_a:2026-11-24:checkin_streak:1", "2026-11-24T07:30:00+08:00"),
+        ("wxid_a", 5, "checkin", "checkin:2026-11-23:wxid_a", "2026-11-23T07:59:00+08:00"),
+        ("wxid_a", 5, "checkin", "checkin:2026-11-24:wxid_a", "2026-11-24T07:30:00+08:00"),
+        ("wxid_a", 10, "checkin_streak", "checkin:2026-11-24:wxid_a:checkin_streak:1", "2026-11-24T07:30:00+08:00"),
     ]
     audit = run("audit", "--config", "config.toml", "--db", db, cwd=workdir)
     assert audit.returncode == 0 and "audit ok" in audit.stdout
