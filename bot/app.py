@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from loguru import logger
@@ -295,14 +295,18 @@ class App:
         replies = [result] if isinstance(result, Reply) else list(result)
         outs: list[Outgoing] = []
         for r in replies:
+            fallback = None
+            if r.fallback is not None:
+                [fallback] = self._render(replace(r.fallback, private=False, to=None, room=None), ctx, reply_to,
+                                          job_id) if ctx.room else self._render(r.fallback, ctx, reply_to, job_id)
             data = {"name": ctx.sender_name, "keyword": ctx.keyword, "now": ctx.now.astimezone(self.tz), **r.data}
             text = self.renderer.render(r.template, data)
             if r.broadcast:
                 only = self.schedule_rooms.get(job_id or "", ()) or tuple(self.allowed_rooms)
                 for room_id, _name in self.store.rooms(only):
-                    outs.append(Outgoing(at=ctx.now, text=text, room=room_id, reply_to=None))
+                    outs.append(Outgoing(at=ctx.now, text=text, room=room_id, reply_to=None, scheduled=job_id is not None))
             elif r.private or r.to or (ctx.room is None and r.room is None):
-                outs.append(Outgoing(at=ctx.now, text=text, to=r.to or ctx.sender, reply_to=reply_to))
+                outs.append(Outgoing(at=ctx.now, text=text, to=r.to or ctx.sender, reply_to=reply_to, fallback=fallback))
             else:
                 room = r.room or ctx.room
                 if r.mentions:
@@ -311,7 +315,7 @@ class App:
                     mentions = (ctx.sender,) if r.mention and ctx.sender and room == ctx.room else ()
                     names = {ctx.sender: ctx.sender_name} if mentions else {}
                 outs.append(Outgoing(at=ctx.now, text=text, room=room, mentions=mentions, reply_to=reply_to,
-                                     names=names))
+                                     names=names, fallback=fallback))
         return outs
 
 

@@ -30,6 +30,8 @@ class Reply:
     to: str | None = None
     mentions: tuple[str, ...] = ()  # @-mention these contacts instead of the sender (a welcome, ...)
     names: dict[str, str] = field(default_factory=dict)  # their display names, for transports that write @name
+    # said instead, in the chat the command came from, when this (private) reply cannot be delivered
+    fallback: Reply | None = None
 
 
 HandlerResult = Reply | Sequence[Reply] | None

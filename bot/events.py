@@ -80,3 +80,7 @@ class Outgoing:
     reply_to: str | tuple[str, ...] | None = None
     image: str | None = None
     names: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    # sent instead when this one cannot be delivered (a private message to a contact who is not the
+    # bot's friend): typically a note in the group saying how to get it
+    fallback: Outgoing | None = field(default=None, compare=False, hash=False)
+    scheduled: bool = False  # a scheduled post: quiet hours hold it

@@ -109,7 +109,13 @@ class Outbox:
         b = self.budget
         reply = out.reply_to is not None
         if not reply:
-            self._posts.append(_Item([out], out.at, self._after_quiet(out), False, out.room))
+            ready = self._after_quiet(out) if out.scheduled else out.at  # a welcome is not held; a post is
+            item = _Item([out], out.at, ready, False, out.room)
+            # keep posts in order of readiness, so one held for quiet hours does not hold up the rest
+            i = len(self._posts)
+            while i > 0 and self._posts[i - 1].ready > ready:
+                i -= 1
+            self._posts.insert(i, item)
             return
         can_join = (b.coalesce > 0 and out.room is not None and bool(out.mentions) and out.image is None)
         if can_join:
@@ -217,6 +223,9 @@ class Outbox:
         except Exception as exc:  # the transport says why; the caller's hook may fall back
             self.failed += 1
             logger.bind(room=out.room, member=out.to).error("send failed ({}): {!r}", exc, out.text[:40])
+            if out.fallback is not None:
+                logger.bind(room=out.fallback.room, member=out.to).info("sending the fallback instead")
+                self.put([replace(out.fallback, at=out.at)])
             if self.on_failure is not None:
                 res = self.on_failure(Failure(out, str(exc)))
                 if asyncio.iscoroutine(res):

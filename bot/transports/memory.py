@@ -20,6 +20,8 @@ class MemoryTransport:
         self.clock = clock
         self.schedule = schedule
         self.sent: list[Outgoing] = []
+        # contacts who are not the bot's friends: a private message to them fails, its fallback goes instead
+        self.strangers: set[str] = set()
         self._ids = itertools.count(1)
         self._last: datetime | None = None
 
@@ -35,9 +37,18 @@ class MemoryTransport:
                 batch.extend(self.schedule.due_between(start, ev.at, include_start=self._last is None))
             self._last = ev.at if self._last is None else max(self._last, ev.at)
             batch.append(ev)
-        outs = await self.app.process(batch)
+        outs: list[Outgoing] = []
+        for o in await self.app.process(batch):
+            delivered = self._deliverable(o)
+            if delivered is not None:
+                outs.append(delivered)
         self.sent.extend(outs)
         return outs
+
+    def _deliverable(self, out: Outgoing) -> Outgoing | None:
+        if out.to is not None and out.to in self.strangers:
+            return out.fallback  # None: nothing reaches anyone, as with a real failed send
+        return out
 
     def _at(self, at: datetime | None) -> datetime:
         if at is not None:

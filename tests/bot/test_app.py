@@ -8,7 +8,7 @@ import handlers  # noqa: F401
 import run_bot
 from bot.clock import ManualClock
 from bot.config import parse
-from bot.dispatch import REGISTRY, Context, Registry
+from bot.dispatch import REGISTRY, Context, Registry, Reply
 from bot.transports.memory import MemoryTransport
 from storage.ledger import Ledger
 from tests.factories import config, sh
@@ -54,3 +54,24 @@ async def test_events_of_one_member_in_one_batch_apply_in_order(tmp_path: Path) 
     assert "已经签到" in outs[2].text
     assert "当前积分：5" in outs[3].text and "第 1 名" in outs[3].text
     assert rt.ledger.audit() == []
+
+
+async def test_a_private_reply_to_a_stranger_falls_back_to_the_group(tmp_path: Path) -> None:
+    reg = Registry(commands=list(REGISTRY.commands), jobs=dict(REGISTRY.jobs))
+
+    @reg.command("秘密")
+    async def secret(ctx: Context, args: str) -> Reply:
+        """sends a secret privately"""
+        return Reply("errors/generic", {"message": "卡密 XYZ"}, private=True,
+                     fallback=Reply("errors/generic", {"message": "请先加我为好友，再私聊我「我的订单」"}))
+
+    settings = parse({**config(schedule=[]), "storage": {"url": f"sqlite:///{tmp_path / 'c.db'}"}})
+    clock = ManualClock(sh("2026-11-23 09:00"), settings.bot.tz)
+    rt = run_bot.build(settings, clock, registry=reg)
+    t = MemoryTransport(rt.app, clock)
+    friend = await t.say("秘密", as_="alice", room="g1")
+    assert [(o.to, o.room, o.text) for o in friend] == [("alice", None, "卡密 XYZ")]
+    t.strangers.add("bob")
+    stranger = await t.say("秘密", as_="bob", room="g1")
+    assert [(o.to, o.room, o.mentions, o.text) for o in stranger] == [
+        (None, "g1", ("bob",), "请先加我为好友，再私聊我「我的订单」")]

@@ -98,7 +98,7 @@ async def test_replies_go_before_posts() -> None:
 async def test_quiet_hours_hold_scheduled_posts_but_not_replies() -> None:
     rec = Recorder()
     box = Outbox(rec, Budget(quiet=(sh("2026-11-23 22:30").time(), sh("2026-11-23 07:30").time()), tz=SH))
-    await feed(box, [Outgoing(at=sh("2026-11-23 23:00"), text="排行榜", room="g1"),
+    await feed(box, [Outgoing(at=sh("2026-11-23 23:00"), text="排行榜", room="g1", scheduled=True),
                      checkin_reply(1, sh("2026-11-23 23:05"))])
     assert [(o.reply_to, o.at) for o in rec.sent] == [("m1", sh("2026-11-23 23:05")),
                                                        (None, sh("2026-11-24 07:30"))]
@@ -154,3 +154,29 @@ async def test_replay_runs_the_outbox_on_event_time(tmp_path: Path) -> None:
     assert all(rt.ledger.member(f"wxid_{i}").points == 5 for i in range(200))
     assert rt.ledger.audit() == []
     rt.ledger.engine.dispose()
+
+
+async def test_an_undeliverable_private_message_is_replaced_by_its_fallback() -> None:
+    t0 = sh("2026-11-23 09:00")
+    note = Outgoing(at=t0, text="私信发送失败：请先加我为好友，再私聊发送「我的订单」", room="g1", mentions=("alice",),
+                    reply_to="m1", names={"alice": "Alice"})
+    secret = Outgoing(at=t0, text="卡密：ABCD-1234", to="alice", reply_to="m1", fallback=note)
+    rec = Recorder(refuse={"alice"})
+    failures: list[Failure] = []
+    box = Outbox(rec, Budget(tz=SH), on_failure=failures.append)
+    await feed(box, [secret])
+    assert [(o.room, o.to, o.text) for o in rec.sent] == [("g1", None, note.text)]
+    assert "ABCD" not in rec.sent[0].text
+    assert [f.out.to for f in failures] == ["alice"] and box.failed == 1
+
+
+async def test_quiet_hours_hold_scheduled_posts_but_not_a_welcome() -> None:
+    night = sh("2026-11-23 23:30")
+    post = Outgoing(at=night, text="🏆 今日积分排行榜", room="g1", scheduled=True)
+    welcome = Outgoing(at=night, text="欢迎新朋友", room="g1", mentions=("bob",))
+    rec = Recorder()
+    box = Outbox(rec, Budget(tz=SH, quiet=(datetime.strptime("23:00", "%H:%M").time(),
+                                           datetime.strptime("08:00", "%H:%M").time())))
+    await feed(box, [post, welcome])
+    assert [(o.text, o.at.astimezone(SH).strftime("%d %H:%M")) for o in rec.sent] == [
+        ("欢迎新朋友", "23 23:30"), ("🏆 今日积分排行榜", "24 08:00")]
