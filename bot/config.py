@@ -248,6 +248,85 @@ def _aware(v: Any) -> datetime:
 
 Aware = Annotated[datetime, BeforeValidator(_aware)]
 OVERRIDABLE = ("checkin", "newcomer", "invite", "profile", "follow")
+MALL_KINDS = ("physical", "red_packet", "card_code", "link", "coupon")
+
+
+def _yuan(v: Any) -> int:
+    """Yuan as typed (12, 9.9) to whole fen, refusing fractions of a fen."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or round(v * 100, 6) != int(round(v * 100, 6)):
+        _fail("must be a number of yuan >= 0 with at most two decimals, such as 9.9")
+    return round(v * 100)
+
+
+def _sku(v: Any) -> str:
+    import re
+
+    if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}", v):
+        _fail('must be letters, digits, "-", "_" or "." (up to 40, no spaces), such as "mug-2026"')
+    return str(v)
+
+
+class MallCoupon(Section):
+    code: str = ""  # the code every buyer gets (a shared coupon code)
+    threshold: str = ""  # what it is worth, as members read it: "满100减20"
+    valid_days: PosInt = 30  # it expires this many local days after the order
+
+
+class MallItem(Section):
+    """One thing for sale; `sku` is its identity in the database (stock, sales, orders), never change it."""
+
+    sku: Annotated[str, BeforeValidator(_sku)]
+    name: Text
+    kind: Literal["physical", "red_packet", "card_code", "link", "coupon"]
+    points: PosInt
+    cash: Annotated[int, BeforeValidator(_yuan)] = 0  # stored in fen; > 0 means points + cash
+    stock: NonNegInt | None = None  # opening stock when the sku is first seen; left out: unlimited
+    limit_per_member: NonNegInt = 0  # orders per member that were not cancelled or refunded (0: no limit)
+    starts: Aware | None = None
+    ends: Aware | None = None
+    min_level: str = ""  # accepted and stored; not enforced until member levels exist
+    link: str = ""
+    coupon: MallCoupon | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> MallItem:
+        if self.starts and self.ends and self.ends <= self.starts:
+            raise PydanticCustomError("config", "ends must be after starts")
+        if self.kind == "link" and not self.link.strip():
+            raise PydanticCustomError("config", 'link is required for kind = "link" (it is what the buyer gets)')
+        if self.kind == "coupon" and (self.coupon is None or not self.coupon.code.strip()):
+            raise PydanticCustomError("config", 'coupon.code is required for kind = "coupon"')
+        if self.kind == "card_code" and self.stock is not None:
+            raise PydanticCustomError(
+                "config", "stock must be left out for kind = \"card_code\": its stock is the number of unused codes "
+                "(python run_bot.py import-codes SKU FILE)")
+        return self
+
+
+class MallSettings(Section):
+    confirm_above: NonNegInt = 500  # items priced above this many points ask the member to reply 确认 (0: always)
+    confirm_minutes: PosInt = 2  # ... within this many minutes
+    page_size: PosInt = 8  # items per page of 商城
+    address_minutes: PosInt = 30  # the parcel address conversation ends after this long without an answer
+    pay_within_hours: PosInt = 24  # a points + cash order not marked paid by then is cancelled and refunded
+    pay_note: str = "请按管理员提供的方式付款"  # how to pay the cash part, told privately to the buyer
+    items: list[MallItem] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> MallSettings:
+        skus: set[str] = set()
+        names: set[str] = set()
+        for i, it in enumerate(self.items):
+            if it.sku.lower() in skus:
+                raise PydanticCustomError("config", f"items[{i}].sku repeats {it.sku!r}: each item needs its own sku")
+            if it.name in names:
+                raise PydanticCustomError("config", f"items[{i}].name repeats {it.name!r}: members redeem by name")
+            if it.name.isdecimal():
+                raise PydanticCustomError("config", f"items[{i}].name must not be a number: 兑换 N means item number N")
+            skus.add(it.sku.lower())
+            names.add(it.name)
+        return self
 
 
 class Campaign(Section):
@@ -289,6 +368,7 @@ class Settings(Section):
     tasks: list[TaskSettings] = Field(default_factory=list)
     profile: ProfileSettings | None = None
     follow: FollowSettings | None = None
+    mall: MallSettings | None = None  # 积分商城; section left out: off
     campaigns: list[Campaign] = Field(default_factory=list)
     _effective: dict[str, Settings] = PrivateAttr(default_factory=dict)
 

@@ -28,6 +28,9 @@ R = Room.__table__  # type: ignore[attr-defined]
 RM = RoomMember.__table__  # type: ignore[attr-defined]
 P = ProcessedEvent.__table__  # type: ignore[attr-defined]
 
+# more invariants, checked by audit() on its connection: storage modules of features add theirs here
+AUDITS: list[Callable[[Connection], list[str]]] = []
+
 
 @dataclass(frozen=True)
 class Reward:
@@ -602,6 +605,8 @@ class Ledger:
             ).all()
             for u in unpaid:
                 problems.append(f"check-in of {u.member_id} on {u.day} has points but no ledger line")
+            for check in AUDITS:
+                problems.extend(check(conn))
         return problems
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, TypeDecorator, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, DateTime, Index, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -208,6 +208,82 @@ class Conversation(SQLModel, table=True):
     step: str = ""
     data: str = "{}"  # JSON
     expires_at: datetime = _ts(nullable=False)
+
+
+class MallItem(SQLModel, table=True):
+    """A mall item synced from config by sku at start; stock, sales and listing live here, never reset by a restart."""
+
+    __tablename__ = "mall_items"
+    __table_args__ = (
+        CheckConstraint("stock IS NULL OR stock >= 0", name="ck_mall_items_stock"),
+        CheckConstraint("sold >= 0", name="ck_mall_items_sold"),
+    )
+
+    sku: str = Field(primary_key=True)
+    name: str
+    kind: str  # physical | red_packet | card_code | link | coupon
+    points: int
+    cash: int = 0  # fen
+    stock: int | None = None  # None: unlimited; card_code: the number of unused codes
+    sold: int = 0  # orders standing (not cancelled or refunded)
+    limit_per_member: int = 0
+    starts: datetime | None = _ts(nullable=True)
+    ends: datetime | None = _ts(nullable=True)
+    min_level: str = ""
+    detail: str = "{}"  # JSON: link, coupon, description as configured
+    position: int = 0  # order in config: the number 商城 shows
+    in_config: bool = True  # false once the item is removed from config.toml
+    listed: bool = True  # 上架 / 下架 by an operator
+
+
+class MallCode(SQLModel, table=True):
+    """A card code (卡密) imported for a card_code item; `order_id` is set while an order holds it."""
+
+    __tablename__ = "mall_codes"
+    __table_args__ = (
+        UniqueConstraint("sku", "code", name="uq_mall_codes_sku_code"),
+        Index("ix_mall_codes_free", "sku", "order_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    sku: str = Field(foreign_key="mall_items.sku")
+    code: str
+    order_id: int | None = None
+    imported_at: datetime = _ts(nullable=False)
+
+
+class MallOrder(SQLModel, table=True):
+    """An order (单号 = id). Points move only by the ledger entries `key` (redeem) and `key`:refund."""
+
+    __tablename__ = "mall_orders"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_mall_orders_key"),
+        Index("ix_mall_orders_member", "member_id", "sku", "status"),
+        Index("ix_mall_orders_status", "status", "pay_by"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(foreign_key="members.id")
+    sku: str = Field(foreign_key="mall_items.sku")
+    name: str  # the item's name when ordered
+    kind: str
+    points: int  # what the redeem entry took; a refund returns exactly this
+    cash: int = 0  # fen
+    status: str  # address | unpaid | pending | shipped | done | cancelled | refunded | expired
+    key: str  # ledger key of the redeem entry
+    room_id: str | None = None  # where it was ordered: a note goes there when a private message cannot
+    code_id: int | None = None  # card_code: the code it holds
+    secret: str = ""  # what it delivers privately: the card code, the link, the coupon code
+    expires_on: date | None = None  # coupon: last valid local day
+    recipient: str = ""
+    phone: str = ""
+    address: str = ""
+    tracking: str = ""
+    note: str = ""  # refund reason
+    pay_by: datetime | None = _ts(nullable=True)
+    paid_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
 
 
 class DailyCounter(SQLModel, table=True):

@@ -1,0 +1,519 @@
+"""The points mall's storage: catalogue sync by sku, card codes, orders; a redemption or refund is one transaction.
+
+Stock is taken by a guarded `UPDATE ... SET stock = stock - 1 WHERE stock > 0` with a row-count check,
+after the member's row is locked (SQLite: the transaction began IMMEDIATE, so it already holds the
+write lock; PostgreSQL: SELECT ... FOR UPDATE on the member and the item). A card code is reserved
+by a guarded update of its `order_id`. Points move only through Ledger.spend (kind `redeem`, key
+`order.key`) and Ledger.reverse (kind `refund`, key `order.key:refund`), so a refund returns exactly
+what was paid.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from storage.errors import InsufficientPoints, LedgerRefusal
+from storage.ledger import AUDITS, Ledger
+from storage.models import LedgerEntry, MallCode, MallItem, MallOrder
+
+I = MallItem.__table__  # type: ignore[attr-defined]  # noqa: E741
+C = MallCode.__table__  # type: ignore[attr-defined]
+O = MallOrder.__table__  # type: ignore[attr-defined]  # noqa: E741
+L = LedgerEntry.__table__  # type: ignore[attr-defined]
+
+LIVE = ("address", "unpaid", "pending", "shipped", "done")  # orders that hold stock and points
+CLOSED = ("cancelled", "refunded", "expired")  # refunded: their points and stock (or code) came back
+MEMBER_CANCELS = ("address", "unpaid", "pending")  # not yet fulfilled (and, for cash orders, not paid)
+DIGITAL = ("card_code", "link", "coupon")
+
+
+# -- refusals (nothing written when one is raised) ---------------------------------------------------
+
+
+class MallRefusal(LedgerRefusal):
+    """The mall refused; the database is unchanged."""
+
+
+@dataclass
+class UnknownItem(MallRefusal):
+    wanted: str
+
+
+@dataclass
+class NotOnSale(MallRefusal):
+    name: str
+    reason: str  # off (下架 or removed from config) | not_yet | ended
+    starts: datetime | None = None
+    ends: datetime | None = None
+
+
+@dataclass
+class OutOfStock(MallRefusal):
+    name: str
+
+
+@dataclass
+class OverLimit(MallRefusal):
+    name: str
+    limit: int
+    held: int
+
+
+@dataclass
+class NoSuchOrder(MallRefusal):
+    order: int
+
+
+@dataclass
+class WrongStatus(MallRefusal):
+    order: int
+    status: str
+
+
+# -- views ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemView:
+    sku: str
+    name: str
+    kind: str
+    points: int
+    cash: int  # fen
+    stock: int | None
+    sold: int
+    limit_per_member: int
+    starts: datetime | None
+    ends: datetime | None
+    min_level: str
+    position: int
+    in_config: bool
+    listed: bool
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def number(self) -> int:
+        """What 商城 shows and 兑换 N takes: the item's place in config, stable while the catalogue is."""
+        return self.position + 1
+
+    def unavailable(self, at: datetime) -> str:
+        """Why it cannot be bought at `at` (off | not_yet | ended), or "" when it is on sale."""
+        if not (self.in_config and self.listed):
+            return "off"
+        if self.starts is not None and at < self.starts:
+            return "not_yet"
+        if self.ends is not None and at >= self.ends:
+            return "ended"
+        return ""
+
+
+@dataclass(frozen=True)
+class OrderView:
+    id: int
+    member: str
+    sku: str
+    name: str
+    kind: str
+    points: int
+    cash: int
+    status: str
+    key: str
+    room: str | None
+    secret: str
+    expires_on: date | None
+    recipient: str
+    phone: str
+    address: str
+    tracking: str
+    note: str
+    pay_by: datetime | None
+    paid_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    detail: dict[str, Any] = field(default_factory=dict)  # the item's link/coupon/description when read with it
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE
+
+
+def _item(r: Any) -> ItemView:
+    return ItemView(sku=r.sku, name=r.name, kind=r.kind, points=r.points, cash=r.cash, stock=r.stock, sold=r.sold,
+                    limit_per_member=r.limit_per_member, starts=r.starts, ends=r.ends, min_level=r.min_level,
+                    position=r.position, in_config=bool(r.in_config), listed=bool(r.listed),
+                    detail=_json(r.detail))
+
+
+def _order(r: Any) -> OrderView:
+    expires = r.expires_on
+    if isinstance(expires, str):
+        expires = date.fromisoformat(expires)
+    return OrderView(id=r.id, member=r.member_id, sku=r.sku, name=r.name, kind=r.kind, points=r.points, cash=r.cash,
+                     status=r.status, key=r.key, room=r.room_id, secret=r.secret, expires_on=expires,
+                     recipient=r.recipient, phone=r.phone, address=r.address, tracking=r.tracking, note=r.note,
+                     pay_by=r.pay_by, paid_at=r.paid_at, created_at=r.created_at, updated_at=r.updated_at)
+
+
+def _json(raw: Any) -> dict[str, Any]:
+    try:
+        data = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class Mall:
+    """Mall verbs on the ledger's connection, so they share the pipeline's transaction and savepoints."""
+
+    def __init__(self, ledger: Ledger, tz: ZoneInfo) -> None:
+        self.ledger = ledger
+        self.tz = tz
+        self._pg = ledger.dialect == "postgresql"
+
+    # -- catalogue ------------------------------------------------------------------------------
+
+    def sync(self, items: Sequence[Any], at: datetime) -> list[str]:
+        """Bring the configured items (bot.config.MallItem) into the database by sku; returns notes for the log.
+
+        Descriptive fields follow the config. Stock is the opening stock only when a sku is first
+        seen (a restart never resets it; 补货 adds to it); taking `stock` out makes an item
+        unlimited, putting it back sets it. Items no longer configured stay for their orders, off sale.
+        """
+        notes: list[str] = []
+        with self.ledger.transaction() as conn:
+            stored = {r.sku: r for r in conn.execute(select(I))}
+            for pos, it in enumerate(items):
+                detail = json.dumps({"link": it.link, "coupon": it.coupon.model_dump() if it.coupon else None,
+                                     "description": it.description}, ensure_ascii=False)
+                values = {"name": it.name, "kind": it.kind, "points": it.points, "cash": it.cash,
+                          "limit_per_member": it.limit_per_member, "starts": it.starts, "ends": it.ends,
+                          "min_level": it.min_level, "detail": detail, "position": pos, "in_config": True}
+                row = stored.pop(it.sku, None)
+                if row is None:
+                    stock = self._free_codes(conn, it.sku) if it.kind == "card_code" else it.stock
+                    conn.execute(insert(I).values(sku=it.sku, stock=stock, sold=0, listed=True, **values))
+                    continue
+                if it.kind == "card_code":
+                    values["stock"] = self._free_codes(conn, it.sku)
+                elif row.kind == "card_code" or (row.stock is None) != (it.stock is None):
+                    values["stock"] = it.stock
+                elif it.stock is not None and row.stock != it.stock:
+                    notes.append(f"mall item {it.sku}: stock in the database is {row.stock} (config says "
+                                 f"{it.stock}, the opening stock only); use 补货 {it.sku} N to add")
+                conn.execute(update(I).where(I.c.sku == it.sku).values(**values))
+            for sku in stored:
+                conn.execute(update(I).where(I.c.sku == sku).values(in_config=False))
+        return notes
+
+    def items(self) -> list[ItemView]:
+        """Every configured item in config order (off-sale ones too); callers filter by `unavailable`."""
+        with self.ledger.reading() as conn:
+            rows = conn.execute(select(I).where(I.c.in_config.is_(True)).order_by(I.c.position)).all()
+            return [_item(r) for r in rows]
+
+    def item(self, sku: str) -> ItemView | None:
+        with self.ledger.reading() as conn:
+            row = conn.execute(select(I).where(I.c.sku == sku)).first()
+            if row is None:
+                row = conn.execute(select(I).where(func.lower(I.c.sku) == sku.lower())).first()
+            return _item(row) if row else None
+
+    def find(self, wanted: str) -> ItemView:
+        """An item by the number 商城 shows, its sku (any case) or its exact name; UnknownItem otherwise."""
+        w = wanted.strip()
+        items = self.items()
+        if w.isdecimal():
+            for it in items:
+                if it.number == int(w):
+                    return it
+        for it in items:
+            if it.name == w:
+                return it
+        for it in items:
+            if it.sku.lower() == w.lower():
+                return it
+        raise UnknownItem(wanted=w)
+
+    def set_listed(self, sku: str, listed: bool) -> ItemView:
+        with self.ledger.transaction() as conn:
+            it = self._item_for_update(conn, sku)
+            conn.execute(update(I).where(I.c.sku == it.sku).values(listed=listed))
+        return self.item(it.sku)  # type: ignore[return-value]
+
+    def restock(self, sku: str, count: int) -> ItemView:
+        """补货: add `count` units; refused (ValueError) for card codes (import them) and unlimited items."""
+        with self.ledger.transaction() as conn:
+            it = self._item_for_update(conn, sku)
+            if it.kind == "card_code":
+                raise ValueError("card_code")
+            if it.stock is None:
+                raise ValueError("unlimited")
+            conn.execute(update(I).where(I.c.sku == it.sku).values(stock=I.c.stock + count))
+        return self.item(it.sku)  # type: ignore[return-value]
+
+    def _item_for_update(self, conn: Connection, sku: str) -> ItemView:
+        row = conn.execute(select(I).where(I.c.sku == sku).with_for_update()).first()
+        if row is None:
+            row = conn.execute(select(I).where(func.lower(I.c.sku) == sku.lower()).with_for_update()).first()
+        if row is None:
+            raise UnknownItem(wanted=sku)
+        return _item(row)
+
+    @staticmethod
+    def _free_codes(conn: Connection, sku: str) -> int:
+        return int(conn.execute(select(func.count()).select_from(C)
+                                .where(C.c.sku == sku, C.c.order_id.is_(None))).scalar_one())
+
+    # -- card codes -----------------------------------------------------------------------------
+
+    def import_codes(self, sku: str, codes: Iterable[str], at: datetime, chunk: int = 500,
+                     progress: Callable[[int], None] | None = None) -> tuple[int, int]:
+        """Add card codes to a card_code item; returns (added, duplicates skipped).
+
+        A duplicate is a code already imported for the item or repeated in `codes`. Each chunk is
+        its own transaction that also raises the item's stock, so an interrupted import can be run
+        again and adds only what is missing.
+        """
+        item = self.item(sku)
+        if item is None:
+            raise UnknownItem(wanted=sku)
+        if item.kind != "card_code":
+            raise ValueError(f"item {item.sku} is kind {item.kind}, not card_code")
+        added = dupes = 0
+        batch: list[str] = []
+
+        def flush() -> None:
+            nonlocal added, dupes
+            if not batch:
+                return
+            with self.ledger.transaction() as conn:
+                self._item_for_update(conn, item.sku)
+                have = set(conn.execute(select(C.c.code).where(C.c.sku == item.sku, C.c.code.in_(batch))).scalars())
+                new = list(dict.fromkeys(c for c in batch if c not in have))
+                dupes += len(batch) - len(new)
+                if new:
+                    conn.execute(insert(C), [{"sku": item.sku, "code": c, "order_id": None, "imported_at": at}
+                                             for c in new])
+                    conn.execute(update(I).where(I.c.sku == item.sku).values(stock=I.c.stock + len(new)))
+                added += len(new)
+            if progress is not None:
+                progress(len(batch))
+            batch.clear()
+
+        seen: set[str] = set()
+        for raw in codes:
+            code = raw.strip()
+            if not code:
+                continue
+            if code in seen:
+                dupes += 1
+                if progress is not None:
+                    progress(1)
+                continue
+            seen.add(code)
+            batch.append(code)
+            if len(batch) >= chunk:
+                flush()
+        flush()
+        return added, dupes
+
+    # -- orders ---------------------------------------------------------------------------------
+
+    def redeem(self, *, member: str, sku: str, key: str, at: datetime, room: str | None = None,
+               pay_within: timedelta = timedelta(hours=24)) -> tuple[OrderView, bool]:
+        """Buy one unit of `sku` for `member`: (the order, True), or (the order made before with `key`, False).
+
+        One transaction: the member's row locked, window and per-member limit checked, balance
+        checked, a unit (or a card code) taken, the order written, the points debited. Raises
+        UnknownItem, NotOnSale, OverLimit, InsufficientPoints or OutOfStock with nothing written.
+        """
+        led = self.ledger
+        with led.savepoint() as conn:
+            points = led._lock_member(conn, member)[0]
+            before = conn.execute(select(O).where(O.c.key == key)).first()
+            if before is not None:
+                return _order(before), False
+            it = self._item_for_update(conn, sku)
+            why = it.unavailable(at)
+            if why:
+                raise NotOnSale(name=it.name, reason=why, starts=it.starts, ends=it.ends)
+            if it.limit_per_member:
+                held = int(conn.execute(select(func.count()).select_from(O).where(
+                    O.c.member_id == member, O.c.sku == it.sku, O.c.status.in_(LIVE))).scalar_one())
+                if held >= it.limit_per_member:
+                    raise OverLimit(name=it.name, limit=it.limit_per_member, held=held)
+            if points < it.points:
+                raise InsufficientPoints(needed=it.points, points=points)
+            taken = conn.execute(update(I).where(I.c.sku == it.sku, (I.c.stock.is_(None)) | (I.c.stock > 0))
+                                 .values(stock=I.c.stock - 1, sold=I.c.sold + 1))
+            if taken.rowcount != 1:
+                raise OutOfStock(name=it.name)
+            if it.kind == "physical":
+                status = "address"
+            elif it.cash > 0:
+                status = "unpaid"
+            elif it.kind == "red_packet":
+                status = "pending"
+            else:
+                status = "done"
+            secret, expires = "", None
+            if it.kind == "link":
+                secret = str(it.detail.get("link") or "")
+            elif it.kind == "coupon":
+                coupon = it.detail.get("coupon") or {}
+                secret = str(coupon.get("code") or "")
+                expires = at.astimezone(self.tz).date() + timedelta(days=int(coupon.get("valid_days") or 30) - 1)
+            res = conn.execute(insert(O).values(
+                member_id=member, sku=it.sku, name=it.name, kind=it.kind, points=it.points, cash=it.cash,
+                status=status, key=key, room_id=room, secret=secret, expires_on=expires,
+                pay_by=at + pay_within if status == "unpaid" else None, created_at=at, updated_at=at).returning(O.c.id))
+            order_id = int(res.scalar_one())
+            if it.kind == "card_code":
+                code = self._reserve_code(conn, it, order_id)
+                conn.execute(update(O).where(O.c.id == order_id).values(code_id=code[0], secret=code[1]))
+            entry = led.spend(member=member, points=it.points, kind="redeem", key=key, at=at, room=room,
+                              detail=f"兑换 {it.name}（单号 {order_id}）")
+            if entry is None:  # the ledger knows the key but no order has it: never expected
+                raise RuntimeError(f"ledger key {key} used without an order")
+            row = conn.execute(select(O).where(O.c.id == order_id)).first()
+            return _order(row), True
+
+    def _reserve_code(self, conn: Connection, it: ItemView, order_id: int) -> tuple[int, str]:
+        for _ in range(5):
+            q = select(C.c.id, C.c.code).where(C.c.sku == it.sku, C.c.order_id.is_(None)).order_by(C.c.id).limit(1)
+            row = conn.execute(q.with_for_update(skip_locked=True) if self._pg else q).first()
+            if row is None:
+                break
+            got = conn.execute(update(C).where(C.c.id == row.id, C.c.order_id.is_(None)).values(order_id=order_id))
+            if got.rowcount == 1:
+                return int(row.id), str(row.code)
+        raise OutOfStock(name=it.name)
+
+    def refund(self, *, order: int, at: datetime, status: str, allowed: Sequence[str] = LIVE, reason: str = "",
+               member: str | None = None, unpaid_only: bool = False) -> OrderView:
+        """Close an order as `status` (cancelled | refunded | expired): a new `refund` entry returns exactly what
+        was paid and the unit (or the code) goes back. `member` set: only that member's order.
+
+        Raises NoSuchOrder or WrongStatus (also for a paid cash order when `unpaid_only`).
+        """
+        if status not in CLOSED:
+            raise ValueError(f"refund closes an order as one of {CLOSED}")
+        led = self.ledger
+        with led.savepoint() as conn:
+            row = conn.execute(select(O.c.member_id).where(O.c.id == order)).first()
+            if row is None or (member is not None and row.member_id != member):
+                raise NoSuchOrder(order=order)
+            led._lock_member(conn, row.member_id)
+            o = _order(conn.execute(select(O).where(O.c.id == order).with_for_update()).first())
+            if o.status not in allowed or (unpaid_only and o.paid_at is not None):
+                raise WrongStatus(order=order, status="paid" if o.status in allowed else o.status)
+            led.reverse(original_key=o.key, key=f"{o.key}:refund", kind="refund", at=at,
+                        detail=f"退款 {o.name}（单号 {o.id}）")
+            conn.execute(update(I).where(I.c.sku == o.sku).values(stock=I.c.stock + 1, sold=I.c.sold - 1))
+            if o.kind == "card_code":
+                conn.execute(update(C).where(C.c.order_id == o.id).values(order_id=None))
+            conn.execute(update(O).where(O.c.id == order).values(status=status, note=reason, updated_at=at))
+            return _order(conn.execute(select(O).where(O.c.id == order)).first())
+
+    def move(self, *, order: int, allowed: Sequence[str], status: str, at: datetime, **values: Any) -> OrderView:
+        """Move an order on (paid, shipped, done, an address given); WrongStatus unless it is in `allowed`."""
+        with self.ledger.transaction() as conn:
+            row = conn.execute(select(O).where(O.c.id == order).with_for_update()).first()
+            if row is None:
+                raise NoSuchOrder(order=order)
+            if row.status not in allowed:
+                raise WrongStatus(order=order, status=row.status)
+            conn.execute(update(O).where(O.c.id == order).values(status=status, updated_at=at, **values))
+            return _order(conn.execute(select(O).where(O.c.id == order)).first())
+
+    def order(self, order: int) -> OrderView | None:
+        with self.ledger.reading() as conn:
+            row = conn.execute(select(O).where(O.c.id == order)).first()
+            return _order(row) if row else None
+
+    def orders(self, *, member: str | None = None, statuses: Sequence[str] = (), limit: int | None = None,
+               newest_first: bool = False) -> list[OrderView]:
+        with self.ledger.reading() as conn:
+            q = select(O)
+            if member is not None:
+                q = q.where(O.c.member_id == member)
+            if statuses:
+                q = q.where(O.c.status.in_(list(statuses)))
+            q = q.order_by(O.c.id.desc() if newest_first else O.c.id)
+            if limit:
+                q = q.limit(limit)
+            return [_order(r) for r in conn.execute(q)]
+
+    def overdue(self, at: datetime) -> list[OrderView]:
+        """Points + cash orders still unpaid at their deadline."""
+        with self.ledger.reading() as conn:
+            rows = conn.execute(select(O).where(O.c.status == "unpaid", O.c.pay_by <= at).order_by(O.c.id)).all()
+            return [_order(r) for r in rows]
+
+    def expire_overdue(self, at: datetime) -> list[OrderView]:
+        """Cancel and refund every unpaid order past its deadline; returns them as closed."""
+        out = []
+        for o in self.overdue(at):
+            try:
+                out.append(self.refund(order=o.id, at=at, status="expired", allowed=("unpaid",), reason="超时未付款"))
+            except WrongStatus:  # paid or cancelled meanwhile
+                continue
+        return out
+
+
+# -- audit ----------------------------------------------------------------------------------------
+
+
+def audit(conn: Connection) -> list[str]:
+    """The mall's invariants: stock never below zero and matching codes and sales, no code on two orders,
+    every order's points matched by its ledger entries."""
+    problems: list[str] = []
+    live: dict[str, int] = {}
+    for r in conn.execute(select(O.c.sku, func.count().label("n")).where(O.c.status.in_(LIVE)).group_by(O.c.sku)):
+        live[r.sku] = int(r.n)
+    free: dict[str, int] = {}
+    for r in conn.execute(select(C.c.sku, func.count().label("n")).where(C.c.order_id.is_(None)).group_by(C.c.sku)):
+        free[r.sku] = int(r.n)
+    for it in conn.execute(select(I)):
+        if it.stock is not None and it.stock < 0:
+            problems.append(f"mall item {it.sku}: stock below zero ({it.stock})")
+        if it.kind == "card_code" and it.stock != free.get(it.sku, 0):
+            problems.append(f"mall item {it.sku}: stock {it.stock} != unused codes {free.get(it.sku, 0)}")
+        if it.sold != live.get(it.sku, 0):
+            problems.append(f"mall item {it.sku}: sold {it.sold} != standing orders {live.get(it.sku, 0)}")
+    for r in conn.execute(select(O.c.code_id, func.count().label("n"))
+                          .where(O.c.code_id.is_not(None), O.c.status.in_(LIVE)).group_by(O.c.code_id)):
+        if r.n > 1:
+            problems.append(f"mall code {r.code_id} is on {r.n} orders")
+    holders = {r.id: r for r in conn.execute(select(O.c.id, O.c.code_id, O.c.status).where(O.c.code_id.is_not(None)))}
+    for c in conn.execute(select(C.c.id, C.c.order_id).where(C.c.order_id.is_not(None))):
+        h = holders.get(c.order_id)
+        if h is None or h.code_id != c.id or h.status not in LIVE:
+            problems.append(f"mall code {c.id} is held by order {c.order_id}, which does not hold it")
+    for h in holders.values():
+        if h.status in LIVE and h.code_id is not None:
+            owner = conn.execute(select(C.c.order_id).where(C.c.id == h.code_id)).scalar()
+            if owner != h.id:
+                problems.append(f"mall order {h.id} holds code {h.code_id}, which is not marked as its")
+    entries = {r.key: r for r in conn.execute(select(L.c.key, L.c.member_id, L.c.delta, L.c.kind)
+                                              .where(L.c.kind.in_(("redeem", "refund"))))}
+    for o in conn.execute(select(O.c.id, O.c.member_id, O.c.points, O.c.status, O.c.key)):
+        paid = entries.get(o.key)
+        if paid is None or paid.member_id != o.member_id or paid.delta != -o.points or paid.kind != "redeem":
+            problems.append(f"mall order {o.id}: no redeem entry of {-o.points} for {o.member_id}")
+        back = entries.get(f"{o.key}:refund")
+        if o.status in CLOSED and (back is None or back.delta != o.points or back.member_id != o.member_id):
+            problems.append(f"mall order {o.id} is {o.status} but no refund entry returns its {o.points} points")
+        if o.status in LIVE and back is not None:
+            problems.append(f"mall order {o.id} is {o.status} yet was refunded")
+    return problems
+
+
+AUDITS.append(audit)
