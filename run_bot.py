@@ -19,7 +19,7 @@ from bot.app import App
 from bot.clock import Clock, ManualClock, OffsetClock
 from bot.config import ConfigError, Settings
 from bot.dispatch import REGISTRY, Registry
-from bot.scheduler import Schedule
+from bot.scheduler import Schedule, follow_ups
 from bot.templating import Renderer, TemplateProblem
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="config file (default: ./config.toml)")]
@@ -74,9 +74,10 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
     renderer = Renderer(templates)
     renderer.check()
     engine = make_engine(settings.storage.url)
-    ledger = Ledger(engine)
+    ledger = Ledger(engine, tz=settings.bot.tz)
     clock = clock or Clock(settings.bot.tz)
-    schedule = Schedule(settings.schedule, settings.bot.tz)
+    schedule = Schedule([*settings.schedule, *follow_ups(settings.schedule, registry.followups, settings)],
+                        settings.bot.tz)
     app = App(settings, ledger, Services(ledger=ledger), renderer, clock, registry=registry,
               schedule_rooms=schedule.rooms())
     return Runtime(settings, ledger, app, schedule, renderer, clock)
@@ -260,8 +261,10 @@ def _readonly(config: Path | None, db: str | None) -> Runtime:
 def balances(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Every member's balance and growth, highest first."""
     rt = _readonly(config, db)
-    rows = [{"member": m.id, "name": m.name, "points": m.points, "growth": m.growth, "level": ""}
-            for m in rt.ledger.members()]
+    from handlers.levels import level_name
+
+    rows = [{"member": m.id, "name": m.name, "points": m.points, "growth": m.growth,
+             "level": level_name(rt.settings, m.growth)} for m in rt.ledger.members()]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return

@@ -88,10 +88,10 @@ class App:
             outs = []
             for ev in events:
                 outs.extend(await self.process([ev]))
-            return outs
+            return digest(outs)
         self._known |= batch.seen
         self._days |= batch.days
-        return outs
+        return digest(outs)
 
     async def _one(self, ev: Event, batch: _Batch) -> list[Outgoing]:
         if isinstance(self.clock, ManualClock) and ev.at > self.clock.now():
@@ -206,7 +206,8 @@ class App:
                     if not self.store.claim_event(key, ev.at):
                         logger.bind(room=ev.room, member=ev.sender).info("message {} seen before; ignored", ev.id)
                         return []
-                    return self._render(await call(), ctx, reply_to=ev.id)
+                    outs = self._render(await call(), ctx, reply_to=ev.id)
+                    return outs + await self._after(ctx, reply_to=ev.id)
             except UserError as err:
                 with self.store.savepoint():
                     self.store.claim_event(key, ev.at)
@@ -256,6 +257,7 @@ class App:
                     outs.extend(self._render(await listener(ctx, ev), ctx, reply_to=None))
                 if joined:
                     self._move_members(ev, batch, joined)
+                outs.extend(await self._after(ctx, reply_to=None))
         except Exception:
             logger.bind(room=ev.room).exception("{} event {} failed", "join" if joined else "leave", ev.id)
             return []
@@ -281,10 +283,17 @@ class App:
                     return []
                 ctx = self.context(at=ev.due, event_id=ev.job_id)
                 outs = self._render(await func(ctx), ctx, reply_to=None, job_id=ev.job_id)
+                outs.extend(await self._after(ctx, reply_to=None))
         except Exception:
             logger.exception("scheduled job {} due {} failed", ev.job_id, ev.due)
             return []
         logger.info("job {} due {} posted {} messages", ev.job_id, ev.due.isoformat(), len(outs))
+        return outs
+
+    async def _after(self, ctx: Context, reply_to: str | None) -> list[Outgoing]:
+        outs: list[Outgoing] = []
+        for hook in self.registry.after:
+            outs.extend(self._render(await hook(ctx), ctx, reply_to=reply_to))
         return outs
 
     # -- replies -------------------------------------------------------------------------------
@@ -317,6 +326,25 @@ class App:
                 outs.append(Outgoing(at=ctx.now, text=text, room=room, mentions=mentions, reply_to=reply_to,
                                      names=names, fallback=fallback))
         return outs
+
+
+DIGEST_SEPARATOR = "\n\n— — — — —\n\n"
+
+
+def digest(outs: list[Outgoing]) -> list[Outgoing]:
+    """Scheduled posts due at the same time for one group become one message, in schedule order."""
+    merged: list[Outgoing] = []
+    first: dict[tuple[str, Any], int] = {}
+    for o in outs:
+        if o.scheduled and o.room is not None and o.to is None and not o.mentions and o.image is None:
+            key = (o.room, o.at)
+            if key in first:
+                i = first[key]
+                merged[i] = replace(merged[i], text=merged[i].text + DIGEST_SEPARATOR + o.text)
+                continue
+            first[key] = len(merged)
+        merged.append(o)
+    return merged
 
 
 def _describe(ev: Event) -> str:

@@ -346,11 +346,58 @@ class LeaderboardSettings(Section):
     size: Annotated[int, _int_at_least(1)] = 10
 
 
+def _number_between(low: float, high: float | None, *, open_low: bool = False) -> Any:
+    def check(v: Any) -> float:
+        bad = isinstance(v, bool) or not isinstance(v, (int, float))
+        if not bad and (v < low or (open_low and v == low) or (high is not None and v > high)):
+            bad = True
+        if bad:
+            _fail(f"must be a number {'>' if open_low else '>='} {low:g}" + (f" and <= {high:g}" if high else ""))
+        return float(v)
+
+    return BeforeValidator(check)
+
+
+class Level(Section):
+    """A member level (等级): held from `growth` 成长值 on; benefits apply while it is held."""
+
+    name: Text
+    growth: NonNegInt
+    checkin_multiplier: Annotated[float, _number_between(1, None)] = 1.0  # check-in points x this, rounded down
+    mall_discount: Annotated[float, _number_between(0, 1, open_low=True)] = 1.0  # mall prices x this
+
+
+class QuizQuestion(Section):
+    question: Text
+    answers: list[Text]  # any of them is right; compared without regard to case, width and spaces
+    points: PosInt = 5
+
+    @model_validator(mode="after")
+    def _some_answer(self) -> QuizQuestion:
+        if not self.answers:
+            raise PydanticCustomError("config", "answers must list at least one right answer")
+        return self
+
+
+class QuizSettings(Section):
+    winners: PosInt = 3  # the first this many right answers earn the points
+    window_minutes: PosInt = 30  # answers count this long after the question; then the result is posted
+    keywords: list[Text] = Field(default_factory=lambda: ["答", "回答"])  # members answer with "答 A"
+    questions: list[QuizQuestion] = Field(default_factory=list)  # asked in turn, then from the top again
+
+
 class ScheduleEntry(Section):
     id: Text
     job: Text
     cron: Annotated[str, BeforeValidator(_cron)]
     rooms: list[Text] = Field(default_factory=list)  # empty: every group the bot serves
+    period: Literal["all", "week", "month"] = "all"  # job = "leaderboard": balance, or points earned this week/month
+
+    @model_validator(mode="after")
+    def _period_for_boards(self) -> ScheduleEntry:
+        if self.period != "all" and self.job != "leaderboard":
+            raise PydanticCustomError("config", f"period is for job = \"leaderboard\" only (this entry runs {self.job!r})")
+        return self
 
 
 class Settings(Section):
@@ -370,6 +417,8 @@ class Settings(Section):
     follow: FollowSettings | None = None
     mall: MallSettings | None = None  # 积分商城; section left out: off
     campaigns: list[Campaign] = Field(default_factory=list)
+    levels: list[Level] = Field(default_factory=list)  # member levels, in ascending order of growth
+    quiz: QuizSettings | None = None  # 互动问答; section left out: off
     _effective: dict[str, Settings] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
@@ -382,6 +431,16 @@ class Settings(Section):
                 if row.id in seen:
                     raise PydanticCustomError("config", f"{key}[{i}].id repeats {row.id!r}: ids must be unique")
                 seen.add(row.id)
+        for i, e in enumerate(self.schedule):
+            if e.job == "quiz" and (self.quiz is None or not self.quiz.questions):
+                raise PydanticCustomError(
+                    "config", f"schedule[{i}] asks quiz questions: add [quiz] and at least one [[quiz.questions]]")
+        for i, lv in enumerate(self.levels):
+            if i and lv.growth <= self.levels[i - 1].growth:
+                raise PydanticCustomError(
+                    "config", f"levels[{i}].growth must be above levels[{i - 1}].growth: list levels from low to high")
+            if any(o.name == lv.name for o in self.levels[:i]):
+                raise PydanticCustomError("config", f"levels[{i}].name repeats {lv.name!r}: names must be unique")
         if self.follow is not None:
             codes = [a.code.upper() for a in self.follow.accounts]
             if len(codes) != len(set(codes)):

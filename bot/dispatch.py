@@ -69,6 +69,7 @@ Handler = Callable[[Context, str], Awaitable[HandlerResult]]
 JobFunc = Callable[[Context], Awaitable[HandlerResult]]
 Listener = Callable[[Context, Any], Awaitable[HandlerResult]]
 ConversationStep = Callable[[Context, str, Any], Awaitable[HandlerResult]]
+AfterHook = Callable[[Context], Awaitable[HandlerResult]]
 
 
 @dataclass
@@ -100,6 +101,10 @@ class Registry:
     on_join: list[Listener] = field(default_factory=list)
     on_leave: list[Listener] = field(default_factory=list)
     conversations: dict[str, ConversationStep] = field(default_factory=dict)
+    # run after every handled message, join/leave and job, in its savepoint; may add replies (a level-up)
+    after: list[AfterHook] = field(default_factory=list)
+    # job name -> (job run `offset(settings)` after each of its runs, offset): a quiz's closing
+    followups: dict[str, tuple[str, Callable[[Any], Any]]] = field(default_factory=dict)
 
     def command(
         self,
@@ -119,9 +124,15 @@ class Registry:
 
         return register
 
-    def job(self, name: str) -> Callable[[JobFunc], JobFunc]:
+    def job(self, name: str, *, then: str | None = None,
+            after: Callable[[Any], Any] | None = None) -> Callable[[JobFunc], JobFunc]:
+        """Register a scheduled job; with `then`, every run of it is followed by job `then`
+        `after(settings)` (a timedelta) later, in the same groups, without a schedule entry of its own."""
+
         def register(func: JobFunc) -> JobFunc:
             self.jobs[name] = func
+            if then is not None and after is not None:
+                self.followups[name] = (then, after)
             return func
 
         return register
@@ -134,6 +145,10 @@ class Registry:
             return func
 
         return register
+
+    def after_event(self, func: AfterHook) -> AfterHook:
+        self.after.append(func)
+        return func
 
     def joined(self, func: Listener) -> Listener:
         self.on_join.append(func)
@@ -150,6 +165,7 @@ job = REGISTRY.job
 on_join = REGISTRY.joined
 on_leave = REGISTRY.left
 conversation = REGISTRY.conversation
+after_event = REGISTRY.after_event
 
 
 # -- matching (pure) ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,11 +23,34 @@ from bot.events import JobDue
 _TINY = timedelta(microseconds=1)
 
 
+@dataclass(frozen=True)
+class FollowUp:
+    """A job run `offset` after each run of a schedule entry (a quiz's result when its window closes)."""
+
+    id: str
+    job: str
+    cron: str
+    rooms: tuple[str, ...]
+    offset: timedelta
+
+
+def follow_ups(entries: Sequence[Any], followups: dict[str, tuple[str, Callable[[Any], Any]]],
+               settings: Any) -> list[FollowUp]:
+    """The follow-up entries the registered jobs ask for, one per schedule entry running such a job."""
+    out = []
+    for e in entries:
+        if e.job in followups:
+            then, after = followups[e.job]
+            out.append(FollowUp(f"{e.id}:{then}", then, e.cron, tuple(e.rooms), after(settings)))
+    return out
+
+
 class Schedule:
     def __init__(self, entries: Sequence[Any], tz: ZoneInfo) -> None:
         self.tz = tz
         self.entries = list(entries)
         self.triggers = [(e, CronTrigger.from_crontab(e.cron, timezone=tz)) for e in self.entries]
+        self.offsets = [getattr(e, "offset", timedelta(0)) for e in self.entries]
         self._memo: dict[int, tuple[datetime, datetime | None]] = {}
 
     def rooms(self) -> dict[str, Sequence[str]]:
@@ -38,9 +62,10 @@ class Schedule:
         if end < start:
             return []
         for order, (entry, trig) in enumerate(self.triggers):
-            t = self._first_after(order, trig, start - _TINY if include_start else start)
-            while t is not None and t <= end:
-                runs.append((t, order, JobDue(job_id=entry.id, job=entry.job, due=t)))
+            off = self.offsets[order]
+            t = self._first_after(order, trig, (start - _TINY if include_start else start) - off)
+            while t is not None and t + off <= end:
+                runs.append((t + off, order, JobDue(job_id=entry.id, job=entry.job, due=t + off)))
                 t = trig.get_next_fire_time(t, t + _TINY)
         runs.sort(key=lambda r: (r[0], r[1]))
         return [r[2] for r in runs]
@@ -55,7 +80,8 @@ class Schedule:
         return t
 
     def next_due(self, after: datetime) -> datetime | None:
-        times = [t for _e, trig in self.triggers if (t := trig.get_next_fire_time(None, after + _TINY)) is not None]
+        times = [t + off for (_e, trig), off in zip(self.triggers, self.offsets, strict=True)
+                 if (t := trig.get_next_fire_time(None, after - off + _TINY)) is not None]
         return min(times) if times else None
 
     async def run_live(

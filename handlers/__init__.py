@@ -3,11 +3,13 @@
 from handlers import (  # noqa: F401, I001  (this order is the order of 帮助)
     checkin,
     points,
+    levels,
     tasks,
     invites,
     newcomer,
     profile,
     follow,
+    quiz,
     admin,
     help,
 )

@@ -6,8 +6,9 @@ from typing import Any
 
 from bot.dispatch import Context, Reply, command, job
 from bot.errors import UserError, WrongPlace
-from handlers import tasks
+from handlers import levels, tasks
 from handlers.common import ledger
+from storage import boards
 from storage.errors import AlreadyCheckedIn, InsufficientPoints, MakeupLimit, NothingToMakeUp
 from storage.ledger import Reward
 
@@ -47,12 +48,15 @@ async def checkin(ctx: Context, args: str) -> Reply | list[Reply]:
     if cfg.group_only and ctx.room is None:
         raise WrongPlace("请在群里签到", where="group")
     try:
+        # a campaign multiplies the configured points first (an integer), then the level's multiplier the
+        # result, rounded down once per line: 5 points, campaign x2, level x1.25 -> floor(5 * 2 * 1.25) = 12
         res = ledger(ctx).check_in(member=ctx.sender, day=ctx.day, at=ctx.now, room=ctx.room, rewards=_rewards(cfg),
-                                   campaign=ctx.campaign("checkin"))
+                                   campaign=ctx.campaign("checkin"), scale=levels.checkin_scale(ctx.settings))
     except AlreadyCheckedIn as done:
         return ctx.reply("checkin/already", streak=done.streak, total_days=done.total_days, points=done.points)
     base = next((r.points for r in res.rewards if r.kind == "checkin"), 0)
     bonuses = [{"name": r.name, "points": r.points} for r in res.rewards if r.kind != "checkin"]
+    held = levels.level_of(ctx.settings, res.growth - res.earned)
     return [ctx.reply(
         "checkin/ok",
         earned=res.earned,
@@ -64,6 +68,8 @@ async def checkin(ctx: Context, args: str) -> Reply | list[Reply]:
         upcoming=next_bonuses(cfg, res.streak, res.total_days),
         multiplier=cfg.multiplier,
         campaign=campaign_name(ctx, "checkin"),
+        level={"name": held.name, "multiplier": f"{held.checkin_multiplier:g}"}
+        if held and held.checkin_multiplier != 1 else None,
     ), *tasks.after_checkin(ctx)]  # tiers of check-in tasks this check-in reached
 
 
@@ -95,6 +101,7 @@ async def checkin_reminder(ctx: Context) -> Reply | None:
     return Reply(
         "checkin/reminder",
         {"keyword": cfg.keywords[0] if cfg.keywords else "签到", "points": cfg.points,
-         "consecutive": [{"days": b.days, "bonus": b.bonus} for b in cfg.consecutive]},
+         "consecutive": [{"days": b.days, "bonus": b.bonus} for b in cfg.consecutive],
+         "checked_in": boards.checked_in(ledger(ctx), ctx.day)},
         broadcast=True,
     )

@@ -1,11 +1,14 @@
-"""Balance, growth and rank (积分) and the leaderboard (排行榜), on demand and as a scheduled post."""
+"""Balance, growth and rank (积分) and the boards (排行榜, 周榜, 月榜), on demand and as a scheduled post."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from bot.dispatch import Context, Reply, command, job
+from bot.errors import UsageError, WrongPlace
 from handlers.common import checked_in_today, ledger, live_streak
+from storage import boards
 
 
 @command("积分", aliases=("我的积分", "查积分"))
@@ -22,35 +25,88 @@ async def my_points(ctx: Context, args: str) -> Reply:
         growth=m.growth,
         streak=live_streak(m.last_checkin, m.checkin_streak, ctx),
         total_days=m.checkin_days,
-        rank=None if ctx.is_admin else ledger(ctx).rank(ctx.sender, exclude=admins),
+        rank=None if ctx.is_admin else boards.standing(ledger(ctx), ctx.sender, exclude=admins)[0],
         is_admin=ctx.is_admin,
         checked_in=checked_in_today(m.last_checkin, ctx),
     )
 
 
-def board(ctx: Context) -> list[dict[str, Any]]:
-    """Top members by balance, admins left out; equal balances share a rank."""
+TITLES = {"all": "积分排行榜", "week": "本周积分榜", "month": "本月积分榜"}
+
+
+def _since(ctx: Context, period: str) -> str:
+    """Where the period began, as members read it: "本周一（11月23日）" / "11月1日"."""
+    day = ctx.day
+    if period == "week":
+        start = day - timedelta(days=day.weekday())
+        return f"本周一（{start.month}月{start.day}日）"
+    if period == "month":
+        return f"{day.month}月1日"
+    return ""
+
+
+def board(ctx: Context, period: str = "all", room: str | None = None) -> list[dict[str, Any]]:
+    """Top members by balance (or by points earned this week/month); admins and members who left every
+    group are left out; equal scores share a rank, whoever got there first is listed first."""
     rows: list[dict[str, Any]] = []
     size = ctx.settings.leaderboard.size
-    for i, m in enumerate(ledger(ctx).top(size, exclude=ctx.settings.bot.admins)):
+    key = boards.period_key(period, ctx.day)
+    for i, m in enumerate(boards.top(ledger(ctx), size, period=key, exclude=ctx.settings.bot.admins, room=room)):
         rank = rows[-1]["rank"] if rows and rows[-1]["points"] == m.points else i + 1
-        rows.append({"rank": rank, "name": m.name or m.id[-4:], "points": m.points, "me": m.id == ctx.sender})
+        rows.append({"rank": rank, "name": m.name or m.member[-4:], "points": m.points, "me": m.member == ctx.sender})
     return rows
+
+
+def _scope(ctx: Context, args: str) -> str | None:
+    """None for the company-wide board; this group's id for `本群`."""
+    words = args.split()
+    if not words:
+        return None
+    if words[0] in ("本群", "群"):
+        if ctx.room is None:
+            raise WrongPlace("请在群里查看本群榜单", where="group")
+        return ctx.room
+    raise UsageError(f"不认识「{args}」", usage=f"{ctx.keyword} 或 {ctx.keyword} 本群")
+
+
+def _show(ctx: Context, args: str, period: str) -> Reply:
+    room = _scope(ctx, args)
+    rows = board(ctx, period, room)
+    mine = None
+    if ctx.sender and not ctx.is_admin and not any(r["me"] for r in rows):
+        rank, score = boards.standing(ledger(ctx), ctx.sender, period=boards.period_key(period, ctx.day),
+                                      exclude=ctx.settings.bot.admins, room=room)
+        mine = {"rank": rank, "points": score}
+    return ctx.reply("points/board", rows=rows, mine=mine, size=ctx.settings.leaderboard.size, period=period,
+                     title=TITLES[period], scope="本群" if room else "", since=_since(ctx, period))
 
 
 @command("排行榜", aliases=("积分榜", "排名"))
 async def leaderboard(ctx: Context, args: str) -> Reply:
-    """查看积分排行榜前十名"""
-    rows = board(ctx)
-    mine = None
-    if ctx.sender and not ctx.is_admin and not any(r["me"] for r in rows):
-        rank = ledger(ctx).rank(ctx.sender, exclude=ctx.settings.bot.admins)
-        m = ledger(ctx).member(ctx.sender)
-        mine = {"rank": rank, "points": m.points if m else 0}
-    return ctx.reply("points/leaderboard", rows=rows, mine=mine, size=ctx.settings.leaderboard.size)
+    """查看积分排行榜前十名（加「本群」只看本群）
+    排行榜 或 排行榜 本群"""
+    return _show(ctx, args, "all")
+
+
+@command("周榜", aliases=("本周榜",))
+async def week_board(ctx: Context, args: str) -> Reply:
+    """查看本周（周一起）赚取积分最多的成员
+    周榜 或 周榜 本群"""
+    return _show(ctx, args, "week")
+
+
+@command("月榜", aliases=("本月榜",))
+async def month_board(ctx: Context, args: str) -> Reply:
+    """查看本月赚取积分最多的成员
+    月榜 或 月榜 本群"""
+    return _show(ctx, args, "month")
 
 
 @job("leaderboard")
 async def leaderboard_post(ctx: Context) -> Reply:
-    return Reply("points/leaderboard_post", {"rows": board(ctx), "size": ctx.settings.leaderboard.size},
+    """The board of the schedule entry's `period` (balance by default), company-wide."""
+    entry = next((e for e in ctx.settings.schedule if e.id == ctx.event_id), None)
+    period = entry.period if entry is not None else "all"
+    return Reply("points/board_post", {"rows": board(ctx, period), "size": ctx.settings.leaderboard.size,
+                                       "period": period, "title": TITLES[period], "since": _since(ctx, period)},
                  broadcast=True)

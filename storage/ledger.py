@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, String, and_, cast, func, literal, select
 
@@ -115,8 +116,12 @@ class _Sql:
 
 
 class Ledger:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, tz: ZoneInfo | None = None) -> None:
         self.engine = engine
+        self.tz = tz or ZoneInfo("Asia/Shanghai")  # local weeks and months of the period sums (周榜/月榜)
+        # (member, growth before, growth after) of every growth change, for level-up announcements to
+        # take (take_growth_changes); may hold changes a savepoint undid, so readers check the member row
+        self.growth_changes: list[tuple[str, int, int]] = []
         self.dialect = engine.dialect.name
         if self.dialect not in ("sqlite", "postgresql"):
             raise NotImplementedError(f"unsupported database {self.dialect}: use SQLite or PostgreSQL")
@@ -166,6 +171,11 @@ class Ledger:
             "makeups_since": "SELECT COUNT(*) FROM checkins WHERE member_id = :member AND makeup = :yes AND at >= :since",
             "streak_set": "UPDATE members SET checkin_days = :total, checkin_streak = :streak, last_checkin = :day "
             "WHERE id = :id",
+            # both periods in one statement: the check-in hot path pays one round trip for the boards
+            "period_add": "INSERT INTO period_sums (period, member_id, points, reached_at) "
+            "VALUES (:week, :member, :points, :at), (:month, :member, :points, :at) "
+            "ON CONFLICT (period, member_id) DO UPDATE SET points = period_sums.points + excluded.points, "
+            "reached_at = excluded.reached_at",
             "checkin_member": "UPDATE members SET points = :points, growth = :growth, checkin_days = :total, "
             "checkin_streak = :streak, last_checkin = :day, points_at = COALESCE(:paid_at, points_at) WHERE id = :id",
         }
@@ -298,6 +308,10 @@ class Ledger:
             entries.append(Entry(id=int(new_id), member=member, delta=params["delta"], growth_delta=params["growth_delta"],
                                  balance_after=points, kind=params["kind"], key=params["key"], at=at, room=params["room"],
                                  detail=params["detail"], campaign=params["campaign"]))
+        grown = sum(e.growth_delta for e in entries)
+        if grown:
+            week, month = periods(at.astimezone(self.tz).date())
+            self._run(conn, "period_add", week=week, month=month, member=member, points=grown, at=self._t(at))
         return entries
 
     def award(
@@ -356,6 +370,8 @@ class Ledger:
                                                    "key": key, "room": room, "detail": detail, "campaign": campaign}],
                                    points, at)
             self._run(conn, "balance", id=member, points=points + delta, growth=growth + growth_delta, at=self._t(at))
+            if growth_delta:
+                self.growth_changes.append((member, growth, growth + growth_delta))
             return entry
 
     def check_in(
@@ -367,8 +383,12 @@ class Ledger:
         room: str | None,
         rewards: Callable[[int, int], Sequence[Reward]],
         campaign: str | None = None,
+        scale: Callable[[int, int], int] | None = None,
     ) -> CheckinResult:
         """Check `member` in for local `day`; `rewards(streak, total_days)` says what it pays.
+
+        `scale(points, growth)`, when given, turns each reward line's points into what is paid, from the
+        member's growth before this check-in (the level's multiplier), read under the same lock.
 
         The streak goes on when every day since the last check-in was a day the bot handled no
         event at all (it was not running). Raises AlreadyCheckedIn (nothing written) when the
@@ -380,7 +400,10 @@ class Ledger:
                 raise AlreadyCheckedIn(streak=streak0, total_days=days0, points=points)
             streak = streak0 + 1 if last is not None and self._unbroken(conn, last, day) else 1
             total = days0 + 1
-            paid = tuple(r for r in rewards(streak, total) if r.points > 0)
+            lines_due = rewards(streak, total)
+            if scale is not None:
+                lines_due = [Reward(r.kind, scale(r.points, growth), r.name) for r in lines_due]
+            paid = tuple(r for r in lines_due if r.points > 0)
             earned = sum(r.points for r in paid)
             self._run(conn, "checkin", member=member, day=self._d(day), at=self._t(at), room=room, streak=streak,
                       total=total, points=earned, makeup=False)
@@ -395,6 +418,8 @@ class Ledger:
                 self._append(conn, member, lines, points, at)
             self._run(conn, "checkin_member", id=member, points=points + earned, growth=growth + earned, total=total,
                       streak=streak, day=self._d(day), paid_at=self._t(at) if lines else None)
+            if earned:
+                self.growth_changes.append((member, growth, growth + earned))
             return CheckinResult(day=day, streak=streak, total_days=total, rewards=paid, earned=earned,
                                  points=points + earned, growth=growth + earned)
 
@@ -460,6 +485,11 @@ class Ledger:
             return True
         n = self._run(conn, "active_between", after=self._d(last), before=self._d(day)).fetchone()[0]
         return int(n) == 0
+
+    def take_growth_changes(self) -> list[tuple[str, int, int]]:
+        """The growth changes recorded since the last call, oldest first; the list starts empty again."""
+        out, self.growth_changes = self.growth_changes, []
+        return out
 
     # -- days, counters, conversations ----------------------------------------------------------
 
@@ -607,7 +637,16 @@ class Ledger:
                 problems.append(f"check-in of {u.member_id} on {u.day} has points but no ledger line")
             for check in AUDITS:
                 problems.extend(check(conn))
+            from storage.boards import audit_periods  # boards reads the ledger module: imported late
+
+            problems += audit_periods(conn, self.tz)
         return problems
+
+
+def periods(day: date) -> tuple[str, str]:
+    """The keys of the local week (from Monday) and month that `day` falls in."""
+    monday = day - timedelta(days=day.weekday())
+    return f"week:{monday.isoformat()}", f"month:{day.replace(day=1).isoformat()}"
 
 
 def _member(r: Any) -> MemberView:

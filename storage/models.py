@@ -295,3 +295,59 @@ class DailyCounter(SQLModel, table=True):
     kind: str = Field(primary_key=True)
     day: date = Field(primary_key=True)
     count: int = 0
+
+
+class LevelUp(SQLModel, table=True):
+    """A level a member reached and was congratulated on: each level is announced once, ever."""
+
+    __tablename__ = "level_ups"
+
+    member_id: str = Field(primary_key=True, foreign_key="members.id")
+    level: str = Field(primary_key=True)
+    at: datetime = _ts(nullable=False)
+
+
+class PeriodSum(SQLModel, table=True):
+    """Growth earned by a member in one local week ("week:2026-11-23", from Monday) or month ("month:2026-11-01").
+
+    Kept by the ledger beside each entry, so 周榜/月榜 read an index instead of summing the ledger.
+    """
+
+    __tablename__ = "period_sums"
+    __table_args__ = (Index("ix_period_sums_board", "period", "points", "reached_at"),)
+
+    period: str = Field(primary_key=True)
+    member_id: str = Field(primary_key=True, foreign_key="members.id")
+    points: int = 0
+    reached_at: datetime = _ts(nullable=False)  # when the sum last changed: ties go to whoever got there first
+
+
+class QuizRound(SQLModel, table=True):
+    """One question asked by the `quiz` job; answers count in [started_at, ends_at)."""
+
+    __tablename__ = "quiz_rounds"
+    __table_args__ = (UniqueConstraint("key", name="uq_quiz_rounds_key"), Index("ix_quiz_rounds_open", "closed", "ends_at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str  # schedule entry id and due time
+    number: int  # 1 for the first round ever; picks the question in turn
+    question: str
+    answers: str  # JSON list, as configured when asked
+    points: int
+    winners: int
+    rooms: str = "[]"  # JSON list of groups it was asked in; [] = every group served
+    started_at: datetime = _ts(nullable=False)
+    ends_at: datetime = _ts(nullable=False)
+    closed: bool = False
+
+
+class QuizAnswer(SQLModel, table=True):
+    """A member's one counted answer to a round."""
+
+    __tablename__ = "quiz_answers"
+
+    round_id: int = Field(primary_key=True, foreign_key="quiz_rounds.id")
+    member_id: str = Field(primary_key=True, foreign_key="members.id")
+    at: datetime = _ts(nullable=False)
+    correct: bool
+    place: int | None = None  # 1.. for the paid winners

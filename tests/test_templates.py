@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +14,30 @@ ROW = {"rank": 1, "name": "Alice", "points": 25, "me": True}
 SAMPLES: dict[str, dict[str, Any]] = {
     "checkin/ok": {"earned": 15, "base": 5, "bonuses": [{"name": "连续签到3天奖励", "points": 10}], "streak": 3,
                    "total_days": 3, "points": 25, "upcoming": [{"name": "连续签到7天奖励", "bonus": 30, "in_days": 4}],
-                   "multiplier": 2, "campaign": "双倍积分周"},
+                   "multiplier": 2, "campaign": "双倍积分周", "level": {"name": "白银", "multiplier": "1.2"}},
     "checkin/already": {"streak": 3, "total_days": 3, "points": 25},
     "checkin/makeup_ok": {"day": date(2026, 11, 22), "cost": 20, "points": 5, "streak": 4, "total_days": 9, "used": 1,
                           "limit": 2},
     "checkin/makeup_none": {"within_days": 3},
     "checkin/makeup_limit": {"used": 2, "limit": 2},
     "checkin/makeup_poor": {"cost": 20, "points": 5},
-    "checkin/reminder": {"keyword": "签到", "points": 5, "consecutive": [{"days": 3, "bonus": 10}]},
+    "checkin/reminder": {"keyword": "签到", "points": 5, "consecutive": [{"days": 3, "bonus": 10}], "checked_in": 12},
     "points/me": {"points": 25, "growth": 30, "streak": 3, "total_days": 9, "rank": 2, "is_admin": False,
                   "checked_in": True},
-    "points/leaderboard": {"rows": [ROW], "mine": {"rank": 12, "points": 3}, "size": 10},
-    "points/leaderboard_post": {"rows": [ROW], "size": 10},
+    "points/board": {"rows": [ROW], "mine": {"rank": 12, "points": 3}, "size": 10, "period": "week",
+                     "title": "本周积分榜", "scope": "本群", "since": "本周一（11月23日）"},
+    "points/board_post": {"rows": [ROW], "size": 10, "period": "month", "title": "本月积分榜", "since": "11月1日"},
+    "levels/mine": {"configured": True, "growth": 620,
+                    "level": {"name": "白银", "growth": 500, "multiplier": "1.2", "discount": "9.5折"},
+                    "next": {"name": "黄金", "growth": 2000, "multiplier": "1.5", "discount": "9折", "remaining": 1380}},
+    "levels/up": {"member": "Alice", "name": "白银", "growth": 500, "multiplier": "1.2", "discount": "9.5折"},
+    "quiz/question": {"number": 3, "question": "公司成立于哪一年？", "points": 5, "winners": 3, "minutes": 30,
+                      "keyword": "答", "ends": datetime(2026, 11, 23, 21, 30)},
+    "quiz/result": {"number": 3, "question": "公司成立于哪一年？", "answers": ["2015"], "points": 5, "correct": 4,
+                    "answered": 6, "winners": [{"name": "Alice", "place": 1}]},
+    "quiz/answered": {"already": False, "correct": True, "place": 1, "points": 5, "winners": 3, "balance": 30},
+    "quiz/none": {},
+    "quiz/admin": {},
     "help/list": {"commands": [{"keyword": "签到", "help": "每日签到", "usage": "签到", "admin": False},
                                {"keyword": "加分", "help": "给成员加分", "usage": "加分 @某人 50 理由", "admin": True}],
                   "is_admin": True},

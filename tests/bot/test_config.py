@@ -21,7 +21,12 @@ def test_the_repo_config_is_valid_and_documents_the_issue_keys() -> None:
     assert [(j.id, j.job, j.cron) for j in s.schedule] == [
         ("morning-reminder", "checkin_reminder", "0 8 * * *"),
         ("evening-leaderboard", "leaderboard", "0 21 * * *"),
+        ("sunday-week-board", "leaderboard", "0 20 * * sun"),
+        ("evening-quiz", "quiz", "30 20 * * fri"),
     ]
+    assert [j.period for j in s.schedule if j.job == "leaderboard"] == ["all", "week"]
+    assert [(lv.name, lv.growth) for lv in s.levels] == [("青铜", 0), ("白银", 500), ("黄金", 2000)]
+    assert s.quiz is not None and s.quiz.winners == 3 and s.quiz.window_minutes == 30 and s.quiz.questions
 
 
 def test_every_key_is_optional() -> None:

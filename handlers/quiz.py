@@ -1,0 +1,75 @@
+"""互动问答: the `quiz` job asks the next question; members answer with 答; the result follows when the window closes.
+
+Only a member's first answer counts (right or wrong), so guessing every option wins nothing. The
+first `winners` right answers, across every group the question went to, earn its points.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import timedelta
+from typing import Any
+
+from bot.dispatch import Context, Reply, command, job
+from bot.errors import UsageError
+from handlers.common import ledger
+from storage import quiz as store
+
+
+def _window(settings: Any) -> timedelta:
+    return timedelta(minutes=settings.quiz.window_minutes if settings.quiz is not None else 30)
+
+
+def same_answer(given: str, right: str) -> bool:
+    """Equal but for case, full/half width and spaces ("Ａ" == "a", "上 海" == "上海")."""
+    def norm(s: str) -> str:
+        return "".join(unicodedata.normalize("NFKC", s).casefold().split())
+
+    return norm(given) == norm(right) and norm(given) != ""
+
+
+@job("quiz", then="quiz_close", after=_window)
+async def ask(ctx: Context) -> Reply | None:
+    """Post the next question in turn and open its answer window."""
+    cfg = ctx.settings.quiz
+    if cfg is None or not cfg.questions:
+        return None
+    entry = next((e for e in ctx.settings.schedule if e.id == ctx.event_id), None)
+    number = store.rounds_so_far(ledger(ctx)) + 1
+    q = cfg.questions[(number - 1) % len(cfg.questions)]
+    ends = ctx.now + _window(ctx.settings)
+    store.start(ledger(ctx), key=f"{ctx.event_id}:{ctx.now.isoformat()}", number=number, question=q.question,
+                answers=q.answers, points=q.points, winners=cfg.winners, rooms=entry.rooms if entry else (),
+                at=ctx.now, ends_at=ends)
+    return Reply("quiz/question", {"number": number, "question": q.question, "points": q.points,
+                                   "winners": cfg.winners, "minutes": cfg.window_minutes,
+                                   "keyword": cfg.keywords[0], "ends": ends.astimezone(ctx.settings.bot.tz)},
+                 broadcast=True)
+
+
+@job("quiz_close")
+async def close(ctx: Context) -> list[Reply]:
+    """Post the result of every round whose window has closed."""
+    return [Reply("quiz/result", {"number": r.round.number, "question": r.round.question, "answers": r.round.answers,
+                                  "points": r.round.points, "correct": r.correct, "answered": r.answered,
+                                  "winners": [{"name": name or member[-4:], "place": place}
+                                              for member, name, place in r.winners]},
+                  broadcast=True)
+            for r in store.close_due(ledger(ctx), ctx.now)]
+
+
+@command("答", aliases=("回答",), feature="quiz", where="group", config_aliases=lambda s: s.quiz.keywords)
+async def answer(ctx: Context, args: str) -> Reply:
+    """回答互动问答，每人只有一次机会
+    答 你的答案"""
+    rnd = store.open_round(ledger(ctx), ctx.room or "", ctx.now)
+    if rnd is None:
+        return ctx.reply("quiz/none")
+    if not args.strip():
+        raise UsageError("请写上你的答案", usage=f"{ctx.keyword} 你的答案")
+    if ctx.is_admin:
+        return ctx.reply("quiz/admin")
+    correct = any(same_answer(args, a) for a in rnd.answers)
+    res = store.answer(ledger(ctx), rnd, member=ctx.sender, correct=correct, at=ctx.now, room=ctx.room)
+    return ctx.reply("quiz/answered", already=res.already, correct=res.correct, place=res.place, points=rnd.points,
+                     winners=rnd.winners, balance=res.entry.balance_after if res.entry else None)
