@@ -76,6 +76,11 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
     engine = make_engine(settings.storage.url)
     ledger = Ledger(engine, tz=settings.bot.tz)
     clock = clock or Clock(settings.bot.tz)
+    if settings.mall is not None:  # the catalogue into the database by sku; stock and sales stay as they are
+        from storage.mall import Mall
+
+        for note in Mall(ledger, settings.bot.tz).sync(settings.mall.items, clock.now()):
+            logger.warning(note)
     schedule = Schedule([*settings.schedule, *follow_ups(settings.schedule, registry.followups, settings)],
                         settings.bot.tz)
     app = App(settings, ledger, Services(ledger=ledger), renderer, clock, registry=registry,

@@ -9,6 +9,8 @@ from handlers import (  # noqa: F401, I001  (this order is the order of 帮助)
     newcomer,
     profile,
     follow,
+    mall,
+    mall_admin,
     quiz,
     admin,
     help,

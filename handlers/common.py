@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.dispatch import Context
+from bot.dispatch import Context, HandlerResult
 from storage.ledger import Ledger
 
 
@@ -14,6 +15,10 @@ class Services:
     """What run_bot wires in for handlers; reached as ctx.services."""
 
     ledger: Ledger
+
+
+# conversation kind -> what 取消 does besides clearing it (the parcel address conversation refunds its order)
+CANCEL_HOOKS: dict[str, Callable[[Context, Any], Awaitable[HandlerResult]]] = {}
 
 
 def ledger(ctx: Context) -> Ledger:

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.dispatch import Context, Reply, command, conversation
-from handlers.common import ledger
+from handlers.common import CANCEL_HOOKS, ledger
 from storage.ledger import Pending
 from storage.profiles import Profiles
 
@@ -145,6 +145,9 @@ async def cancel(ctx: Context, args: str) -> Reply | None:
         # 取消 is an everyday word in a group ("取消 明天的会"): say "nothing to cancel" only privately
         return ctx.reply("profile/cancel", kind=None) if ctx.room is None else None
     ledger(ctx).clear_pending(chat, ctx.sender)
+    hook = CANCEL_HOOKS.get(state.kind)
+    if hook is not None:
+        return await hook(ctx, state)  # type: ignore[return-value]
     return ctx.reply("profile/cancel", kind=state.kind)
 
 

@@ -21,12 +21,13 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from storage.errors import InsufficientPoints, LedgerRefusal
 from storage.ledger import AUDITS, Ledger
-from storage.models import LedgerEntry, MallCode, MallItem, MallOrder
+from storage.models import LedgerEntry, MallCode, MallItem, MallOrder, Member
 
 I = MallItem.__table__  # type: ignore[attr-defined]  # noqa: E741
 C = MallCode.__table__  # type: ignore[attr-defined]
 O = MallOrder.__table__  # type: ignore[attr-defined]  # noqa: E741
 L = LedgerEntry.__table__  # type: ignore[attr-defined]
+M = Member.__table__  # type: ignore[attr-defined]
 
 LIVE = ("address", "unpaid", "pending", "shipped", "done")  # orders that hold stock and points
 CLOSED = ("cancelled", "refunded", "expired")  # refunded: their points and stock (or code) came back
@@ -326,6 +327,31 @@ class Mall:
 
     # -- orders ---------------------------------------------------------------------------------
 
+    def check(self, *, member: str, sku: str, at: datetime) -> ItemView:
+        """What redeem would refuse now (window, limit, balance, stock), without writing: for asking 确认."""
+        with self.ledger.reading() as conn:
+            row = conn.execute(select(I).where(I.c.sku == sku)).first()
+            if row is None:
+                raise UnknownItem(wanted=sku)
+            it = _item(row)
+            self._refuse(conn, it, member, at)
+            return it
+
+    def _refuse(self, conn: Connection, it: ItemView, member: str, at: datetime) -> None:
+        why = it.unavailable(at)
+        if why:
+            raise NotOnSale(name=it.name, reason=why, starts=it.starts, ends=it.ends)
+        if it.limit_per_member:
+            held = int(conn.execute(select(func.count()).select_from(O).where(
+                O.c.member_id == member, O.c.sku == it.sku, O.c.status.in_(LIVE))).scalar_one())
+            if held >= it.limit_per_member:
+                raise OverLimit(name=it.name, limit=it.limit_per_member, held=held)
+        points = conn.execute(select(M.c.points).where(M.c.id == member)).scalar() or 0
+        if points < it.points:
+            raise InsufficientPoints(needed=it.points, points=int(points))
+        if it.stock is not None and it.stock <= 0:
+            raise OutOfStock(name=it.name)
+
     def redeem(self, *, member: str, sku: str, key: str, at: datetime, room: str | None = None,
                pay_within: timedelta = timedelta(hours=24)) -> tuple[OrderView, bool]:
         """Buy one unit of `sku` for `member`: (the order, True), or (the order made before with `key`, False).
@@ -336,21 +362,12 @@ class Mall:
         """
         led = self.ledger
         with led.savepoint() as conn:
-            points = led._lock_member(conn, member)[0]
+            led._lock_member(conn, member)
             before = conn.execute(select(O).where(O.c.key == key)).first()
             if before is not None:
                 return _order(before), False
             it = self._item_for_update(conn, sku)
-            why = it.unavailable(at)
-            if why:
-                raise NotOnSale(name=it.name, reason=why, starts=it.starts, ends=it.ends)
-            if it.limit_per_member:
-                held = int(conn.execute(select(func.count()).select_from(O).where(
-                    O.c.member_id == member, O.c.sku == it.sku, O.c.status.in_(LIVE))).scalar_one())
-                if held >= it.limit_per_member:
-                    raise OverLimit(name=it.name, limit=it.limit_per_member, held=held)
-            if points < it.points:
-                raise InsufficientPoints(needed=it.points, points=points)
+            self._refuse(conn, it, member, at)  # under the member's lock: the balance and limit stand
             taken = conn.execute(update(I).where(I.c.sku == it.sku, (I.c.stock.is_(None)) | (I.c.stock > 0))
                                  .values(stock=I.c.stock - 1, sold=I.c.sold + 1))
             if taken.rowcount != 1:

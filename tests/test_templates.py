@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.templating import Renderer, TemplateProblem
+from tests.handlers.mall_samples import MALL_SAMPLES
 
 ROW = {"rank": 1, "name": "Alice", "points": 25, "me": True}
 SAMPLES: dict[str, dict[str, Any]] = {
@@ -85,6 +86,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "admin/history": {"rows": [{"at": "11-23 08:00", "kind": "admin_award", "detail": "活动优秀", "delta": 50,
                                 "balance": 55}], "size": 10},
 }
+
+SAMPLES.update(MALL_SAMPLES)
 
 
 def test_every_template_has_sample_data_and_renders() -> None:
