@@ -64,6 +64,7 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
     """Wire features into one app: the only place that knows both the runtime and the handlers."""
     import handlers  # noqa: F401  (registers commands, jobs and listeners)
     from handlers.common import Services
+    from storage import boards
     from storage.db import make_engine
     from storage.ledger import Ledger
 
@@ -75,6 +76,7 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
     renderer.check()
     engine = make_engine(settings.storage.url)
     ledger = Ledger(engine, tz=settings.bot.tz)
+    boards.backfill_periods(ledger)  # a database from before 周榜/月榜: their sums from the ledger, once
     clock = clock or Clock(settings.bot.tz)
     if settings.mall is not None:  # the catalogue into the database by sku; stock and sales stay as they are
         from storage.mall import Mall

@@ -127,3 +127,26 @@ def mark_level_up(ledger: Ledger, member: str, levels: Sequence[str], at: dateti
         for name in levels:
             new = bool(conn.execute(sql, {"member": member, "level": name, "at": ledger._t(at)}).rowcount)
     return new
+
+
+def backfill_periods(ledger: Ledger) -> int:
+    """Fill period_sums from the ledger when it has none yet (a database from before the boards); rows written."""
+    from sqlalchemy import insert
+
+    from storage.models import LedgerEntry
+
+    L = LedgerEntry.__table__  # type: ignore[attr-defined]
+    with ledger.transaction() as conn:
+        if conn.execute(select(PS.c.member_id).limit(1)).first() is not None:
+            return 0
+        sums: dict[tuple[str, str], list[Any]] = {}
+        for e in conn.execute(select(L.c.member_id, L.c.growth_delta, L.c.at).where(L.c.growth_delta != 0)
+                              .order_by(L.c.id)):
+            for key in periods(e.at.astimezone(ledger.tz).date()):
+                row = sums.setdefault((key, e.member_id), [0, e.at])
+                row[0] += int(e.growth_delta)
+                row[1] = e.at
+        if sums:
+            conn.execute(insert(PS), [{"period": p, "member_id": m, "points": v[0], "reached_at": v[1]}
+                                      for (p, m), v in sums.items()])
+        return len(sums)
