@@ -313,6 +313,84 @@ def audit(config: ConfigOpt = None, db: DbOpt = None) -> None:
     typer.echo("audit ok: every balance equals its ledger, check-ins match their entries")
 
 
+def _codes(file: Path) -> list[str]:
+    """Card codes from a file: one per line, or CSV with a `code` column (a header row naming it)."""
+    import csv
+
+    text = file.read_text(encoding="utf-8-sig")
+    lines = text.splitlines()
+    if lines and "," in lines[0] and "code" in [h.strip().lower() for h in lines[0].split(",")]:
+        return [(row.get("code") or "").strip() for row in csv.DictReader(lines, skipinitialspace=True)
+                if row is not None]
+    return [ln.strip() for ln in lines]
+
+
+@cli.command("import-codes")
+def import_codes(sku: Annotated[str, typer.Argument(help="a card_code item's sku")],
+                 file: Annotated[Path, typer.Argument(help="one code per line, or CSV with a code column")],
+                 config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """Load card codes (卡密) for a card_code item; codes already loaded are skipped and counted."""
+    from rich.progress import Progress
+
+    from storage.mall import Mall, UnknownItem
+
+    if not file.exists():
+        raise _fail(f"codes file {file} not found")
+    rt = _readonly(config, db)
+    codes = [c for c in _codes(file) if c]
+    mall = Mall(rt.ledger, rt.settings.bot.tz)
+    try:
+        with Progress(transient=False) as bar:
+            task = bar.add_task(f"importing codes for {sku}", total=len(codes))
+            added, dupes = mall.import_codes(sku, codes, rt.clock.now(), progress=lambda n: bar.advance(task, n))
+    except UnknownItem:
+        raise _fail(f"no mall item with sku {sku!r}: add it to [[mall.items]] in config.toml (kind = \"card_code\")") from None
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    stock = mall.item(sku)
+    typer.echo(f"{added} codes added, {dupes} duplicates skipped; {stock.stock if stock else 0} unused codes for {sku}")
+
+
+@cli.command()
+def orders(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
+           csv_file: Annotated[Path | None, typer.Option("--csv", help="write every order to this CSV file")] = None,
+           status: Annotated[str | None, typer.Option(help="only orders in this status")] = None) -> None:
+    """Mall orders, oldest first; --csv writes them for Excel (UTF-8 with BOM)."""
+    import csv
+
+    from storage.mall import Mall
+
+    rt = _readonly(config, db)
+    tz = rt.settings.bot.tz
+    names = {m.id: m.name for m in rt.ledger.members()}
+    fields = ["id", "created_at", "member", "name", "sku", "item", "kind", "points", "cash_yuan", "status",
+              "recipient", "phone", "address", "tracking", "note", "paid_at"]
+    rows = [{"id": o.id, "created_at": o.created_at.astimezone(tz).isoformat(), "member": o.member,
+             "name": names.get(o.member, ""), "sku": o.sku, "item": o.name, "kind": o.kind, "points": o.points,
+             "cash_yuan": f"{o.cash / 100:.2f}", "status": o.status, "recipient": o.recipient, "phone": o.phone,
+             "address": o.address, "tracking": o.tracking, "note": o.note,
+             "paid_at": o.paid_at.astimezone(tz).isoformat() if o.paid_at else ""}
+            for o in Mall(rt.ledger, tz).orders(statuses=(status,) if status else ())]
+    if csv_file is not None:
+        with csv_file.open("w", encoding="utf-8-sig", newline="") as fh:  # the BOM tells Excel it is UTF-8
+            writer = csv.DictWriter(fh, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+        typer.echo(f"{len(rows)} orders written to {csv_file}")
+        return
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "at", "member", "item", "points", "cash", "status")
+    for r in rows:
+        table.add_row(str(r["id"]), str(r["created_at"])[:16], f"{r['name']} ({r['member']})", str(r["item"]),
+                      str(r["points"]), str(r["cash_yuan"]), str(r["status"]))
+    Console().print(table)
+
+
 @cli.command("check-config")
 def check_config(config: ConfigOpt = None, db: DbOpt = None) -> None:
     """Validate config.toml and the templates without starting the bot."""
