@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2.ext import Extension
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "templates"
 SUFFIX = ".txt.j2"
@@ -19,6 +21,22 @@ def _signed(n: int) -> str:
     return f"+{n}" if n > 0 else str(n)
 
 
+_TAG = re.compile(r"{%.*?%}|{#.*?#}")
+
+
+class KeepTextLines(Extension):
+    """trim_blocks drops the newline after any block tag that ends a line, so `a{% if x %}b{% endif %}`
+    ran into the next line. Only a line made of tags alone should vanish: a line with text keeps its end."""
+
+    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+        lines = source.split("\n")
+        for i, line in enumerate(lines[:-1]):
+            if line.rstrip().endswith(("%}", "#}")) and not line.rstrip().endswith(("-%}", "-#}")) \
+                    and _TAG.sub("", line).strip():
+                lines[i] = line + "\n"
+        return "\n".join(lines)
+
+
 class Renderer:
     def __init__(self, directory: Path | str | None = None) -> None:
         self.directory = Path(directory) if directory else DEFAULT_DIR
@@ -29,6 +47,7 @@ class Renderer:
             lstrip_blocks=True,
             autoescape=False,
             keep_trailing_newline=False,
+            extensions=[KeepTextLines],
         )
         self.env.filters["signed"] = _signed
         self._cache: dict[str, Any] = {}

@@ -151,7 +151,9 @@ def test_an_unreachable_database_says_what_to_check(workdir: Path) -> None:
 
 def test_console_runs_on_the_default_config(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text((ROOT / "config.toml").read_text(encoding="utf-8"), encoding="utf-8")
-    res = run(stdin="alice@g1: 签到\nalice@g1: 签到\nalice: 积分\n/time +1d\nalice@g1: 打卡\n/quit\n", cwd=tmp_path)
+    # the clock is pinned before the shipped campaign window (Dec 1-8 2026), which would double the points
+    res = run(stdin="/time 2026-11-24 08:00\nalice@g1: 签到\nalice@g1: 签到\nalice: 积分\n/time +1d\nalice@g1: 打卡\n/quit\n",
+              cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "data" / "points.db").exists()
     assert "[g1] @alice 签到成功！获得 5 积分" in res.stdout

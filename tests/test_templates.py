@@ -110,3 +110,12 @@ def test_a_broken_template_stops_the_start_with_its_file_and_line(tmp_path: Path
     with pytest.raises(TemplateProblem) as err:
         Renderer(tmp_path).check()
     assert "ok.txt.j2 line" in str(err.value) and "fix it" in str(err.value)
+
+
+def test_a_line_ending_in_a_tag_keeps_its_line_break_and_a_tag_only_line_leaves_none(tmp_path: Path) -> None:
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "x.txt.j2").write_text("a{% if on %}，b{% endif %}\n{% if on %}\nc\n{% endif %}\nd", encoding="utf-8")
+    assert Renderer(tmp_path).render("t/x", {"on": True}) == "a，b\nc\nd"
+    assert Renderer(tmp_path).render("t/x", {"on": False}) == "a\nd"
+    text = Renderer().render("checkin/ok", {"name": "Alice", **SAMPLES["checkin/ok"]})
+    assert "签到积分 ×2\n🏅 白银会员" in text
