@@ -400,6 +400,30 @@ class ScheduleEntry(Section):
         return self
 
 
+class StatementSettings(Section):
+    """我的账单: the member's statement of the year, privately; as a PNG card where the transport sends images."""
+
+    card: Flag = True  # also draw the statement as a PNG card (needs a CJK font; text only without one)
+    font: str = ""  # path of a TTF/OTF/TTC font with Chinese glyphs; "" = look in the usual system places
+
+
+def _clock_time(v: Any) -> str:
+    import re
+
+    if not isinstance(v, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", v.strip()):
+        _fail('must be a local time "HH:MM" such as "00:05"')
+    return str(v).strip()
+
+
+class ExpirySettings(Section):
+    """Points expiry: each earning's unspent remainder expires; spending takes the oldest points first."""
+
+    policy: Literal["none", "rolling", "year_end"] = "none"
+    days: PosInt = 365  # rolling: an earning expires this many days after it was earned
+    warn_days: NonNegInt = 7  # members are told privately this many days before points expire (0: no warning)
+    run_at: Annotated[str, BeforeValidator(_clock_time)] = "00:05"  # local time of the daily expiry run
+
+
 class Settings(Section):
     bot: BotSettings = Field(default_factory=BotSettings)
     transport: TransportSettings = Field(default_factory=TransportSettings)
@@ -419,6 +443,8 @@ class Settings(Section):
     campaigns: list[Campaign] = Field(default_factory=list)
     levels: list[Level] = Field(default_factory=list)  # member levels, in ascending order of growth
     quiz: QuizSettings | None = None  # 互动问答; section left out: off
+    statement: StatementSettings | None = None  # 我的账单; section left out: off
+    expiry: ExpirySettings | None = None  # points expiry; left out (or policy = "none"): points never expire
     _effective: dict[str, Settings] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")

@@ -12,6 +12,9 @@ from handlers import (  # noqa: F401, I001  (this order is the order of 帮助)
     mall,
     mall_admin,
     quiz,
+    campaigns,
+    statement,
+    expiry,
     admin,
     help,
 )

@@ -52,6 +52,12 @@ def multiply(points: int, *factors: float | int) -> int:
     return int(out.to_integral_value(rounding=ROUND_FLOOR))
 
 
+def member_price(settings: Any, points: int, growth: int) -> int:
+    """What a mall price of `points` costs a member with `growth`: the level's mall_discount, rounded down."""
+    lv = level_of(settings, growth)
+    return multiply(points, lv.mall_discount) if lv and lv.mall_discount < 1 else points
+
+
 def checkin_scale(settings: Any) -> Callable[[int, int], int] | None:
     """What the ledger applies to each check-in line, from the growth held before the check-in."""
     if not settings.levels:

@@ -1,0 +1,1 @@
+"""Points expiry: the daily run that expires what is due and warns members before."""
