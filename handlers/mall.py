@@ -5,24 +5,32 @@ private message only; the group sees "兑换成功，详情已私信". When the 
 delivered (the member is not the bot's friend) the group is told instead to add the bot and send
 我的订单 privately, which shows what each order owes; the order keeps it meanwhile.
 
+Member levels apply: each member sees and pays the points price times their level's mall_discount
+(rounded down, at least 1 point; a cash part is not discounted), and an item with `min_level` is left
+out of 商城 and refused by 商品 and 兑换 (naming the level) until the member holds that level or a
+higher one. 兑换 decides both from the growth read under the member's lock, in the redemption's
+transaction; the order records the points paid, so a refund returns exactly those.
+
 Unpaid points + cash orders are cancelled and refunded once past [mall] pay_within_hours: checked
 lazily at the start of every mall command (so correctness needs no schedule), and by the
 `mall_expire` job, which also tells each member privately (schedule it to get those notices).
-`min_level` is stored with the item but not enforced: member levels do not exist yet.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from bot.dispatch import Context, Reply, command, conversation, job
 from bot.errors import UsageError, UserError
 from handlers.common import CANCEL_HOOKS, ledger
+from handlers.levels import benefits, level_of, meets, member_price
 from handlers.profile import Invalid, clean_phone
 from storage.errors import InsufficientPoints
 from storage.ledger import Pending
 from storage.mall import (
+    BelowLevel,
     ItemView,
     Mall,
     MallRefusal,
@@ -55,10 +63,33 @@ def local(ctx: Context, when: Any) -> str:
     return when.astimezone(ctx.settings.bot.tz).strftime("%Y-%m-%d %H:%M") if when else ""
 
 
-def item_data(ctx: Context, it: ItemView) -> dict[str, Any]:
+def price_for(settings: Any) -> Callable[[int, int], int]:
+    """(list price, growth) -> the points a member pays: the level's mall_discount, rounded down, at least 1."""
+    return lambda points, growth: max(1, member_price(settings, points, growth))
+
+
+def level_ok(settings: Any) -> Callable[[str, int], bool]:
+    return lambda min_level, growth: meets(settings, growth, min_level)
+
+
+def growth_of(ctx: Context) -> int:
+    m = ledger(ctx).member(ctx.sender)
+    return m.growth if m else 0
+
+
+def item_data(ctx: Context, it: ItemView, growth: int | None = None) -> dict[str, Any]:
+    """An item for templates; with the member's `growth`, `paid` is their price and `discount` names their level's
+    discount ("白银9.5折") when it lowers the price. Without it (operators, posts) the list price."""
+    paid, discount = it.points, ""
+    if growth is not None:
+        paid = price_for(ctx.settings)(it.points, growth)
+        lv = level_of(ctx.settings, growth)
+        if lv is not None and paid < it.points:
+            discount = f"{lv.name}{benefits(lv)['discount']}"
     return {"number": it.number, "sku": it.sku, "name": it.name, "kind": it.kind, "points": it.points,
+            "paid": paid, "discount": discount,
             "cash": yuan(it.cash) if it.cash else "", "stock": it.stock, "limit": it.limit_per_member,
-            "starts": local(ctx, it.starts), "ends": local(ctx, it.ends),
+            "starts": local(ctx, it.starts), "ends": local(ctx, it.ends), "min_level": it.min_level,
             "description": str(it.detail.get("description") or ""), "why": it.unavailable(ctx.now)}
 
 
@@ -88,9 +119,13 @@ def private_to(member: str, template: str, data: dict[str, Any], room: str | Non
     return Reply(template, data, to=member, fallback=fallback)
 
 
-def _refusal(err: MallRefusal | InsufficientPoints) -> UserError:
+def _refusal(err: MallRefusal | InsufficientPoints, ctx: Context | None = None) -> UserError:
     if isinstance(err, UnknownItem):
         return UserError(template="mall/refused", reason="unknown", wanted=err.wanted)
+    if isinstance(err, BelowLevel):
+        held = level_of(ctx.settings, growth_of(ctx)) if ctx is not None else None
+        return UserError(template="mall/refused", reason="level", item=err.name, level=err.level,
+                         current=held.name if held else "")
     if isinstance(err, NotOnSale):
         return UserError(template="mall/refused", reason=err.reason, item=err.name,
                          starts=err.starts, ends=err.ends)
@@ -124,11 +159,13 @@ async def catalogue(ctx: Context, args: str) -> Reply:
     商城 [页码]"""
     expire_due(ctx)
     size = ctx.settings.mall.page_size
-    on_sale = [it for it in mall(ctx).items() if not it.unavailable(ctx.now)]
+    growth = growth_of(ctx)
+    on_sale = [it for it in mall(ctx).items()
+               if not it.unavailable(ctx.now) and meets(ctx.settings, growth, it.min_level)]
     pages = max(1, -(-len(on_sale) // size))
     page = int(args) if args.isdecimal() and int(args) > 0 else 1
     page = min(page, pages)
-    rows = [item_data(ctx, it) for it in on_sale[(page - 1) * size: page * size]]
+    rows = [item_data(ctx, it, growth) for it in on_sale[(page - 1) * size: page * size]]
     return ctx.reply("mall/list", rows=rows, page=page, pages=pages)
 
 
@@ -142,7 +179,10 @@ async def show_item(ctx: Context, args: str) -> Reply:
         it = mall(ctx).find(args)
     except UnknownItem as err:
         raise _refusal(err) from None
-    return ctx.reply("mall/item", item=item_data(ctx, it), confirm_above=ctx.settings.mall.confirm_above)
+    growth = growth_of(ctx)
+    if not meets(ctx.settings, growth, it.min_level):  # not shown below its level: say which level it needs
+        raise _refusal(BelowLevel(name=it.name, level=it.min_level), ctx)
+    return ctx.reply("mall/item", item=item_data(ctx, it, growth), confirm_above=ctx.settings.mall.confirm_above)
 
 
 # -- redeeming ----------------------------------------------------------------------------------
@@ -158,16 +198,16 @@ async def redeem(ctx: Context, args: str) -> Reply | list[Reply]:
     cfg = ctx.settings.mall
     try:
         it = mall(ctx).find(args)
-    except UnknownItem as err:
-        raise _refusal(err) from None
-    if it.points > cfg.confirm_above:
-        try:  # a refusal known now is said now, not after 确认
-            mall(ctx).check(member=ctx.sender, sku=it.sku, at=ctx.now)
-        except (MallRefusal, InsufficientPoints) as err:
-            raise _refusal(err) from None
+        # a refusal known now is said now, not after 确认; the price decides whether to ask
+        _it, cost = mall(ctx).check(member=ctx.sender, sku=it.sku, at=ctx.now, price=price_for(ctx.settings),
+                                    level_ok=level_ok(ctx.settings))
+    except (MallRefusal, InsufficientPoints) as err:
+        raise _refusal(err, ctx) from None
+    if cost > cfg.confirm_above:
         ledger(ctx).set_pending(ctx.room or "", ctx.sender, CONFIRM, "confirm", {"sku": it.sku},
                                 ctx.now + timedelta(minutes=cfg.confirm_minutes))
-        return ctx.reply("mall/confirm", item=item_data(ctx, it), minutes=cfg.confirm_minutes)
+        item = {**item_data(ctx, it, growth_of(ctx)), "paid": cost}
+        return ctx.reply("mall/confirm", item=item, minutes=cfg.confirm_minutes)
     return _redeem(ctx, it.sku)
 
 
@@ -187,9 +227,10 @@ def _redeem(ctx: Context, sku: str) -> list[Reply]:
     try:
         order, _new = mall(ctx).redeem(member=ctx.sender, sku=sku, key=f"redeem:{ctx.event_id}:{ctx.sender}",
                                        at=ctx.now, room=ctx.room,
-                                       pay_within=timedelta(hours=cfg.pay_within_hours))
+                                       pay_within=timedelta(hours=cfg.pay_within_hours),
+                                       price=price_for(ctx.settings), level_ok=level_ok(ctx.settings))
     except (MallRefusal, InsufficientPoints) as err:
-        raise _refusal(err) from None
+        raise _refusal(err, ctx) from None
     replies: list[Reply] = []
     if ctx.room is not None:
         replies.append(ctx.reply("mall/redeemed_group", order=order.id))

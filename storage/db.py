@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from loguru import logger
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
@@ -56,8 +57,33 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     engine = _sqlite_engine(url, u.database) if sqlite else create_engine(url, pool_pre_ping=True)
     if create:
         SQLModel.metadata.create_all(engine)
+        add_columns(engine)
     logger.debug("storage ready: {}", u.render_as_string(hide_password=True))
     return engine
+
+
+# Columns added to a table after databases with it were in use: create_all makes new tables only, so these
+# are added in place (nullable, no default: existing rows read NULL). (table, column) in the order added.
+ADDED_COLUMNS: list[tuple[str, str]] = [
+    ("mall_items", "first_seen"),
+]
+
+
+def add_columns(engine: Engine) -> None:
+    """Add each of ADDED_COLUMNS that an existing table lacks; a no-op on a database made by this version."""
+    tables = SQLModel.metadata.tables
+    for table, column in ADDED_COLUMNS:
+        if column in {c["name"] for c in inspect(engine).get_columns(table)}:
+            continue
+        ddl = tables[table].c[column].type.compile(dialect=engine.dialect)
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'ALTER TABLE {table} ADD COLUMN "{column}" {ddl}')
+        except DBAPIError:
+            # another process starting on the same database added it first
+            if column not in {c["name"] for c in inspect(engine).get_columns(table)}:
+                raise
+        logger.info("storage: added column {}.{} to an existing database", table, column)
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:

@@ -6,6 +6,11 @@ write lock; PostgreSQL: SELECT ... FOR UPDATE on the member and the item). A car
 by a guarded update of its `order_id`. Points move only through Ledger.spend (kind `redeem`, key
 `order.key`) and Ledger.reverse (kind `refund`, key `order.key:refund`), so a refund returns exactly
 what was paid.
+
+Member levels stay outside storage: a redemption is given `price` ((list price, growth) -> what the
+member pays) and `level_ok` ((min_level, growth) -> may buy), and applies them to the growth read
+under the member's lock, so a level reached or lost in another transaction cannot slip between the
+price shown and the price charged.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ LIVE = ("address", "unpaid", "pending", "shipped", "done")  # orders that hold s
 CLOSED = ("cancelled", "refunded", "expired")  # refunded: their points and stock (or code) came back
 MEMBER_CANCELS = ("address", "unpaid", "pending")  # not yet fulfilled (and, for cash orders, not paid)
 DIGITAL = ("card_code", "link", "coupon")
+
+Price = Callable[[int, int], int]  # (list price, member's growth) -> the points the member pays
+LevelOk = Callable[[str, int], bool]  # (item's min_level, member's growth) -> may the member buy it
 
 
 # -- refusals (nothing written when one is raised) ---------------------------------------------------
@@ -68,6 +76,12 @@ class OverLimit(MallRefusal):
 
 
 @dataclass
+class BelowLevel(MallRefusal):
+    name: str
+    level: str  # the item's min_level
+
+
+@dataclass
 class NoSuchOrder(MallRefusal):
     order: int
 
@@ -98,6 +112,7 @@ class ItemView:
     in_config: bool
     listed: bool
     detail: dict[str, Any] = field(default_factory=dict)
+    first_seen: datetime | None = None  # when the sku first reached the database (None: before this was kept)
 
     @property
     def number(self) -> int:
@@ -149,7 +164,7 @@ def _item(r: Any) -> ItemView:
     return ItemView(sku=r.sku, name=r.name, kind=r.kind, points=r.points, cash=r.cash, stock=r.stock, sold=r.sold,
                     limit_per_member=r.limit_per_member, starts=r.starts, ends=r.ends, min_level=r.min_level,
                     position=r.position, in_config=bool(r.in_config), listed=bool(r.listed),
-                    detail=_json(r.detail))
+                    detail=_json(r.detail), first_seen=r.first_seen)
 
 
 def _order(r: Any) -> OrderView:
@@ -199,7 +214,7 @@ class Mall:
                 row = stored.pop(it.sku, None)
                 if row is None:
                     stock = self._free_codes(conn, it.sku) if it.kind == "card_code" else it.stock
-                    conn.execute(insert(I).values(sku=it.sku, stock=stock, sold=0, listed=True, **values))
+                    conn.execute(insert(I).values(sku=it.sku, stock=stock, sold=0, listed=True, first_seen=at, **values))
                     continue
                 if it.kind == "card_code":
                     values["stock"] = self._free_codes(conn, it.sku)
@@ -327,47 +342,61 @@ class Mall:
 
     # -- orders ---------------------------------------------------------------------------------
 
-    def check(self, *, member: str, sku: str, at: datetime) -> ItemView:
-        """What redeem would refuse now (window, limit, balance, stock), without writing: for asking 确认."""
+    def check(self, *, member: str, sku: str, at: datetime, price: Price | None = None,
+              level_ok: LevelOk | None = None) -> tuple[ItemView, int]:
+        """What redeem would refuse now (window, level, limit, balance, stock), without writing: for asking 确认.
+
+        Returns the item and the points the member would pay now.
+        """
         with self.ledger.reading() as conn:
             row = conn.execute(select(I).where(I.c.sku == sku)).first()
             if row is None:
                 raise UnknownItem(wanted=sku)
             it = _item(row)
-            self._refuse(conn, it, member, at)
-            return it
+            member_row = conn.execute(select(M.c.points, M.c.growth).where(M.c.id == member)).first()
+            points, growth = (int(member_row.points), int(member_row.growth)) if member_row else (0, 0)
+            return it, self._refuse(conn, it, member, at, points, growth, price, level_ok)
 
-    def _refuse(self, conn: Connection, it: ItemView, member: str, at: datetime) -> None:
+    def _refuse(self, conn: Connection, it: ItemView, member: str, at: datetime, points: int, growth: int,
+                price: Price | None, level_ok: LevelOk | None) -> int:
+        """Raise the refusal a redemption of `it` meets now; otherwise return the points it costs `member`."""
         why = it.unavailable(at)
         if why:
             raise NotOnSale(name=it.name, reason=why, starts=it.starts, ends=it.ends)
+        if it.min_level and level_ok is not None and not level_ok(it.min_level, growth):
+            raise BelowLevel(name=it.name, level=it.min_level)
         if it.limit_per_member:
             held = int(conn.execute(select(func.count()).select_from(O).where(
                 O.c.member_id == member, O.c.sku == it.sku, O.c.status.in_(LIVE))).scalar_one())
             if held >= it.limit_per_member:
                 raise OverLimit(name=it.name, limit=it.limit_per_member, held=held)
-        points = conn.execute(select(M.c.points).where(M.c.id == member)).scalar() or 0
-        if points < it.points:
-            raise InsufficientPoints(needed=it.points, points=int(points))
+        cost = price(it.points, growth) if price is not None else it.points
+        if points < cost:
+            raise InsufficientPoints(needed=cost, points=points)
         if it.stock is not None and it.stock <= 0:
             raise OutOfStock(name=it.name)
+        return cost
 
     def redeem(self, *, member: str, sku: str, key: str, at: datetime, room: str | None = None,
-               pay_within: timedelta = timedelta(hours=24)) -> tuple[OrderView, bool]:
+               pay_within: timedelta = timedelta(hours=24), price: Price | None = None,
+               level_ok: LevelOk | None = None) -> tuple[OrderView, bool]:
         """Buy one unit of `sku` for `member`: (the order, True), or (the order made before with `key`, False).
 
-        One transaction: the member's row locked, window and per-member limit checked, balance
-        checked, a unit (or a card code) taken, the order written, the points debited. Raises
-        UnknownItem, NotOnSale, OverLimit, InsufficientPoints or OutOfStock with nothing written.
+        One transaction: the member's row locked, window, level and per-member limit checked, the
+        price (`price` of the list price and the growth just locked; the list price without it) and
+        the balance checked, a unit (or a card code) taken, the order written with the points paid,
+        the points debited. Raises UnknownItem, NotOnSale, BelowLevel, OverLimit, InsufficientPoints
+        or OutOfStock with nothing written.
         """
         led = self.ledger
         with led.savepoint() as conn:
-            led._lock_member(conn, member)
+            points, growth, *_ = led._lock_member(conn, member)
             before = conn.execute(select(O).where(O.c.key == key)).first()
             if before is not None:
                 return _order(before), False
             it = self._item_for_update(conn, sku)
-            self._refuse(conn, it, member, at)  # under the member's lock: the balance and limit stand
+            # under the member's lock: the balance, growth (so level and price) and limit stand
+            cost = self._refuse(conn, it, member, at, points, growth, price, level_ok)
             taken = conn.execute(update(I).where(I.c.sku == it.sku, (I.c.stock.is_(None)) | (I.c.stock > 0))
                                  .values(stock=I.c.stock - 1, sold=I.c.sold + 1))
             if taken.rowcount != 1:
@@ -388,14 +417,14 @@ class Mall:
                 secret = str(coupon.get("code") or "")
                 expires = at.astimezone(self.tz).date() + timedelta(days=int(coupon.get("valid_days") or 30) - 1)
             res = conn.execute(insert(O).values(
-                member_id=member, sku=it.sku, name=it.name, kind=it.kind, points=it.points, cash=it.cash,
+                member_id=member, sku=it.sku, name=it.name, kind=it.kind, points=cost, cash=it.cash,
                 status=status, key=key, room_id=room, secret=secret, expires_on=expires,
                 pay_by=at + pay_within if status == "unpaid" else None, created_at=at, updated_at=at).returning(O.c.id))
             order_id = int(res.scalar_one())
             if it.kind == "card_code":
                 code = self._reserve_code(conn, it, order_id)
                 conn.execute(update(O).where(O.c.id == order_id).values(code_id=code[0], secret=code[1]))
-            entry = led.spend(member=member, points=it.points, kind="redeem", key=key, at=at, room=room,
+            entry = led.spend(member=member, points=cost, kind="redeem", key=key, at=at, room=room,
                               detail=f"兑换 {it.name}（单号 {order_id}）")
             if entry is None:  # the ledger knows the key but no order has it: never expected
                 raise RuntimeError(f"ledger key {key} used without an order")

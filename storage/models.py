@@ -234,6 +234,9 @@ class MallItem(SQLModel, table=True):
     position: int = 0  # order in config: the number 商城 shows
     in_config: bool = True  # false once the item is removed from config.toml
     listed: bool = True  # 上架 / 下架 by an operator
+    # when the sku first reached the database: a 新品 without `starts` is new from then (NULL: it was there
+    # before this column, so not new)
+    first_seen: datetime | None = _ts(nullable=True)
 
 
 class MallCode(SQLModel, table=True):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 ITEM = {"number": 1, "sku": "mug", "name": "品牌马克杯", "kind": "physical", "points": 300, "cash": "9.90", "stock": 5,
-        "limit": 1, "starts": "2026-11-01 00:00", "ends": "2026-12-31 23:59", "description": "陶瓷 350ml", "why": ""}
+        "limit": 1, "starts": "2026-11-01 00:00", "ends": "2026-12-31 23:59", "description": "陶瓷 350ml", "why": "",
+        "paid": 285, "discount": "白银9.5折", "min_level": "白银"}
 ORDER = {"id": 7, "name": "会员卡密", "kind": "card_code", "points": 50, "cash": "", "status": "done",
          "secret": "CODE-1", "threshold": "", "expires_on": "", "recipient": "张三", "phone": "13812345678",
          "address": "上海市人民路 1 号", "tracking": "SF1", "note": "", "pay_by": "", "at": "2026-11-23 10:00",
