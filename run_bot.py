@@ -19,7 +19,7 @@ from bot.app import App
 from bot.clock import Clock, ManualClock, OffsetClock
 from bot.config import ConfigError, Settings
 from bot.dispatch import REGISTRY, Registry
-from bot.scheduler import Schedule, follow_ups
+from bot.scheduler import Schedule, follow_ups, standing_jobs
 from bot.templating import Renderer, TemplateProblem
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="config file (default: ./config.toml)")]
@@ -83,8 +83,14 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
 
         for note in Mall(ledger, settings.bot.tz).sync(settings.mall.items, clock.now()):
             logger.warning(note)
-    schedule = Schedule([*settings.schedule, *follow_ups(settings.schedule, registry.followups, settings)],
-                        settings.bot.tz)
+    if settings.expiry is not None and settings.expiry.policy != "none":
+        from storage.expiry import Lots, Policy
+
+        ledger.lots = Lots(ledger, Policy(settings.expiry.policy, settings.expiry.days, settings.bot.tz))
+        if settled := ledger.lots.settle(clock.now()):
+            logger.info("points expiry: the points {} members held are counted from now", settled)
+    schedule = Schedule([*settings.schedule, *follow_ups(settings.schedule, registry.followups, settings),
+                         *standing_jobs(registry.standing, settings)], settings.bot.tz)
     app = App(settings, ledger, Services(ledger=ledger), renderer, clock, registry=registry,
               schedule_rooms=schedule.rooms())
     return Runtime(settings, ledger, app, schedule, renderer, clock)

@@ -32,6 +32,7 @@ class Reply:
     names: dict[str, str] = field(default_factory=dict)  # their display names, for transports that write @name
     # said instead, in the chat the command came from, when this (private) reply cannot be delivered
     fallback: Reply | None = None
+    image: str | None = None  # an image file to send; the rendered text is its text version (Outgoing.image)
 
 
 HandlerResult = Reply | Sequence[Reply] | None
@@ -105,6 +106,8 @@ class Registry:
     after: list[AfterHook] = field(default_factory=list)
     # job name -> (job run `offset(settings)` after each of its runs, offset): a quiz's closing
     followups: dict[str, tuple[str, Callable[[Any], Any]]] = field(default_factory=dict)
+    # job name -> its cron from the settings (None: not now): jobs that run without a [[schedule]] entry
+    standing: dict[str, Callable[[Any], str | None]] = field(default_factory=dict)
 
     def command(
         self,
@@ -124,15 +127,18 @@ class Registry:
 
         return register
 
-    def job(self, name: str, *, then: str | None = None,
-            after: Callable[[Any], Any] | None = None) -> Callable[[JobFunc], JobFunc]:
+    def job(self, name: str, *, then: str | None = None, after: Callable[[Any], Any] | None = None,
+            standing: Callable[[Any], str | None] | None = None) -> Callable[[JobFunc], JobFunc]:
         """Register a scheduled job; with `then`, every run of it is followed by job `then`
-        `after(settings)` (a timedelta) later, in the same groups, without a schedule entry of its own."""
+        `after(settings)` (a timedelta) later, in the same groups, without a schedule entry of its own.
+        With `standing`, the job runs on the cron `standing(settings)` gives (None: off), no entry needed."""
 
         def register(func: JobFunc) -> JobFunc:
             self.jobs[name] = func
             if then is not None and after is not None:
                 self.followups[name] = (then, after)
+            if standing is not None:
+                self.standing[name] = standing
             return func
 
         return register

@@ -25,7 +25,8 @@ _TINY = timedelta(microseconds=1)
 
 @dataclass(frozen=True)
 class FollowUp:
-    """A job run `offset` after each run of a schedule entry (a quiz's result when its window closes)."""
+    """A schedule entry the code adds: a job run `offset` after each run of a [[schedule]] entry (a quiz's
+    result when its window closes), or a standing job on a cron of its own (the daily expiry run)."""
 
     id: str
     job: str
@@ -43,6 +44,12 @@ def follow_ups(entries: Sequence[Any], followups: dict[str, tuple[str, Callable[
             then, after = followups[e.job]
             out.append(FollowUp(f"{e.id}:{then}", then, e.cron, tuple(e.rooms), after(settings)))
     return out
+
+
+def standing_jobs(standing: dict[str, Callable[[Any], str | None]], settings: Any) -> list[FollowUp]:
+    """Jobs on whenever their feature is configured, each on the cron its settings give."""
+    return [FollowUp(name, name, cron, (), timedelta(0)) for name, cron_of in standing.items()
+            if (cron := cron_of(settings)) is not None]
 
 
 class Schedule:

@@ -8,6 +8,7 @@ from typing import Any
 from bot.dispatch import Context, Reply, command, job
 from bot.errors import UsageError, WrongPlace
 from handlers.common import checked_in_today, ledger, live_streak
+from handlers.expiry import expiring_soon
 from storage import boards
 
 
@@ -18,7 +19,7 @@ async def my_points(ctx: Context, args: str) -> Reply:
     m = ledger(ctx).member(ctx.sender)
     if m is None:
         return ctx.reply("points/me", points=0, growth=0, streak=0, total_days=0, rank=None,
-                         is_admin=ctx.is_admin, checked_in=False)
+                         is_admin=ctx.is_admin, checked_in=False, expiring=None)
     return ctx.reply(
         "points/me",
         points=m.points,
@@ -28,6 +29,7 @@ async def my_points(ctx: Context, args: str) -> Reply:
         rank=None if ctx.is_admin else boards.standing(ledger(ctx), ctx.sender, exclude=admins)[0],
         is_admin=ctx.is_admin,
         checked_in=checked_in_today(m.last_checkin, ctx),
+        expiring=expiring_soon(ctx, ctx.sender),
     )
 
 

@@ -14,13 +14,16 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, String, and_, cast, func, literal, select
 
 from storage.errors import AlreadyCheckedIn, InsufficientPoints, MakeupLimit, NothingToMakeUp
 from storage.models import Checkin, LedgerEntry, Member, ProcessedEvent, Room, RoomMember
+
+if TYPE_CHECKING:
+    from storage.expiry import Lots
 
 M = Member.__table__  # type: ignore[attr-defined]
 L = LedgerEntry.__table__  # type: ignore[attr-defined]
@@ -129,6 +132,8 @@ class Ledger:
         self._sqlite = self.dialect == "sqlite"
         self._savepoints = itertools.count(1)
         self._last_t: tuple[Any, Any] = (None, None)
+        # with points expiry on (storage.expiry), the lots every entry fills or draws on
+        self.lots: Lots | None = None
         # SQLite already holds the write lock (BEGIN IMMEDIATE); PostgreSQL locks the member's row
         lock = "" if self._sqlite else " FOR UPDATE"
         q = {
@@ -150,7 +155,7 @@ class Ledger:
             "entry": "INSERT INTO ledger (member_id, delta, growth_delta, balance_after, kind, key, at, room_id, detail, "
             "campaign) VALUES (:member, :delta, :growth_delta, :balance_after, :kind, :key, :at, :room, :detail, "
             ":campaign) RETURNING id",
-            "entry_by_key": "SELECT member_id, delta, growth_delta, kind FROM ledger WHERE key = :key",
+            "entry_by_key": "SELECT member_id, delta, growth_delta, kind, id FROM ledger WHERE key = :key",
             "active": "INSERT INTO active_days (day) VALUES (:day) ON CONFLICT DO NOTHING",
             "active_between": "SELECT COUNT(*) FROM active_days WHERE day > :after AND day < :before",
             "pending_get": "SELECT kind, step, data, expires_at FROM conversations WHERE chat = :chat AND member_id = :member",
@@ -300,11 +305,15 @@ class Ledger:
         """Append ledger lines for one member; the caller moves the stored balance in the same transaction."""
         entries = []
         for r in rows:
+            before = points
             points += r["delta"]
             params = {"member": member, "delta": r["delta"], "growth_delta": r.get("growth_delta", 0),
                       "balance_after": points, "kind": r["kind"], "key": r["key"], "room": r.get("room"),
                       "detail": r.get("detail", ""), "campaign": r.get("campaign")}
             new_id = self._run(conn, "entry", at=self._t(at), **params).fetchone()[0]
+            if self.lots is not None:
+                self.lots.entry(conn, member=member, entry=int(new_id), delta=params["delta"], before=before, at=at,
+                                reverses=r.get("reverses"), draws=r.get("draws"))
             entries.append(Entry(id=int(new_id), member=member, delta=params["delta"], growth_delta=params["growth_delta"],
                                  balance_after=points, kind=params["kind"], key=params["key"], at=at, room=params["room"],
                                  detail=params["detail"], campaign=params["campaign"]))
@@ -351,13 +360,14 @@ class Ledger:
             row = self._run(conn, "entry_by_key", key=original_key).fetchone()
             if row is None:
                 raise LookupError(f"no ledger entry {original_key} to reverse")
-            member, delta, growth_delta, _kind = row
+            member, delta, growth_delta, _kind, original = row
             return self._move(member=member, delta=-int(delta), growth_delta=-int(growth_delta), kind=kind, key=key,
-                              at=at, room=None, detail=detail, allow_negative=True)
+                              at=at, room=None, detail=detail, allow_negative=True, reverses=(int(original), int(delta)))
 
     def _move(
         self, *, member: str, delta: int, growth_delta: int, kind: str, key: str, at: datetime,
         room: str | None, detail: str, allow_negative: bool, campaign: str | None = None,
+        reverses: tuple[int, int] | None = None,
     ) -> Entry | None:
         with self.transaction() as conn:
             points, growth, _s, _d, _l = self._lock_member(conn, member)
@@ -367,7 +377,8 @@ class Ledger:
             if delta < 0 and not allow_negative and points + delta < 0:
                 raise InsufficientPoints(needed=-delta, points=points)
             [entry] = self._append(conn, member, [{"delta": delta, "growth_delta": growth_delta, "kind": kind,
-                                                   "key": key, "room": room, "detail": detail, "campaign": campaign}],
+                                                   "key": key, "room": room, "detail": detail, "campaign": campaign,
+                                                   "reverses": reverses}],
                                    points, at)
             self._run(conn, "balance", id=member, points=points + delta, growth=growth + growth_delta, at=self._t(at))
             if growth_delta:
@@ -637,6 +648,8 @@ class Ledger:
                 problems.append(f"check-in of {u.member_id} on {u.day} has points but no ledger line")
             for check in AUDITS:
                 problems.extend(check(conn))
+            if self.lots is not None:
+                problems += self.lots.audit(conn)
             from storage.boards import audit_periods  # boards reads the ledger module: imported late
 
             problems += audit_periods(conn, self.tz)

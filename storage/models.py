@@ -354,3 +354,36 @@ class QuizAnswer(SQLModel, table=True):
     at: datetime = _ts(nullable=False)
     correct: bool
     place: int | None = None  # 1.. for the paid winners
+
+
+class PointLot(SQLModel, table=True):
+    """Points one credit brought, while expiry is on: spending draws on the lots that expire first."""
+
+    __tablename__ = "point_lots"
+    __table_args__ = (
+        CheckConstraint("remaining >= 0 AND remaining <= points", name="ck_point_lots_remaining"),
+        Index("ix_point_lots_member", "member_id", "expires_at", "id"),
+        Index("ix_point_lots_due", "expires_at", "remaining"),
+        Index("ix_point_lots_entry", "entry_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(foreign_key="members.id")
+    entry_id: int | None = None  # the credit that opened it; None: the balance held when expiry was turned on
+    points: int
+    remaining: int  # == points - what entries drew from it (audit checks)
+    earned_at: datetime = _ts(nullable=False)
+    expires_at: datetime = _ts(nullable=False)  # from then on its remainder is expired by the daily run
+    warned: bool = False  # the member was told before it expires
+
+
+class LotUse(SQLModel, table=True):
+    """What a ledger entry drew from (points > 0) or put back into (points < 0) a lot."""
+
+    __tablename__ = "lot_uses"
+    __table_args__ = (Index("ix_lot_uses_entry", "entry_id"), Index("ix_lot_uses_lot", "lot_id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int | None = None  # None: settled at start (lots held more than the balance)
+    lot_id: int = Field(foreign_key="point_lots.id")
+    points: int
