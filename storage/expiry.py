@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from storage.models import LedgerEntry, LotUse, Member, PointLot
+from storage.models import DailyCounter, LedgerEntry, LotUse, Member, PointLot
 
 if TYPE_CHECKING:
     from storage.ledger import Ledger
@@ -33,8 +33,10 @@ LOT = PointLot.__table__  # type: ignore[attr-defined]
 USE = LotUse.__table__  # type: ignore[attr-defined]
 L = LedgerEntry.__table__  # type: ignore[attr-defined]
 M = Member.__table__  # type: ignore[attr-defined]
+DC = DailyCounter.__table__  # type: ignore[attr-defined]
 
 EXPIRE = "expire"
+WARNED = "expiry_warned"  # daily_counters kind: the day a member was last told their points expire soon
 
 
 @dataclass(frozen=True)
@@ -175,15 +177,23 @@ class Lots:
         return out
 
     def warn(self, at: datetime, within: timedelta) -> list[Notice]:
-        """Members with points expiring in (at, at + within] not warned about yet; marks those lots warned."""
+        """Members with points expiring in (at, at + within] not warned about yet; marks those lots warned.
+
+        A member is told at most once per `within`: with rolling expiry and daily check-ins some points
+        come due every day, and one reminder a week says it all.
+        """
+        today = at.astimezone(self.policy.tz).date()
+        recently = select(DC.c.member_id).where(DC.c.kind == WARNED, DC.c.day > today - within)
+        due = [LOT.c.remaining > 0, LOT.c.warned.is_(False), LOT.c.expires_at > at, LOT.c.expires_at <= at + within,
+               LOT.c.member_id.not_in(recently)]
         with self.ledger.transaction() as conn:
             rows = conn.execute(
                 select(LOT.c.member_id, func.sum(LOT.c.remaining).label("n"), func.min(LOT.c.expires_at).label("first"))
-                .where(LOT.c.remaining > 0, LOT.c.warned.is_(False), LOT.c.expires_at > at,
-                       LOT.c.expires_at <= at + within)
-                .group_by(LOT.c.member_id).order_by(LOT.c.member_id)).all()
-            conn.execute(update(LOT).where(LOT.c.remaining > 0, LOT.c.warned.is_(False), LOT.c.expires_at > at,
-                                           LOT.c.expires_at <= at + within).values(warned=True))
+                .where(*due).group_by(LOT.c.member_id).order_by(LOT.c.member_id)).all()
+            if rows:
+                conn.execute(update(LOT).where(*due).values(warned=True))
+                conn.execute(insert(DC), [{"member_id": r.member_id, "kind": WARNED, "day": today, "count": 1}
+                                          for r in rows])
         return [Notice(member=r.member_id, points=int(r.n), expires_at=_aware(r.first, self.policy.tz)) for r in rows]
 
     def expiring(self, member: str, at: datetime, within: timedelta) -> tuple[int, datetime | None]:

@@ -200,6 +200,20 @@ def test_warnings_go_once_for_points_expiring_within_the_window(rolling: Ledger)
     check(led)
 
 
+def test_daily_earnings_bring_one_reminder_a_week_not_one_a_day(rolling: Ledger) -> None:
+    led, lots = rolling, rolling.lots
+    assert lots is not None
+    told = []
+    for d in range(1, 29):
+        day = (date(2026, 3, 1) + timedelta(days=d - 1)).isoformat()
+        led.award(member="a", points=5, kind="checkin", key=f"c{d}", at=at(day, "08:00"))
+        lots.expire(at(day, "09:00"))
+        told += [(day, w.points) for w in lots.warn(at(day, "09:00"), timedelta(days=7))]
+    # the first lot comes within 7 days of expiring on 03-05; then once a week, each time what is due
+    assert told == [("2026-03-05", 5), ("2026-03-12", 35), ("2026-03-19", 35), ("2026-03-26", 35)]
+    check(led)
+
+
 def test_settle_counts_points_held_before_expiry_was_on_from_now(db_url: str) -> None:
     led = Ledger(make_engine(db_url), tz=SH)
     led.see_member("a", "A", at("2025-01-01"))
