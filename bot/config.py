@@ -305,12 +305,14 @@ class MallItem(Section):
 
 
 class MallSettings(Section):
-    confirm_above: NonNegInt = 500  # items priced above this many points ask the member to reply 确认 (0: always)
+    confirm_above: NonNegInt = 500  # items costing the member (level price) above this ask for 确认 (0: always)
     confirm_minutes: PosInt = 2  # ... within this many minutes
     page_size: PosInt = 8  # items per page of 商城
     address_minutes: PosInt = 30  # the parcel address conversation ends after this long without an answer
     pay_within_hours: PosInt = 24  # a points + cash order not marked paid by then is cancelled and refunded
     pay_note: str = "请按管理员提供的方式付款"  # how to pay the cash part, told privately to the buyer
+    highlight_new_days: NonNegInt = 7  # job mall_highlights: 新品 = listed within this many days (0: no 新品 part)
+    highlight_low_stock: NonNegInt = 5  # ... 即将售罄 = this many left or fewer (0: no 即将售罄 part)
     items: list[MallItem] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -1,4 +1,4 @@
-"""The points mall for members: 商城, 商品 N, 兑换 N (with 确认 above a price), 我的订单, 取消订单, parcel address.
+"""The points mall for members: 商城, 商品 N, 兑换 N (with 确认), 我的订单, 取消订单, parcel address; mall_highlights.
 
 Everything an order delivers (card code, link, coupon, address questions, payment note) goes by
 private message only; the group sees "兑换成功，详情已私信". When the private message cannot be
@@ -14,12 +14,18 @@ transaction; the order records the points paid, so a refund returns exactly thos
 Unpaid points + cash orders are cancelled and refunded once past [mall] pay_within_hours: checked
 lazily at the start of every mall command (so correctness needs no schedule), and by the
 `mall_expire` job, which also tells each member privately (schedule it to get those notices).
+
+The `mall_highlights` job posts what is on sale (not sold out) in three parts, each left out when empty
+and no post at all when every part is: 新品 (listed within [mall] highlight_new_days: from `starts`, or
+without it from when the sku first reached the database), 即将售罄 (highlight_low_stock left or fewer)
+and 热门兑换 (the most standing orders, top 3). It shows list prices and leaves out items whose
+min_level is above the lowest level, since the whole group reads it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.dispatch import Context, Reply, command, conversation, job
@@ -359,3 +365,38 @@ async def expire_job(ctx: Context) -> list[Reply]:
                                                          "balance": m.points if m else 0},
                               o.room, {o.member: m.name if m else ""}))
     return out
+
+
+# -- the scheduled highlights -------------------------------------------------------------------------
+
+HOT = 3  # 热门兑换 lists this many items at most
+
+
+def _listed_since(it: ItemView) -> datetime | None:
+    """When the item went on sale: its window's start, else when its sku first reached the database."""
+    return it.starts or it.first_seen
+
+
+@job("mall_highlights")
+async def highlights(ctx: Context) -> Reply | None:
+    """Post what is on sale now: 新品, 即将售罄 and 热门兑换, each part left out when empty; nothing at all
+    when every part is. Items with a min_level above the lowest level are not advertised to the whole group."""
+    cfg = ctx.settings.mall
+    if cfg is None:
+        return None
+    on_sale = [it for it in mall(ctx).items()
+               if not it.unavailable(ctx.now) and it.stock != 0 and meets(ctx.settings, 0, it.min_level)]
+    since = ctx.now - timedelta(days=cfg.highlight_new_days)
+    new = [it for it in on_sale
+           if cfg.highlight_new_days and (t := _listed_since(it)) is not None and since < t <= ctx.now]
+    low = [it for it in on_sale if it.stock is not None and 0 < it.stock <= cfg.highlight_low_stock]
+    hot = sorted((it for it in on_sale if it.sold > 0), key=lambda it: (-it.sold, it.position))[:HOT]
+    if not (new or low or hot):
+        return None
+
+    def rows(items: list[ItemView]) -> list[dict[str, Any]]:
+        return [{**item_data(ctx, it), "sold": it.sold} for it in items]
+
+    discounts = any(lv.mall_discount < 1 for lv in ctx.settings.levels)
+    return Reply("mall/highlights", {"new": rows(new), "low": rows(low), "hot": rows(hot),
+                                     "new_days": cfg.highlight_new_days, "discounts": discounts}, broadcast=True)

@@ -30,4 +30,6 @@ MALL_SAMPLES: dict[str, dict[str, Any]] = {
     "mall/admin_pending": {"orders": [{**ORDER, "member_name": "Alice", "status": "unpaid", "pay_by": "2026-11-24 10:00"}]},
     "mall/admin_done": {"event": "refunded", "order": {**ORDER, "note": "卡密无效"}},
     "mall/admin_item": {"event": "restocked", "item": ITEM, "added": 5},
+    "mall/highlights": {"new": [{**ITEM, "sold": 0}], "low": [{**ITEM, "sold": 45}], "hot": [{**ITEM, "sold": 45}],
+                        "new_days": 7, "discounts": True},
 }
