@@ -332,13 +332,19 @@ class MallSettings(Section):
 
 
 class Campaign(Section):
-    """A time-boxed campaign: inside [starts, ends) its sections override the base config's."""
+    """A time-boxed campaign: inside [starts, ends) its sections override the base config's.
+
+    Declared keys describe the campaign (and its posts, job "campaign"); every other key is an override.
+    """
 
     model_config = ConfigDict(extra="allow", frozen=True)
     id: Text
     name: Text
     starts: Aware
     ends: Aware
+    description: str = ""  # what the campaign is, shown in its posts
+    warmup_hours: NonNegInt = 24  # 预热 post: due within this many hours before starts (0: none)
+    closing_hours: NonNegInt = 24  # 收尾 post: due within this many hours before ends (0: none)
 
     def overrides(self) -> dict[str, Any]:
         return dict(self.__pydantic_extra__ or {})

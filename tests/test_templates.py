@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.templating import Renderer, TemplateProblem
+from tests.handlers.campaign_samples import CAMPAIGN_SAMPLES
 from tests.handlers.mall_samples import MALL_SAMPLES
 
 ROW = {"rank": 1, "name": "Alice", "points": 25, "me": True}
@@ -88,6 +89,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
 }
 
 SAMPLES.update(MALL_SAMPLES)
+SAMPLES.update(CAMPAIGN_SAMPLES)
 
 
 def test_every_template_has_sample_data_and_renders() -> None:

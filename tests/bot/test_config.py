@@ -23,10 +23,16 @@ def test_the_repo_config_is_valid_and_documents_the_issue_keys() -> None:
         ("evening-leaderboard", "leaderboard", "0 21 * * *"),
         ("sunday-week-board", "leaderboard", "0 20 * * sun"),
         ("evening-quiz", "quiz", "30 20 * * fri"),
+        ("mall-highlights", "mall_highlights", "0 12 * * mon,thu"),
+        ("campaign-posts", "campaign", "0 * * * *"),
     ]
     assert [j.period for j in s.schedule if j.job == "leaderboard"] == ["all", "week"]
     assert [(lv.name, lv.growth) for lv in s.levels] == [("青铜", 0), ("白银", 500), ("黄金", 2000)]
     assert s.quiz is not None and s.quiz.winners == 3 and s.quiz.window_minutes == 30 and s.quiz.questions
+    assert s.mall is not None and (s.mall.highlight_new_days, s.mall.highlight_low_stock) == (7, 5)
+    [c] = s.campaigns
+    assert (c.warmup_hours, c.closing_hours) == (24, 24) and c.description
+    assert c.overrides() == {"checkin": {"multiplier": 2}}  # the declared keys are no overrides
 
 
 def test_every_key_is_optional() -> None:
