@@ -313,9 +313,11 @@ class App:
             if r.broadcast:
                 only = self.schedule_rooms.get(job_id or "", ()) or tuple(self.allowed_rooms)
                 for room_id, _name in self.store.rooms(only):
-                    outs.append(Outgoing(at=ctx.now, text=text, room=room_id, reply_to=None, scheduled=job_id is not None))
+                    outs.append(Outgoing(at=ctx.now, text=text, room=room_id, reply_to=None, image=r.image,
+                                         scheduled=job_id is not None))
             elif r.private or r.to or (ctx.room is None and r.room is None):
-                outs.append(Outgoing(at=ctx.now, text=text, to=r.to or ctx.sender, reply_to=reply_to, fallback=fallback))
+                outs.append(Outgoing(at=ctx.now, text=text, to=r.to or ctx.sender, reply_to=reply_to, image=r.image,
+                                     fallback=fallback))
             else:
                 room = r.room or ctx.room
                 if r.mentions:
@@ -324,7 +326,7 @@ class App:
                     mentions = (ctx.sender,) if r.mention and ctx.sender and room == ctx.room else ()
                     names = {ctx.sender: ctx.sender_name} if mentions else {}
                 outs.append(Outgoing(at=ctx.now, text=text, room=room, mentions=mentions, reply_to=reply_to,
-                                     names=names, fallback=fallback))
+                                     image=r.image, names=names, fallback=fallback))
         return outs
 
 

@@ -413,6 +413,7 @@ class StatementSettings(Section):
 
     card: Flag = True  # also draw the statement as a PNG card (needs a CJK font; text only without one)
     font: str = ""  # path of a TTF/OTF/TTC font with Chinese glyphs; "" = look in the usual system places
+    cards_dir: str = ""  # where the PNG cards are written; "" = cards/ beside the SQLite database, else data/cards
 
 
 def _clock_time(v: Any) -> str:

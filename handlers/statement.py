@@ -1,1 +1,195 @@
-"""我的账单: the member's personal statement of the year, as text and as a PNG card."""
+"""我的账单: the member's personal statement of the year, by private message, as text and as a PNG card.
+
+The year is the local calendar year of now (bot.timezone). How ledger kinds become the statement's lines:
+
+- 获得 (earned), by source: check-in (base, streak and cumulative bonuses), invites, 新人礼, tasks,
+  完善资料, 关注, 问答, 管理员加分; any other kind whose year sums above zero is 其他. A clawback
+  (`invite_revoke`, `task_revoke`, any `*_revoke` / `*_reverse`) nets against the source it undoes, so
+  a source can read negative when this year took back what an earlier year paid.
+- 支出 (spent): 兑换 (redeem, net of `refund`), 补签 (makeup), 管理员扣分 (admin_deduct), and any other
+  kind whose year sums below zero (其他).
+- 过期 (expired): entries of kind `expire`.
+
+So 年初 + 获得 - 支出 - 过期 = 当前积分 for the current year. Growth, level and what the balance buys
+are as of now. Rank: balance against every member still in a group, admins left out, as the boards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.dispatch import Context, Reply, command
+from handlers import statement_card
+from handlers.common import ledger
+from handlers.levels import level_of, meets, member_price, next_level
+from storage.statement import Offer, Year, offers, read_year
+
+SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("签到", ("checkin", "checkin_streak", "checkin_total")),
+    ("邀请", ("invite",)),
+    ("新人礼", ("newcomer",)),
+    ("任务", ("task",)),
+    ("完善资料", ("profile",)),
+    ("关注", ("follow",)),
+    ("问答", ("quiz",)),
+    ("管理员加分", ("admin_award",)),
+)
+SPENDING: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("兑换", ("redeem", "refund")),
+    ("补签", ("makeup",)),
+    ("管理员扣分", ("admin_deduct",)),
+)
+EXPIRE = "expire"
+OTHER = "其他"
+OFFERS_NAMED = 4
+CARD_KEEP_SECONDS = 24 * 3600  # older cards are removed when a new one is drawn
+
+_EARN = {kind: name for name, kinds in SOURCES for kind in kinds}
+_SPEND = {kind: name for name, kinds in SPENDING for kind in kinds}
+_UNDO = re.compile(r"^(?P<base>.+)_(?:revoke|reverse)$")
+
+
+def classify(kind: str, total: int) -> tuple[str, str]:
+    """("earned" | "spent" | "expired", line name) for a ledger kind whose year sums to `total`."""
+    if kind in _EARN:
+        return "earned", _EARN[kind]
+    if kind in _SPEND:
+        return "spent", _SPEND[kind]
+    if kind == EXPIRE:
+        return "expired", ""
+    undo = _UNDO.match(kind)
+    if undo is not None:
+        base = undo["base"]
+        if base == EXPIRE:
+            return "expired", ""
+        if base in _EARN:
+            return "earned", _EARN[base]
+        if base in _SPEND:
+            return "spent", _SPEND[base]
+    return ("earned", OTHER) if total > 0 else ("spent", OTHER)
+
+
+def _lines(sums: dict[str, int], order: list[str], sign: int) -> list[dict[str, Any]]:
+    return [{"name": n, "points": sign * sums[n]} for n in order if sums.get(n)]
+
+
+def _year_bounds(ctx: Context) -> tuple[int, datetime, datetime, date, date]:
+    tz = ctx.settings.bot.tz
+    year = ctx.now.astimezone(tz).year
+    return year, datetime(year, 1, 1, tzinfo=tz), datetime(year + 1, 1, 1, tzinfo=tz), date(year, 1, 1), date(year, 12, 31)
+
+
+def _buyable(ctx: Context, found: list[Offer], points: int, growth: int) -> list[dict[str, Any]]:
+    """What `points` buys now at the member's level price, the dearest first."""
+    out: list[dict[str, Any]] = []
+    for o in found:
+        price = member_price(ctx.settings, o.points, growth)
+        if price <= points and meets(ctx.settings, growth, o.min_level or None):
+            out.append({"number": o.number, "name": o.name, "points": price, "cash": o.cash > 0})
+    out.sort(key=lambda o: (-o["points"], o["number"]))
+    return out
+
+
+def statement_data(ctx: Context) -> dict[str, Any]:
+    """Every figure of the statement, for the text template and the card alike."""
+    s = ctx.settings
+    year, start, end, first, last = _year_bounds(ctx)
+    book = ledger(ctx)
+    m = book.member(ctx.sender)
+    points, growth = (m.points, m.growth) if m else (0, 0)
+    y: Year = read_year(book, ctx.sender, start=start, end=end, first=first, last=last, exclude=s.bot.admins)
+    earned: dict[str, int] = {}
+    spent: dict[str, int] = {}
+    expired = 0
+    for kind, total in y.by_kind.items():
+        where, name = classify(kind, total)
+        if where == "earned":
+            earned[name] = earned.get(name, 0) + total
+        elif where == "spent":
+            spent[name] = spent.get(name, 0) + total
+        else:
+            expired -= total
+    refunded = y.by_kind.get("refund", 0)
+    net = sum(y.by_kind.values())
+    sources = _lines(earned, [n for n, _ in SOURCES] + [OTHER], 1)
+    spending = _lines(spent, [n for n, _ in SPENDING] + [OTHER], -1)
+    lv, nxt = level_of(s, growth), next_level(s, growth)
+    offer_rows = _buyable(ctx, offers(book, ctx.sender, ctx.now), points, growth) if s.mall is not None else None
+    return {
+        "year": year,
+        "member_name": (m.name if m and m.name else "") or ctx.sender_name,
+        "until": f"{ctx.day.month}月{ctx.day.day}日",
+        "points": points,
+        "opening": points - net,
+        "growth": growth,
+        "earned": sum(earned.values()),
+        "sources": sources,
+        "spent": -sum(spent.values()),
+        "spending": spending,
+        "refunded": refunded,
+        "expired": expired,
+        "show_expired": bool(expired) or (s.expiry is not None and s.expiry.policy != "none"),
+        "checkin": ({"days": y.checkin_days, "longest": y.longest_streak}
+                    if s.checkin is not None or y.checkin_days else None),
+        "invites": y.invites if s.invite is not None or y.invites else None,
+        "redeemed": ({"count": sum(n for _, n in y.redeemed), "names": [name for name, _ in y.redeemed]}
+                     if s.mall is not None or y.redeemed else None),
+        "rank": {"percent": y.below * 100 // y.others} if y.others and not ctx.is_admin else None,
+        "is_admin": ctx.is_admin,
+        "levels": bool(s.levels),
+        "level": {"name": lv.name, "growth": lv.growth} if lv else None,
+        "next": {"name": nxt.name, "growth": nxt.growth, "remaining": nxt.growth - growth} if nxt else None,
+        "offers": offer_rows[:OFFERS_NAMED] if offer_rows is not None else None,
+        "offer_count": len(offer_rows or []),
+    }
+
+
+def cards_dir(settings: Any) -> Path:
+    """[statement] cards_dir, else cards/ beside a SQLite database file, else data/cards."""
+    if settings.statement.cards_dir:
+        return Path(settings.statement.cards_dir)
+    url = settings.storage.url
+    if url.startswith("sqlite:///") and ":memory:" not in url and len(url) > len("sqlite:///"):
+        return Path(url[len("sqlite:///"):]).parent / "cards"
+    return Path("data/cards")
+
+
+def _prune(directory: Path) -> None:
+    """Cards are sent within minutes; a day later they are only litter."""
+    cutoff = time.time() - CARD_KEEP_SECONDS
+    try:
+        for p in directory.glob("statement-*.png"):
+            if p.stat().st_mtime < cutoff:
+                p.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def card(ctx: Context, data: dict[str, Any]) -> str | None:
+    """The PNG card for `data` (a unique file per member and message), or None: text only."""
+    cfg = ctx.settings.statement
+    if not cfg.card:
+        return None
+    directory = cards_dir(ctx.settings)
+    digest = hashlib.sha256(f"{ctx.sender}\0{ctx.event_id}".encode()).hexdigest()[:20]
+    _prune(directory)
+    return statement_card.render(data, directory / f"statement-{data['year']}-{digest}.png", cfg.font)
+
+
+@command("我的账单", aliases=("账单", "年度账单"), feature="statement")
+async def my_statement(ctx: Context, args: str) -> list[Reply]:
+    """查看我今年的积分账单（私信发送）"""
+    data = statement_data(ctx)
+    image = card(ctx, data)
+    if ctx.room is None:
+        return [Reply("statement/mine", data, private=True, image=image)]
+    names = {ctx.sender: ctx.sender_name}
+    fallback = Reply("statement/not_friend", {"member_name": ctx.sender_name}, room=ctx.room, mentions=(ctx.sender,),
+                     names=names)
+    return [ctx.reply("statement/moved"),
+            Reply("statement/mine", data, to=ctx.sender, image=image, fallback=fallback)]

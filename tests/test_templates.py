@@ -11,6 +11,7 @@ import pytest
 from bot.templating import Renderer, TemplateProblem
 from tests.handlers.campaign_samples import CAMPAIGN_SAMPLES
 from tests.handlers.mall_samples import MALL_SAMPLES
+from tests.handlers.statement_samples import STATEMENT_SAMPLES
 
 ROW = {"rank": 1, "name": "Alice", "points": 25, "me": True}
 SAMPLES: dict[str, dict[str, Any]] = {
@@ -90,6 +91,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
 
 SAMPLES.update(MALL_SAMPLES)
 SAMPLES.update(CAMPAIGN_SAMPLES)
+SAMPLES.update(STATEMENT_SAMPLES)
 
 
 def test_every_template_has_sample_data_and_renders() -> None:

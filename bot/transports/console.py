@@ -49,6 +49,8 @@ class ConsoleTransport:
         where = f"[{out.room}]" if out.room else f"[私聊 → {out.to}]"
         mention = "".join(f"@{out.names.get(m, m)} " for m in out.mentions)
         body = (mention + out.text).replace("\n", "\n    ")
+        if out.image:  # a terminal shows no picture: the text version, and where the image file is
+            body += f"\n    [图片] {out.image}"
         self._print(f"{stamp} {where} {body}")
 
     def parse(self, line: str) -> Event | str | None:

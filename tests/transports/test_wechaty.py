@@ -93,8 +93,23 @@ def make_puppet_class() -> Any:
             if conversation_id.startswith("wxid_") and conversation_id not in self.friends:
                 raise RuntimeError("not a friend")
             self.sent.append((conversation_id, message, list(mention_ids or [])))
+            return self._sent(conversation_id, message)
+
+        async def message_send_file(self, conversation_id: str, file: Any) -> str:
+            if conversation_id.startswith("wxid_") and conversation_id not in self.friends:
+                raise RuntimeError("not a friend")
+            self.sent.append((conversation_id, f"file:{file.name}", []))
+            return self._sent(conversation_id, file.name)
+
+        def _sent(self, conversation_id: str, text: str) -> str:
+            """The message id of what the bot sent, its payload kept: the SDK loads it after sending."""
             self.n += 1
-            return f"sent{self.n}"
+            mid = f"sent{self.n}"
+            room = conversation_id if conversation_id.endswith("@chatroom") else ""
+            self.messages[mid] = wp.MessagePayload(id=mid, type=wp.MessageType.MESSAGE_TYPE_TEXT, from_id=BOT, text=text,
+                                                   room_id=room, to_id="" if room else conversation_id,
+                                                   timestamp=_time.time() * 1000, mention_ids=[])
+            return mid
 
         # -- the world acts ----------------------------------------------------------------------
 
@@ -245,6 +260,19 @@ async def test_a_private_message_to_a_stranger_fails_loudly(live: Live) -> None:
 
     with pytest.raises(SendFailed, match="not the bot's friend"):
         await live.transport.send(Outgoing(at=C().now(), text="卡密", to="wxid_carol"))
+
+
+async def test_an_image_goes_as_a_file_and_a_missing_one_as_its_text(live: Live, tmp_path: Path) -> None:
+    from bot.clock import Clock as C
+    from bot.events import Outgoing
+
+    card = tmp_path / "statement-card.png"
+    card.write_bytes(b"\x89PNG\r\n\x1a\n")
+    await live.transport.send(Outgoing(at=C().now(), text="账单", to="wxid_alice", image=str(card)))
+    await live.transport.send(Outgoing(at=C().now(), text="账单的文字版", to="wxid_alice", image=str(tmp_path / "gone.png")))
+    assert live.puppet.sent == [("wxid_alice", "file:statement-card.png", []), ("wxid_alice", "账单的文字版", [])]
+    with pytest.raises(SendFailed, match="not the bot's friend"):
+        await live.transport.send(Outgoing(at=C().now(), text="账单", to="wxid_carol", image=str(card)))
 
 
 async def test_after_the_stream_ends_it_reconnects_and_events_keep_flowing(live: Live) -> None:
