@@ -210,7 +210,7 @@ async def test_the_expire_job_tells_the_member(bot: ChatBot) -> None:
     ctx = bot.rt.app.context(at=sh("2026-11-24 10:01"))
     with bot.ledger.transaction():
         replies = await expire_job(ctx)
-    assert len(replies) == 1 and replies[0].to == "alice" and replies[0].data["event"] == "expired"
+    assert isinstance(replies, list) and len(replies) == 1 and replies[0].to == "alice" and replies[0].data["event"] == "expired"
     assert bot.balance("alice") == 200
 
 
