@@ -120,13 +120,14 @@ class Outbox:
         can_join = (b.coalesce > 0 and out.room is not None and bool(out.mentions) and out.image is None)
         if can_join:
             assert out.room is not None
-            item = self._open.get(out.room)
+            open_item = self._open.get(out.room)
             size = self._chars(out)
-            if (item is not None and not item.sent and (out.at - item.first).total_seconds() <= b.coalesce
-                    and len(item.who | set(out.mentions)) <= b.max_mentions and item.chars + size <= b.max_chars):
-                item.outs.append(out)
-                item.chars += size
-                item.who.update(out.mentions)
+            if (open_item is not None and not open_item.sent and (out.at - open_item.first).total_seconds() <= b.coalesce
+                    and len(open_item.who | set(out.mentions)) <= b.max_mentions
+                    and open_item.chars + size <= b.max_chars):
+                open_item.outs.append(out)
+                open_item.chars += size
+                open_item.who.update(out.mentions)
                 return
             item = _Item([out], out.at, out.at, True, out.room, size, True, who=set(out.mentions))
             self._open[out.room] = item

@@ -59,7 +59,7 @@ async def test_200_checkins_in_two_seconds_go_out_as_a_handful_mentioning_everyo
     assert 1 < len(rec.sent) <= 8
     mentioned = [m for o in rec.sent for m in o.mentions]
     assert sorted(mentioned) == sorted(f"wxid_{i}" for i in range(200))  # each one exactly once
-    answered = [r for o in rec.sent for r in (o.reply_to if isinstance(o.reply_to, tuple) else (o.reply_to,))]
+    answered = [str(r) for o in rec.sent for r in (o.reply_to if isinstance(o.reply_to, tuple) else (o.reply_to,))]
     assert sorted(answered) == sorted(f"m{i}" for i in range(200))
     assert all(len(o.mentions) <= b.max_mentions for o in rec.sent)
     assert_within_budget([o.at for o in rec.sent], b)

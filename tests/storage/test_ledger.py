@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -16,7 +17,7 @@ T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def ledger(db_url: str) -> Ledger:
+def ledger(db_url: str) -> Iterator[Ledger]:
     led = Ledger(make_engine(db_url))
     led.see_member("a", "Alice", T0)
     led.see_member("b", "Bob", T0)
