@@ -284,7 +284,7 @@ class MallItem(Section):
     limit_per_member: NonNegInt = 0  # orders per member that were not cancelled or refunded (0: no limit)
     starts: Aware | None = None
     ends: Aware | None = None
-    min_level: str = ""  # accepted and stored; not enforced until member levels exist
+    min_level: str = ""  # a [[levels]] name: only members at that level or above see and may buy it
     link: str = ""
     coupon: MallCoupon | None = None
     description: str = ""
@@ -476,6 +476,12 @@ class Settings(Section):
                     "config", f"levels[{i}].growth must be above levels[{i - 1}].growth: list levels from low to high")
             if any(o.name == lv.name for o in self.levels[:i]):
                 raise PydanticCustomError("config", f"levels[{i}].name repeats {lv.name!r}: names must be unique")
+        names = {lv.name for lv in self.levels}
+        for i, it in enumerate(self.mall.items if self.mall else []):
+            if it.min_level and it.min_level not in names:
+                known = ", ".join(sorted(names)) or "none: add [[levels]] first"
+                raise PydanticCustomError(
+                    "config", f"mall.items[{i}].min_level {it.min_level!r} is not a level (levels: {known})")
         if self.follow is not None:
             codes = [a.code.upper() for a in self.follow.accounts]
             if len(codes) != len(set(codes)):
