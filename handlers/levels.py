@@ -53,9 +53,10 @@ def multiply(points: int, *factors: float | int) -> int:
 
 
 def member_price(settings: Any, points: int, growth: int) -> int:
-    """What a mall price of `points` costs a member with `growth`: the level's mall_discount, rounded down."""
+    """What a mall price of `points` costs a member with `growth`: the level's mall_discount, rounded down,
+    never below 1 point (a configured price is at least 1). The mall charges it; 我的账单 offers by it."""
     lv = level_of(settings, growth)
-    return multiply(points, lv.mall_discount) if lv and lv.mall_discount < 1 else points
+    return max(1, multiply(points, lv.mall_discount)) if lv and lv.mall_discount < 1 else points
 
 
 def checkin_scale(settings: Any) -> Callable[[int, int], int] | None:

@@ -70,8 +70,8 @@ def local(ctx: Context, when: Any) -> str:
 
 
 def price_for(settings: Any) -> Callable[[int, int], int]:
-    """(list price, growth) -> the points a member pays: the level's mall_discount, rounded down, at least 1."""
-    return lambda points, growth: max(1, member_price(settings, points, growth))
+    """(list price, growth) -> the points a member pays (levels.member_price)."""
+    return lambda points, growth: member_price(settings, points, growth)
 
 
 def level_ok(settings: Any) -> Callable[[str, int], bool]:

@@ -8,7 +8,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 import run_bot
-from handlers.levels import level_of, meets, multiply
+from handlers.levels import level_of, meets, member_price, multiply
 from tests.conftest import ChatBot
 from tests.factories import config, sh
 
@@ -108,6 +108,14 @@ def test_level_of_meets_and_exact_rounding() -> None:
     assert level_of(s, 20).name == "白银" and level_of(s, 10_000).name == "黄金"  # type: ignore[union-attr]
     assert meets(s, 59, "黄金") is False and meets(s, 60, "黄金") and meets(s, 0, None) and meets(s, 0, "钻石")
     assert multiply(20, 1.15) == 23 and multiply(5, 2, 1.25) == 12 and multiply(3, 1.1) == 3
+
+
+def test_a_member_price_is_the_discount_rounded_down_and_never_below_one_point() -> None:
+    data = level_config()
+    data["levels"] = [{"name": "青铜", "growth": 0}, {"name": "白银", "growth": 20, "mall_discount": 0.5}]
+    s = run_bot.config_mod.parse(data)
+    assert member_price(s, 300, 0) == 300 and member_price(s, 300, 20) == 150 and member_price(s, 5, 20) == 2
+    assert member_price(s, 1, 20) == 1  # 0.5 of 1 point would be free
 
 
 def test_levels_config_errors_name_the_key() -> None:
