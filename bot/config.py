@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from datetime import datetime
 from pathlib import Path
@@ -100,12 +101,13 @@ def _seconds_at_least(low: float) -> Any:
     return BeforeValidator(check)
 
 
+_HHMM = r"([01]\d|2[0-3]):[0-5]\d"  # a local time of day
+
+
 def _quiet_hours(v: Any) -> str:
     if v == "":
         return ""
-    import re
-
-    if not isinstance(v, str) or not re.fullmatch(r"\s*([01]\d|2[0-3]):[0-5]\d\s*-\s*([01]\d|2[0-3]):[0-5]\d\s*", v):
+    if not isinstance(v, str) or not re.fullmatch(rf"\s*{_HHMM}\s*-\s*{_HHMM}\s*", v):
         _fail('must be "HH:MM-HH:MM" such as "22:30-07:30", or "" for none')
     return str(v).strip()
 
@@ -417,9 +419,7 @@ class StatementSettings(Section):
 
 
 def _clock_time(v: Any) -> str:
-    import re
-
-    if not isinstance(v, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", v.strip()):
+    if not isinstance(v, str) or not re.fullmatch(_HHMM, v.strip()):
         _fail('must be a local time "HH:MM" such as "00:05"')
     return str(v).strip()
 

@@ -7,7 +7,7 @@ of kind `expire`, drawn only from what is left of each earning (storage.expiry).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.dispatch import Context, Reply, job
@@ -22,6 +22,11 @@ def _cron(settings: Any) -> str | None:
         return None
     hour, minute = cfg.run_at.split(":")
     return f"{int(minute)} {int(hour)} * * *"
+
+
+def last_day(settings: Any, expires_at: datetime) -> date:
+    """The last local day points expiring at `expires_at` can be spent: expiry comes at the start of the next."""
+    return (expires_at.astimezone(settings.bot.tz) - timedelta(microseconds=1)).date()
 
 
 def rule(settings: Any) -> str:
@@ -42,13 +47,11 @@ async def expire_points(ctx: Context) -> list[Reply]:
     lots.expire(ctx.now)
     if not cfg.warn_days:
         return []
-    tz = ctx.settings.bot.tz
     out = []
     for n in lots.warn(ctx.now, timedelta(days=cfg.warn_days)):
         m = ledger(ctx).member(n.member)
-        # the last day they can be spent: expiry comes at the start of the next local day
-        last = (n.expires_at.astimezone(tz) - timedelta(microseconds=1)).date()
-        out.append(Reply("expiry/warn", {"points": n.points, "last_day": last, "balance": m.points if m else 0,
+        out.append(Reply("expiry/warn", {"points": n.points, "last_day": last_day(ctx.settings, n.expires_at),
+                                         "balance": m.points if m else 0,
                                          "rule": rule(ctx.settings), "mall": ctx.settings.mall is not None},
                          to=n.member))
     return out
@@ -63,4 +66,4 @@ def expiring_soon(ctx: Context, member: str) -> dict[str, Any] | None:
     points, first = lots.expiring(member, ctx.now, timedelta(days=max(cfg.warn_days, 30)))
     if not points or first is None:
         return None
-    return {"points": points, "last_day": (first.astimezone(ctx.settings.bot.tz) - timedelta(microseconds=1)).date()}
+    return {"points": points, "last_day": last_day(ctx.settings, first)}

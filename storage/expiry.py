@@ -83,8 +83,8 @@ class Lots:
             "ORDER BY expires_at, id",
             "own": "SELECT id, remaining FROM point_lots WHERE entry_id = :entry AND remaining > 0",
             "drawn": "SELECT lot_id, points FROM lot_uses WHERE entry_id = :entry AND points > 0 ORDER BY lot_id",
-            "due": "SELECT member_id, id, remaining FROM point_lots WHERE remaining > 0 AND expires_at <= :at "
-            "ORDER BY member_id, expires_at, id",
+            "due": "SELECT DISTINCT member_id FROM point_lots WHERE remaining > 0 AND expires_at <= :at "
+            "ORDER BY member_id",
             "due_of": "SELECT id, remaining FROM point_lots WHERE member_id = :member AND remaining > 0 "
             "AND expires_at <= :at ORDER BY expires_at, id",
         }
@@ -155,14 +155,12 @@ class Lots:
         """Write an `expire` entry for each member whose lots passed their time; one transaction per member."""
         led = self.ledger
         with led.reading() as conn:
-            due: dict[str, list[tuple[int, int]]] = {}
-            for member, lot, remaining in self._run(conn, "due", at=self._t(at)).fetchall():
-                due.setdefault(member, []).append((int(lot), int(remaining)))
+            due = [str(r[0]) for r in self._run(conn, "due", at=self._t(at)).fetchall()]
         out = []
         for member in due:
             with led.transaction() as conn:
                 points, growth, *_ = led._lock_member(conn, member)
-                # read again under the lock: a spend may have drawn on these lots meanwhile
+                # the member's lots are read under the lock: a spend may have drawn on them meanwhile
                 lots = [(int(i), int(r)) for i, r in self._run(conn, "due_of", member=member, at=self._t(at)).fetchall()]
                 total = sum(r for _, r in lots)
                 if not total:

@@ -105,6 +105,6 @@ def test_db_url_overrides_storage_url(tmp_path: Path) -> None:
 
 def test_a_min_level_that_names_no_level_is_refused() -> None:
     item = {"sku": "gold-mug", "name": "金杯", "kind": "physical", "points": 100, "min_level": "黄金"}
-    with pytest.raises(ConfigError, match="mall.items\\[0\\].min_level '黄金' is not a level"):
+    with pytest.raises(ConfigError, match=r"mall\.items\[0\]\.min_level '黄金' is not a level"):
         parse({"mall": {"items": [item]}, "levels": [{"name": "白银", "growth": 500}]})
     assert parse({"mall": {"items": [item]}, "levels": [{"name": "黄金", "growth": 500}]}).mall is not None

@@ -97,6 +97,12 @@ def replay_fifo(entries: list[Entry], expires: dict[int, datetime], tz: ZoneInfo
     return problems
 
 
+def run(led: Ledger, when: datetime) -> list[int]:
+    """The daily expiry at `when`: the points it took, one figure per member it wrote an entry for."""
+    assert led.lots is not None
+    return [g.points for g in led.lots.expire(when)]
+
+
 def lot_expiry(led: Ledger) -> dict[int, datetime]:
     """When the lot each credit opened expires, as the policy says (computed here, not read back)."""
     assert led.lots is not None
@@ -114,20 +120,20 @@ def test_rolling_expiry_takes_only_the_unspent_remainder(rolling: Ledger) -> Non
     led.award(member="a", points=5, kind="checkin", key="c2", at=at("2026-03-02"))
     led.spend(member="a", points=7, kind="redeem", key="r1", at=at("2026-03-05"))  # all of c1, 2 of c2
     # c1 is good through 03-11, expires at the start of 03-12: nothing of it is left to expire
-    assert led.lots.expire(at("2026-03-12", "00:05")) == []  # type: ignore[union-attr]
+    assert run(led, at("2026-03-12", "00:05")) == []
     [gone] = led.lots.expire(at("2026-03-13", "00:05"))  # type: ignore[union-attr]
     assert (gone.member, gone.points, gone.balance) == ("a", 3, 0)
     assert [(e.kind, e.delta) for e in led.entries("a")] == [("checkin", 5), ("checkin", 5), ("redeem", -7), ("expire", -3)]
     assert led.member("a").growth == 10  # type: ignore[union-attr]  # expiry never lowers growth
-    assert led.lots.expire(at("2026-03-14", "00:05")) == []  # type: ignore[union-attr]  # never twice
+    assert run(led, at("2026-03-14", "00:05")) == []  # never twice
     check(led)
 
 
 def test_expiry_starts_at_the_local_day_after_the_last_valid_one(rolling: Ledger) -> None:
     led = rolling
     led.award(member="a", points=5, kind="checkin", key="c1", at=at("2026-03-01", "23:59"))
-    assert led.lots.expire(at("2026-03-11", "23:59")) == []  # type: ignore[union-attr]  # day 10 still good
-    assert [g.points for g in led.lots.expire(at("2026-03-12", "00:00"))] == [5]  # type: ignore[union-attr]
+    assert run(led, at("2026-03-11", "23:59")) == []  # day 10 still good
+    assert run(led, at("2026-03-12", "00:00")) == [5]
     check(led)
 
 
@@ -138,7 +144,7 @@ def test_a_refund_puts_the_points_back_where_they_came_from(rolling: Ledger) -> 
     led.spend(member="a", points=12, kind="redeem", key="order1", at=at("2026-03-09"))
     led.reverse(original_key="order1", key="order1:refund", kind="refund", at=at("2026-03-10"))
     # the refund did not make old points young: all 10 of "old" expire on time, "new" stays
-    assert [g.points for g in led.lots.expire(at("2026-03-12", "00:05"))] == [10]  # type: ignore[union-attr]
+    assert run(led, at("2026-03-12", "00:05")) == [10]
     assert led.member("a").points == 10  # type: ignore[union-attr]
     check(led)
 
@@ -147,9 +153,9 @@ def test_a_refund_after_its_points_expired_expires_them_at_the_next_run(rolling:
     led = rolling
     led.award(member="a", points=10, kind="checkin", key="old", at=at("2026-03-01"))
     led.spend(member="a", points=10, kind="redeem", key="order1", at=at("2026-03-02"))
-    assert led.lots.expire(at("2026-03-12", "00:05")) == []  # type: ignore[union-attr]  # all spent
+    assert run(led, at("2026-03-12", "00:05")) == []  # all spent
     led.reverse(original_key="order1", key="order1:refund", kind="refund", at=at("2026-03-12", "10:00"))
-    assert [g.points for g in led.lots.expire(at("2026-03-13", "00:05"))] == [10]  # type: ignore[union-attr]
+    assert run(led, at("2026-03-13", "00:05")) == [10]
     check(led)
 
 
@@ -159,7 +165,7 @@ def test_a_clawback_takes_its_own_points_first_and_may_leave_a_debt(rolling: Led
     led.award(member="a", points=20, kind="invite", key="inv", at=at("2026-03-05"))
     led.reverse(original_key="inv", key="inv:revoke", kind="invite_revoke", at=at("2026-03-06"))
     # the clawback took the invite's own lot, so c1 is untouched and still expires in full
-    assert [g.points for g in led.lots.expire(at("2026-03-12", "00:05"))] == [5]  # type: ignore[union-attr]
+    assert run(led, at("2026-03-12", "00:05")) == [5]
     led.award(member="a", points=20, kind="invite", key="inv2", at=at("2026-03-13"))
     led.spend(member="a", points=20, kind="redeem", key="r", at=at("2026-03-13"))
     led.reverse(original_key="inv2", key="inv2:revoke", kind="invite_revoke", at=at("2026-03-14"))
@@ -176,11 +182,11 @@ def test_year_end_across_two_years(year_end: Ledger) -> None:
     led.award(member="a", points=50, kind="checkin", key="y2", at=at("2026-12-31", "23:00"))
     led.award(member="a", points=40, kind="checkin", key="y3", at=at("2027-01-01", "08:00"))
     led.spend(member="a", points=120, kind="redeem", key="buy", at=at("2027-05-01"))  # 100 of y1, 20 of y2
-    assert led.lots.expire(at("2027-12-31", "23:59")) == []  # type: ignore[union-attr]  # 2026's points good all 2027
+    assert run(led, at("2027-12-31", "23:59")) == []  # 2026's points good all 2027
     [gone] = led.lots.expire(at("2028-01-01", "00:05"))  # type: ignore[union-attr]
     assert (gone.points, gone.balance) == (30, 40)  # the unspent 30 of 2026; 2027's 40 stay a year more
-    assert led.lots.expire(at("2028-06-01", "00:05")) == []  # type: ignore[union-attr]
-    assert [g.points for g in led.lots.expire(at("2029-01-01", "00:05"))] == [40]  # type: ignore[union-attr]
+    assert run(led, at("2028-06-01", "00:05")) == []
+    assert run(led, at("2029-01-01", "00:05")) == [40]
     assert led.member("a").points == 0  # type: ignore[union-attr]
     check(led)
 
@@ -223,8 +229,8 @@ def test_settle_counts_points_held_before_expiry_was_on_from_now(db_url: str) ->
     assert led.lots.settle(at("2026-03-01")) == 1
     assert led.audit() == []
     assert led.lots.settle(at("2026-03-01")) == 0
-    assert led.lots.expire(at("2026-03-11", "00:05")) == []  # counted from the day it was turned on
-    assert [g.points for g in led.lots.expire(at("2026-03-12", "00:05"))] == [70]
+    assert run(led, at("2026-03-11", "00:05")) == []  # counted from the day it was turned on
+    assert run(led, at("2026-03-12", "00:05")) == [70]
     assert led.audit() == []
     led.engine.dispose()
 
@@ -236,7 +242,7 @@ def test_audit_finds_an_expiry_of_spent_points(rolling: Ledger) -> None:
     with led.engine.begin() as conn:  # a broken expiry: takes 5 already spent points from the lot
         lot = conn.execute(text("SELECT id FROM point_lots")).scalar_one()
         conn.execute(text("UPDATE point_lots SET remaining = 5 WHERE id = :id"), {"id": lot})
-    led.lots.expire(at("2026-03-12", "00:05"))  # type: ignore[union-attr]
+    run(led, at("2026-03-12", "00:05"))
     problems = led.audit()
     assert any("lot" in p and "drawn" in p for p in problems), problems
     assert replay_fifo(led.entries(), lot_expiry(led)) != []
@@ -274,8 +280,8 @@ def test_random_histories_never_expire_a_spent_point(tmp_path) -> None:  # type:
                 k = earned.pop(0)
                 led.reverse(original_key=k, key=f"{k}:revoke", kind="invite_revoke", at=t)
             elif op == "run":
-                led.lots.expire(datetime.combine(t.date(), time(0, 5), tzinfo=SH))  # type: ignore[union-attr]
-        led.lots.expire(t + timedelta(days=800))  # type: ignore[union-attr]
+                run(led, datetime.combine(t.date(), time(0, 5), tzinfo=SH))
+        run(led, t + timedelta(days=800))
         try:
             check(led)
             assert max(0, led.member("a").points) == 0  # type: ignore[union-attr]  # everything expired in the end
