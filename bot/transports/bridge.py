@@ -9,31 +9,45 @@ A connector (a WeChatFerry or WeCom client, a custom gateway) drives the bot wit
                             header X-Next-After: the number to pass next time
     GET  /health            200 "ok"
 
-Every request needs `Authorization: Bearer <secret>`. Plain HTTP/1.1, one request per connection.
+Every request needs `Authorization: Bearer <secret>`. Starlette routes on uvicorn (bot/web.py), HTTP/1.1
+with keep-alive; a body over MAX_BODY is answered 413.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hmac
 import json
+import math
 import os
+import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from loguru import logger
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
-from bot.events import Event, Outgoing
+from bot.events import Event, MemberJoined, Outgoing
 from bot.transports.jsonl import BadLine, format_out, read_events
+from bot.web import KEEP_ALIVE_SECONDS, READ_SECONDS, WebError, WebServer, build_app
 
 MAX_BODY = 4 * 1024 * 1024
+MAX_WAIT = 60.0
+MAX_MEMBERS = 1000  # per join event: a WeChat group holds at most 500
+_SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads pairs valid escapes, so any left is lone
 
 
 class BridgeError(Exception):
+    pass
+
+
+class _TooLarge(Exception):
     pass
 
 
@@ -41,8 +55,66 @@ def secret(settings: Any) -> str:
     return os.environ.get("BOT_BRIDGE_SECRET") or getattr(settings, "secret", "") or ""
 
 
+def _dump(obj: Any) -> str:
+    """JSON that always encodes as UTF-8: readable Chinese, and lone surrogates escaped."""
+    text = json.dumps(obj, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj)
+    return text
+
+
+def _json(status: int, obj: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(_dump(obj), status, headers, media_type="application/json; charset=utf-8")
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, tuple):
+        for v in value:
+            yield from _strings(v)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            yield from _strings(getattr(value, f.name))
+
+
+def _refusal(ev: Event) -> str | None:
+    """Why the bridge refuses an event the replay format accepts, or None."""
+    if any(_SURROGATE.search(s) for s in _strings(ev)):
+        return "a string holds a lone UTF-16 surrogate (such as \\ud800), which is not valid Unicode"
+    if isinstance(ev, MemberJoined) and len(ev.members) > MAX_MEMBERS:
+        return f"a join event names {len(ev.members)} members; at most {MAX_MEMBERS} per event"
+    return None
+
+
+def read_body(body: bytes) -> tuple[list[Event], list[str]]:
+    """The events of a POST /events body, or the errors naming each bad line."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        lineno = body[:exc.start].count(b"\n") + 1
+        return [], [f"line {lineno}: not UTF-8 (byte {exc.start + 1} of the body)"]
+    events: list[Event] = []
+    errors: list[str] = []
+    # lines end at \n only: str.splitlines() would also cut at U+2028/U+2029, valid inside a JSON string
+    for n, line in enumerate(text.split("\n"), 1):
+        for item in read_events([line]):
+            if isinstance(item, BadLine):
+                errors.append(f"line {n}: {item.reason}")
+            elif why := _refusal(item):
+                errors.append(f"line {n}: {why}")
+            else:
+                events.append(item)
+    return events, errors
+
+
 class BridgeTransport:
-    def __init__(self, settings: Any, submit: Callable[[Event], None], *, tz: ZoneInfo, keep: int = 10_000) -> None:
+    def __init__(self, settings: Any, submit: Callable[[Event], None], *, tz: ZoneInfo, keep: int = 10_000,
+                 parts: Iterable[Sequence[BaseRoute]] = (), keep_alive: int = KEEP_ALIVE_SECONDS,
+                 read_seconds: float = READ_SECONDS) -> None:
+        """`parts`: more routes for the same web app (the operator console's Mount)."""
         self.host = settings.host
         self.port = settings.port
         self.secret = secret(settings)
@@ -52,117 +124,120 @@ class BridgeTransport:
         self.tz = tz
         self.lines: deque[tuple[int, str]] = deque(maxlen=keep)
         self.seq = 0
-        self._new = asyncio.Condition()
-        self._stop = asyncio.Event()
-        self.server: asyncio.Server | None = None
+        self._bell = asyncio.Event()  # rung (and replaced) on every new line and on stop
+        self._stopping = False
+        self.polling = 0  # long-polls waiting now
+        self.app = build_app(self.routes(), *parts)
+        self.web = WebServer(self.app, self.host, self.port, keep_alive=keep_alive, read_seconds=read_seconds)
         self.bound_port: int | None = None
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route("/events", self._guarded(self._events), methods=["POST"]),
+                Route("/out", self._guarded(self._out), methods=["GET"]),
+                Route("/health", self._guarded(self._health), methods=["GET"])]
 
     async def send(self, out: Outgoing) -> None:
         self.seq += 1
-        self.lines.append((self.seq, format_out(out, self.tz)))
-        async with self._new:
-            self._new.notify_all()
+        line = format_out(out, self.tz)
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (a name stored long ago?): escaped, or /out could not encode it
+            line = json.dumps(json.loads(line))
+        self.lines.append((self.seq, line))
+        self._ring()
+
+    def _ring(self) -> None:
+        self._bell.set()
+        self._bell = asyncio.Event()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping = True
+        self._ring()  # long-polls answer now rather than hold the shutdown
+        self.web.stop()
 
     async def start(self) -> None:
         try:
-            self.server = await asyncio.start_server(self._handle, self.host, self.port)
-        except OSError as exc:
-            raise BridgeError(f"cannot listen on {self.host}:{self.port}: {exc.strerror}") from None
-        self.bound_port = self.server.sockets[0].getsockname()[1]
+            await self.web.start()
+        except WebError as exc:
+            raise BridgeError(str(exc)) from None
+        self.bound_port = self.web.bound_port
         logger.info("bridge listening on http://{}:{}", self.host, self.bound_port)
 
     async def run(self) -> None:
-        if self.server is None:
+        if self.bound_port is None:
             await self.start()
-        assert self.server is not None
-        try:
-            await self._stop.wait()
-        finally:
-            self.server.close()
-            async with self._new:
-                self._new.notify_all()
-            await self.server.wait_closed()
+        await self.web.serve()
 
     # -- HTTP -----------------------------------------------------------------------------------
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            status, body, headers = await self._request(reader)
-        except Exception as exc:  # a bad client must not take the bridge down
-            logger.warning("bridge: bad request ({})", exc)
-            status, body, headers = 400, json.dumps({"error": "bad request"}), {}
-        data = body.encode("utf-8")
-        head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}", f"Content-Length: {len(data)}",
-                "Content-Type: application/json; charset=utf-8", "Connection: close"]
-        head += [f"{k}: {v}" for k, v in headers.items()]
-        try:
-            writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + data)
-            await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            writer.close()
+    def _guarded(self, handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
+        async def guarded(request: Request) -> Response:
+            length = request.headers.get("content-length")
+            if length is not None and length.isdigit() and int(length) > MAX_BODY:
+                return _json(413, {"error": "body too large"}, {"Connection": "close"})
+            auth = request.headers.get("authorization", "")
+            given = auth[7:] if auth.startswith("Bearer ") else ""
+            if not hmac.compare_digest(given.encode(), self.secret.encode()):
+                return _json(401, {"error": "missing or wrong secret (Authorization: Bearer ...)"})
+            try:
+                response: Response = await handler(request)
+            except _TooLarge:
+                return _json(413, {"error": "body too large"}, {"Connection": "close"})
+            return response
 
-    async def _request(self, reader: asyncio.StreamReader) -> tuple[int, str, dict[str, str]]:
-        line = (await reader.readline()).decode("latin-1").strip()
-        method, target, _version = line.split(" ", 2)
-        headers: dict[str, str] = {}
-        while True:
-            h = (await reader.readline()).decode("latin-1")
-            if h in ("\r\n", "\n", ""):
-                break
-            k, _, v = h.partition(":")
-            headers[k.strip().lower()] = v.strip()
-        length = int(headers.get("content-length", "0") or 0)
-        if length > MAX_BODY:
-            return 413, json.dumps({"error": "body too large"}), {}
-        body = (await reader.readexactly(length)).decode("utf-8") if length else ""
-        auth = headers.get("authorization", "")
-        given = auth[7:] if auth.startswith("Bearer ") else ""
-        if not hmac.compare_digest(given.encode(), self.secret.encode()):
-            return 401, json.dumps({"error": "missing or wrong secret (Authorization: Bearer ...)"}), {}
-        url = urlsplit(target)
-        query = parse_qs(url.query)
-        if method == "GET" and url.path == "/health":
-            return 200, json.dumps("ok"), {}
-        if method == "POST" and url.path == "/events":
-            return self._events(body)
-        if method == "GET" and url.path == "/out":
-            after = int(query.get("after", ["0"])[0])
-            wait = min(60.0, float(query.get("wait", ["0"])[0]))
-            return await self._out(after, wait)
-        return 404, json.dumps({"error": f"no {method} {url.path}"}), {}
+        return guarded
 
-    def _events(self, body: str) -> tuple[int, str, dict[str, str]]:
-        events: list[Event] = []
-        errors: list[str] = []
-        for item in read_events(body.splitlines()):
-            if isinstance(item, BadLine):
-                errors.append(f"line {item.lineno}: {item.reason}")
-            else:
-                events.append(item)
+    async def _body(self, request: Request) -> bytes:
+        """The whole body, chunked or not, refused once it passes MAX_BODY."""
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise _TooLarge
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _health(self, request: Request) -> Response:
+        return _json(200, "ok")
+
+    async def _events(self, request: Request) -> Response:
+        try:
+            body = await self._body(request)
+        except ClientDisconnect:  # gone (or timed out) mid-body: nothing taken, nobody to answer
+            return Response(status_code=400)
+        events, errors = read_body(body)
         if errors:
-            return 400, json.dumps({"errors": errors}, ensure_ascii=False), {}
+            return _json(400, {"errors": errors})
         for ev in events:
             self.submit(ev)
-        return 202, json.dumps({"accepted": len(events)}), {}
+        return _json(202, {"accepted": len(events)})
 
-    async def _out(self, after: int, wait: float) -> tuple[int, str, dict[str, str]]:
+    async def _out(self, request: Request) -> Response:
+        try:
+            after = int(request.query_params.get("after", "0"))
+        except ValueError:
+            return _json(400, {"errors": ['"after" must be a whole number']})
+        try:
+            wait = float(request.query_params.get("wait", "0"))
+        except ValueError:
+            return _json(400, {"errors": ['"wait" must be a number of seconds']})
+        wait = min(MAX_WAIT, wait) if not math.isnan(wait) else 0.0
+
         def newer() -> list[tuple[int, str]]:
             return [(n, text) for n, text in self.lines if n > after]
 
         got = newer()
-        if not got and wait > 0:
-            async with self._new:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while not got and not self._stopping and (left := deadline - loop.time()) > 0:
+            self.polling += 1
+            try:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._new.wait_for(lambda: bool(newer()) or self._stop.is_set()), wait)
+                    await asyncio.wait_for(self._bell.wait(), left)
+            finally:
+                self.polling -= 1
             got = newer()
         nxt = got[-1][0] if got else after
-        return 200, "".join(text + "\n" for _n, text in got), {"X-Next-After": str(nxt)}
-
-
-_REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-            413: "Payload Too Large"}
+        return Response("".join(text + "\n" for _n, text in got), 200, {"X-Next-After": str(nxt)},
+                        media_type="application/json; charset=utf-8")
