@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, load, parse
+from handlers.campaigns import CampaignSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,6 +32,7 @@ def test_the_repo_config_is_valid_and_documents_the_issue_keys() -> None:
     assert s.quiz is not None and s.quiz.winners == 3 and s.quiz.window_minutes == 30 and s.quiz.questions
     assert s.mall is not None and (s.mall.highlight_new_days, s.mall.highlight_low_stock) == (7, 5)
     [c] = s.campaigns
+    assert isinstance(c, CampaignSettings)  # the campaigns feature declares what describes a campaign
     assert (c.warmup_hours, c.closing_hours) == (24, 24) and c.description
     assert c.overrides() == {"checkin": {"multiplier": 2}}  # the declared keys are no overrides
 
