@@ -93,6 +93,10 @@ def _cron(v: str) -> str:
     return v
 
 
+Timezone = Annotated[Text, AfterValidator(_timezone)]
+Cron = Annotated[Text, AfterValidator(_cron)]
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -103,7 +107,7 @@ class Section(BaseModel):
 class BotSettings(Section):
     name: Text = "积分助手"  # how members @-mention the bot; a leading @name before a command is skipped
     self_id: Text = "bot"  # the bot's own contact id (the wechaty transport learns it at login)
-    timezone: Annotated[Text, AfterValidator(_timezone)] = "Asia/Shanghai"
+    timezone: Timezone = "Asia/Shanghai"
     admins: list[Text] = Field(default_factory=list)
     rooms: list[Text] = Field(default_factory=list)  # empty: serve every group the bot is in
     rate_limit: NonNegInt = 10  # commands one member may trigger per minute; beyond it the bot stays silent (0: off)
@@ -118,7 +122,7 @@ class TransportSettings(Section):
     file: str = ""  # kind = "replay": the JSON-lines file to read
 
 
-Seconds = Words("a number of seconds")
+_SECONDS = Words("a number of seconds")
 QuietHours = Annotated[
     str, Field(pattern=rf"^(|\s*{HHMM}\s*-\s*{HHMM}\s*)$"), AfterValidator(str.strip),
     Words('"HH:MM-HH:MM" such as "22:30-07:30", or "" for none'),
@@ -129,10 +133,10 @@ class WechatySettings(Section):
     endpoint: str = ""  # host:port of the puppet service; env WECHATY_PUPPET_SERVICE_ENDPOINT wins
     token: str = ""  # env WECHATY_PUPPET_SERVICE_TOKEN wins
     cache_dir: Text = "data/wechaty"  # where wechaty keeps its files
-    probe_seconds: Annotated[float, Field(ge=1, strict=True), Seconds] = 30.0  # a cheap call this often finds a deaf link
-    probe_timeout_seconds: Annotated[float, Field(ge=1, strict=True), Seconds] = 10.0
-    backoff_initial_seconds: Annotated[float, Field(ge=0.1, strict=True), Seconds] = 1.0
-    backoff_max_seconds: Annotated[float, Field(ge=1, strict=True), Seconds] = 60.0
+    probe_seconds: Annotated[float, Field(ge=1, strict=True), _SECONDS] = 30.0  # a cheap call this often finds a deaf link
+    probe_timeout_seconds: Annotated[float, Field(ge=1, strict=True), _SECONDS] = 10.0
+    backoff_initial_seconds: Annotated[float, Field(ge=0.1, strict=True), _SECONDS] = 1.0
+    backoff_max_seconds: Annotated[float, Field(ge=1, strict=True), _SECONDS] = 60.0
 
 
 class BridgeSettings(Section):
@@ -142,12 +146,12 @@ class BridgeSettings(Section):
 
 
 class OutboxSettings(Section):
-    interval_seconds: Annotated[float, Field(ge=0.1, strict=True), Seconds] = 1.5  # one message per this, per account
+    interval_seconds: Annotated[float, Field(ge=0.1, strict=True), _SECONDS] = 1.5  # one message per this, per account
     burst: PosInt = 3  # messages that may leave at once after a quiet spell
-    coalesce_seconds: Annotated[float, Field(ge=0, strict=True), Seconds] = 3.0  # 0 = never merge replies
+    coalesce_seconds: Annotated[float, Field(ge=0, strict=True), _SECONDS] = 3.0  # 0 = never merge replies
     coalesce_max_mentions: PosInt = 50
     max_chars: PosInt = 3000
-    give_up_seconds: Annotated[float, Field(ge=1, strict=True), Seconds] = 600.0  # a reply later than this is logged, not sent
+    give_up_seconds: Annotated[float, Field(ge=1, strict=True), _SECONDS] = 600.0  # a reply later than this is logged, not sent
     quiet_hours: QuietHours = ""  # scheduled posts wait, e.g. "22:30-07:30"
 
 
@@ -159,7 +163,7 @@ class StorageSettings(Section):
 class ScheduleEntry(Section):
     id: Text
     job: Text
-    cron: Annotated[Text, AfterValidator(_cron)]
+    cron: Cron
     rooms: list[Text] = Field(default_factory=list)  # empty: every group the bot serves
     period: Literal["all", "week", "month"] = "all"  # job = "leaderboard": balance, or points earned this week/month
 
@@ -213,9 +217,10 @@ SECTIONS: dict[str, FeatureSection] = {}
 def section(name: str, model: type[BaseModel], *, many: bool = False, always: bool = False, campaign: bool = False,
             check: Callable[[Any], None] | None = None) -> None:
     """Register a feature's section (at import of the feature's module); registering a name again replaces it."""
-    core = Settings.model_fields.get(name)
-    if core is not None and not (many and name == "campaigns" and issubclass(model, Campaign)):
+    if name in Settings.model_fields and not (many and name == "campaigns" and issubclass(model, Campaign)):
         raise ValueError(f"[{name}] is a core section; a feature may only refine campaigns with a Campaign subclass")
+    if campaign and many:
+        raise ValueError(f"[[{name}]]: a campaign overrides tables, not lists")
     SECTIONS[name] = FeatureSection(name, model, many, always, campaign, check)
 
 

@@ -59,6 +59,7 @@ def _yuan(v: Any) -> int:
     return round(v * 100)
 
 
+Yuan = Annotated[int, BeforeValidator(_yuan)]  # stored in fen
 Sku = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"),
                 Words('letters, digits, "-", "_" or "." (up to 40, no spaces), such as "mug-2026"')]
 
@@ -76,7 +77,7 @@ class MallItem(Section):
     name: Text
     kind: Literal["physical", "red_packet", "card_code", "link", "coupon"]
     points: PosInt
-    cash: Annotated[int, BeforeValidator(_yuan)] = 0  # stored in fen; > 0 means points + cash
+    cash: Yuan = 0  # > 0 means points + cash
     stock: NonNegInt | None = None  # opening stock when the sku is first seen; left out: unlimited
     limit_per_member: NonNegInt = 0  # orders per member that were not cancelled or refunded (0: no limit)
     starts: Aware | None = None
