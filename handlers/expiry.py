@@ -59,5 +59,3 @@ async def expire_points(ctx: Context) -> list[Reply]:
                                          "rule": rule(ctx.settings), "mall": ctx.settings.mall is not None},
                          to=n.member))
     return out
-
-

@@ -26,4 +26,3 @@ def clean_phone(text: str) -> str:
     if not _PHONE.match(t):
         raise Invalid("phone")
     return t
-

@@ -32,4 +32,3 @@ def expiring_soon(ctx: Context, member: str) -> dict[str, Any] | None:
     if not points or first is None:
         return None
     return {"points": points, "last_day": last_day(ctx.settings, first)}
-

@@ -78,4 +78,3 @@ def _plain(x: float) -> str:
 def _discount(x: float) -> str:
     """0.95 -> "9.5折", 0.8 -> "8折", 1 -> "" (no discount)."""
     return "" if x >= 1 else f"{x * 10:g}折"
-

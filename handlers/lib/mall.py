@@ -126,4 +126,3 @@ def order_number(ctx: Context, args: str, usage: str) -> int:
     if not word.isdecimal():
         raise UsageError("请写上单号", usage=usage)
     return int(word)
-

@@ -51,4 +51,3 @@ def next_tier(task: Any, value: int, done: frozenset[int]) -> dict[str, Any] | N
         if tier.at not in done:
             return {"at": tier.at, "points": tier.points, "remaining": max(tier.at - value, 0)}
     return None
-
