@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from loguru import logger
 
+import handlers  # noqa: F401  (registers commands, jobs, listeners and config sections before any parse)
 from bot import config as config_mod
 from bot.app import App
 from bot.clock import Clock, ManualClock, OffsetClock
@@ -62,7 +63,6 @@ class Runtime:
 def build(settings: Settings, clock: Clock | None = None, templates: Path | None = None,
           registry: Registry = REGISTRY) -> Runtime:
     """Wire features into one app: the only place that knows both the runtime and the handlers."""
-    import handlers  # noqa: F401  (registers commands, jobs and listeners)
     from handlers.common import Services
     from storage import boards
     from storage.db import make_engine
@@ -274,7 +274,7 @@ def _readonly(config: Path | None, db: str | None) -> Runtime:
 def balances(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Every member's balance and growth, highest first."""
     rt = _readonly(config, db)
-    from handlers.levels import level_name
+    from handlers.lib.levels import level_name
 
     rows = [{"member": m.id, "name": m.name, "points": m.points, "growth": m.growth,
              "level": level_name(rt.settings, m.growth)} for m in rt.ledger.members()]
@@ -401,8 +401,6 @@ def orders(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 def check_config(config: ConfigOpt = None, db: DbOpt = None) -> None:
     """Validate config.toml and the templates without starting the bot."""
     settings = _settings(config, db)
-    import handlers  # noqa: F401
-
     for i, entry in enumerate(settings.schedule):
         if entry.job not in REGISTRY.jobs:
             raise _fail(f'schedule[{i}].job must be one of {", ".join(sorted(REGISTRY.jobs))}, got "{entry.job}"')

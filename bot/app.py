@@ -143,7 +143,7 @@ class App:
         at = ev.at if ev is not None else at
         settings, campaigns = self.settings.at(at) if hasattr(self.settings, "at") else (self.settings, {})
         ctx = Context(now=at, day=at.astimezone(self.tz).date(), settings=settings, services=self.services,
-                      matcher=self.matcher, campaigns=campaigns, **kw)
+                      matcher=self.matcher, registry=self.registry, campaigns=campaigns, **kw)
         if ev is not None:
             ctx.sender, ctx.sender_name, ctx.room, ctx.room_name = ev.sender, ev.sender_name, ev.room, ev.room_name
             ctx.event_id, ctx.mentions, ctx.text = ev.id, ev.mentions, ev.text

@@ -55,6 +55,7 @@ class Context:
     is_admin: bool = False
     keyword: str = ""
     matcher: Any = None
+    registry: Registry | None = None  # what the app dispatches with (取消 looks up a conversation's cancel step)
     text: str = ""  # the message as typed (mentions, spacing and case intact)
     campaigns: dict[str, str] = field(default_factory=dict)  # section -> campaign overriding it now
 
@@ -71,6 +72,7 @@ JobFunc = Callable[[Context], Awaitable[HandlerResult]]
 Listener = Callable[[Context, Any], Awaitable[HandlerResult]]
 ConversationStep = Callable[[Context, str, Any], Awaitable[HandlerResult]]
 AfterHook = Callable[[Context], Awaitable[HandlerResult]]
+CancelStep = Callable[[Context, Any], Awaitable[HandlerResult]]
 
 
 @dataclass
@@ -102,6 +104,8 @@ class Registry:
     on_join: list[Listener] = field(default_factory=list)
     on_leave: list[Listener] = field(default_factory=list)
     conversations: dict[str, ConversationStep] = field(default_factory=dict)
+    # conversation kind -> what 取消 does besides dropping it (the parcel address refunds its order)
+    cancels: dict[str, CancelStep] = field(default_factory=dict)
     # run after every handled message, join/leave and job, in its savepoint; may add replies (a level-up)
     after: list[AfterHook] = field(default_factory=list)
     # job name -> (job run `offset(settings)` after each of its runs, offset): a quiz's closing
@@ -152,6 +156,15 @@ class Registry:
 
         return register
 
+    def cancel(self, kind: str) -> Callable[[CancelStep], CancelStep]:
+        """Register what 取消 does, besides dropping the conversation, while one of `kind` is pending."""
+
+        def register(func: CancelStep) -> CancelStep:
+            self.cancels[kind] = func
+            return func
+
+        return register
+
     def after_event(self, func: AfterHook) -> AfterHook:
         self.after.append(func)
         return func
@@ -171,6 +184,7 @@ job = REGISTRY.job
 on_join = REGISTRY.joined
 on_leave = REGISTRY.left
 conversation = REGISTRY.conversation
+on_cancel = REGISTRY.cancel
 after_event = REGISTRY.after_event
 
 

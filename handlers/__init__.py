@@ -1,4 +1,4 @@
-"""Feature handlers; importing this package registers every command, job and listener, in help order."""
+"""Feature handlers; importing this package registers every command, job, listener and config section, in help order."""
 
 from handlers import (  # noqa: F401, I001  (this order is the order of 帮助)
     checkin,

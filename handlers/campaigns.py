@@ -15,14 +15,25 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.config import Campaign
+from bot.config import Campaign, NonNegInt, section
 from bot.dispatch import Context, Reply, job
 from handlers.common import ledger
 
 SECTIONS = {"checkin": "签到", "newcomer": "新人礼", "invite": "邀请", "profile": "完善资料", "follow": "关注"}
 
 
-def phase_at(c: Campaign, at: datetime) -> str | None:
+class CampaignSettings(Campaign):
+    """A [[campaigns]] entry as its posts describe it; its other keys override sections (bot.config.Campaign)."""
+
+    description: str = ""  # what the campaign is, shown in its posts
+    warmup_hours: NonNegInt = 24  # 预热 post: due within this many hours before starts (0: none)
+    closing_hours: NonNegInt = 24  # 收尾 post: due within this many hours before ends (0: none)
+
+
+section("campaigns", CampaignSettings, many=True)
+
+
+def phase_at(c: CampaignSettings, at: datetime) -> str | None:
     """warmup | start | closing: the phase of `c` at `at`; None outside every phase's window."""
     closing = max(c.starts, c.ends - timedelta(hours=c.closing_hours))
     if c.warmup_hours and c.starts - timedelta(hours=c.warmup_hours) <= at < c.starts:
@@ -69,7 +80,7 @@ def perk(section: str, key: str, value: Any) -> str:
     return f"{SECTIONS.get(section, section)}规则调整：{key} = {_value(value)}"
 
 
-def perks(c: Campaign) -> list[str]:
+def perks(c: CampaignSettings) -> list[str]:
     return [perk(section, key, value) for section, values in c.overrides().items() for key, value in values.items()]
 
 

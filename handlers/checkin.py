@@ -4,13 +4,54 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field, model_validator
+
+from bot.config import Flag, NonNegInt, PosInt, Section, Text, problem, section
 from bot.dispatch import Context, Reply, command, job
 from bot.errors import UserError, WrongPlace
-from handlers import levels, tasks
 from handlers.common import ledger
+from handlers.lib import levels, tasks
 from storage import boards
 from storage.errors import AlreadyCheckedIn, InsufficientPoints, MakeupLimit, NothingToMakeUp
 from storage.ledger import Reward
+
+
+class Bonus(Section):
+    days: PosInt
+    bonus: PosInt
+    name: str = ""
+
+
+class MakeupSettings(Section):
+    cost: PosInt = 20  # points a makeup check-in costs
+    max_per_month: PosInt = 2
+    within_days: PosInt = 3  # how far back a missed day may be filled
+
+
+class CheckinSettings(Section):
+    points: NonNegInt = 5
+    keywords: list[Text] = Field(default_factory=lambda: ["签到", "打卡"])
+    consecutive: list[Bonus] = Field(default_factory=list)
+    cumulative: list[Bonus] = Field(default_factory=list)
+    group_only: Flag = True  # check in only from a group, where it keeps the chat alive
+    multiplier: PosInt = 1  # every check-in payout is multiplied by this (campaigns raise it)
+    makeup: MakeupSettings | None = None  # 补签; section left out: off
+
+    @model_validator(mode="after")
+    def _names(self) -> CheckinSettings:
+        for kind, rows, label in (("consecutive", self.consecutive, "连续签到{}天奖励"),
+                                  ("cumulative", self.cumulative, "累计签到{}天奖励")):
+            seen: set[int] = set()
+            for i, b in enumerate(rows):
+                if b.days in seen:
+                    raise problem(f"{kind}[{i}].days repeats {b.days}: give each day count one bonus")
+                seen.add(b.days)
+                if not b.name:
+                    object.__setattr__(b, "name", label.format(b.days))
+        return self
+
+
+section("checkin", CheckinSettings, campaign=True)  # section left out: check-in is off
 
 
 def _rewards(cfg: Any) -> Any:

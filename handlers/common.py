@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.dispatch import Context, HandlerResult
+from bot.dispatch import Context
 from storage.ledger import Ledger
 
 
@@ -15,10 +14,6 @@ class Services:
     """What run_bot wires in for handlers; reached as ctx.services."""
 
     ledger: Ledger
-
-
-# conversation kind -> what 取消 does besides clearing it (the parcel address conversation refunds its order)
-CANCEL_HOOKS: dict[str, Callable[[Context, Any], Awaitable[HandlerResult]]] = {}
 
 
 def ledger(ctx: Context) -> Ledger:

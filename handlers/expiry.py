@@ -7,13 +7,30 @@ of kind `expire`, drawn only from what is left of each earning (storage.expiry).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import Annotated, Any, Literal
 
+from pydantic import AfterValidator, Field
+
+from bot.config import HHMM, NonNegInt, PosInt, Section, Words, section
 from bot.dispatch import Context, Reply, job
 from handlers.common import ledger
+from handlers.lib.expiry import last_day, rule
 
 JOB = "expire_points"
+
+
+class ExpirySettings(Section):
+    """Points expiry: each earning's unspent remainder expires; spending takes the oldest points first."""
+
+    policy: Literal["none", "rolling", "year_end"] = "none"
+    days: PosInt = 365  # rolling: an earning expires this many days after it was earned
+    warn_days: NonNegInt = 7  # members are told privately this many days before points expire (0: no warning)
+    run_at: Annotated[str, Field(pattern=rf"^\s*{HHMM}\s*$"), AfterValidator(str.strip),
+                      Words('a local time "HH:MM" such as "00:05"')] = "00:05"  # local time of the daily expiry run
+
+
+section("expiry", ExpirySettings)  # left out (or policy = "none"): points never expire
 
 
 def _cron(settings: Any) -> str | None:
@@ -22,19 +39,6 @@ def _cron(settings: Any) -> str | None:
         return None
     hour, minute = cfg.run_at.split(":")
     return f"{int(minute)} {int(hour)} * * *"
-
-
-def last_day(settings: Any, expires_at: datetime) -> date:
-    """The last local day points expiring at `expires_at` can be spent: expiry comes at the start of the next."""
-    return (expires_at.astimezone(settings.bot.tz) - timedelta(microseconds=1)).date()
-
-
-def rule(settings: Any) -> str:
-    """The policy as members read it."""
-    cfg = settings.expiry
-    if cfg.policy == "rolling":
-        return f"积分自获得之日起 {cfg.days} 天内有效"
-    return "积分在获得次年的 12 月 31 日到期"
 
 
 @job(JOB, standing=_cron)
@@ -55,15 +59,3 @@ async def expire_points(ctx: Context) -> list[Reply]:
                                          "rule": rule(ctx.settings), "mall": ctx.settings.mall is not None},
                          to=n.member))
     return out
-
-
-def expiring_soon(ctx: Context, member: str) -> dict[str, Any] | None:
-    """For 积分: the points of `member` expiring within warn_days (at least 30 days), or None."""
-    lots = ledger(ctx).lots
-    cfg = ctx.settings.expiry
-    if lots is None or cfg is None:
-        return None
-    points, first = lots.expiring(member, ctx.now, timedelta(days=max(cfg.warn_days, 30)))
-    if not points or first is None:
-        return None
-    return {"points": points, "last_day": last_day(ctx.settings, first)}

@@ -7,9 +7,36 @@ and is counted too. Those replies are returned, not raised: a UserError would ro
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import Field
+
+from bot.config import NonNegInt, PosInt, Section, Text, problem, section
 from bot.dispatch import Context, Reply, command
 from bot.errors import UserError
 from handlers.common import ledger
+
+
+class FollowAccount(Section):
+    id: Text
+    name: Text
+    code: Text
+
+
+class FollowSettings(Section):
+    points: NonNegInt = 15
+    max_wrong_per_day: PosInt = 5
+    accounts: list[FollowAccount] = Field(default_factory=list)
+
+
+def _codes(settings: Any) -> None:
+    if settings.follow is not None:
+        codes = [a.code.upper() for a in settings.follow.accounts]
+        if len(codes) != len(set(codes)):
+            raise problem("follow.accounts: each account needs its own code")
+
+
+section("follow", FollowSettings, campaign=True, check=_codes)
 
 WRONG = "follow_wrong"  # daily counter kind
 

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.config import Flag, NonNegInt, Section, section
 from bot.dispatch import Context, Reply, command, on_join, on_leave
-from handlers import tasks
 from handlers.common import ledger
+from handlers.lib import tasks
 from storage import invites as store
+
+
+class InviteSettings(Section):
+    points: NonNegInt = 20
+    revoke_within_days: NonNegInt = 7  # invitee leaves within this many days: the award is reversed (0: any time)
+    count_returning: Flag = False  # pay for invitees who were in a company group before
+
+
+section("invite", InviteSettings, campaign=True)
 
 
 def _name(p: Any) -> str:

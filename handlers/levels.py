@@ -1,88 +1,40 @@
 """Member levels (等级): a level follows growth (成长值); check-in multiplier and mall discount; level-up posts.
 
-The mall reads a member's level with `level_of(settings, growth)`: `level.mall_discount` scales a price
-and an item's `min_level` is met when `meets(settings, growth, min_level)`.
+The rules other features read (level_of, meets, member_price ...) are in handlers.lib.levels.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from decimal import ROUND_FLOOR, Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from bot.config import Level
+from pydantic import Field
+
+from bot.config import NonNegInt, Section, Text, problem, section
 from bot.dispatch import Context, Reply, after_event, command
 from handlers.common import ledger
+from handlers.lib.levels import benefits, level_of, next_level
 from storage import boards
 
 
-def level_of(settings: Any, growth: int) -> Level | None:
-    """The level a member with `growth` holds: the highest whose growth mark is reached; None below the first.
+class Level(Section):
+    """A member level (等级): held from `growth` 成长值 on; benefits apply while it is held."""
 
-    For the mall: `level_of(settings, member.growth)` gives `mall_discount` (1.0 without a level) and,
-    with `meets`, whether a `min_level` item is visible.
-    """
-    held = None
-    for lv in settings.levels:
-        if growth >= lv.growth:
-            held = lv
-    return held
+    name: Text
+    growth: NonNegInt
+    checkin_multiplier: Annotated[float, Field(ge=1, strict=True)] = 1.0  # check-in points x this, rounded down
+    mall_discount: Annotated[float, Field(gt=0, le=1, strict=True)] = 1.0  # mall prices x this
 
 
-def next_level(settings: Any, growth: int) -> Level | None:
-    return next((lv for lv in settings.levels if lv.growth > growth), None)
+def _in_order(settings: Any) -> None:
+    levels = settings.levels
+    for i, lv in enumerate(levels):
+        if i and lv.growth <= levels[i - 1].growth:
+            raise problem(f"levels[{i}].growth must be above levels[{i - 1}].growth: list levels from low to high")
+        if any(o.name == lv.name for o in levels[:i]):
+            raise problem(f"levels[{i}].name repeats {lv.name!r}: names must be unique")
 
 
-def meets(settings: Any, growth: int, min_level: str | None) -> bool:
-    """Whether `growth` reaches the level named `min_level` (no name, or a name not configured: yes)."""
-    mark = next((lv.growth for lv in settings.levels if lv.name == min_level), None) if min_level else None
-    return mark is None or growth >= mark
-
-
-def level_name(settings: Any, growth: int) -> str:
-    lv = level_of(settings, growth)
-    return lv.name if lv else ""
-
-
-def multiply(points: int, *factors: float | int) -> int:
-    """`points` times every factor, rounded down once at the end (exact: 20 x 1.15 is 23, not 22)."""
-    out = Decimal(points)
-    for f in factors:
-        out *= Decimal(str(f))
-    return int(out.to_integral_value(rounding=ROUND_FLOOR))
-
-
-def member_price(settings: Any, points: int, growth: int) -> int:
-    """What a mall price of `points` costs a member with `growth`: the level's mall_discount, rounded down,
-    never below 1 point (a configured price is at least 1). The mall charges it; 我的账单 offers by it."""
-    lv = level_of(settings, growth)
-    return max(1, multiply(points, lv.mall_discount)) if lv and lv.mall_discount < 1 else points
-
-
-def checkin_scale(settings: Any) -> Callable[[int, int], int] | None:
-    """What the ledger applies to each check-in line, from the growth held before the check-in."""
-    if not settings.levels:
-        return None
-
-    def scale(points: int, growth: int) -> int:
-        lv = level_of(settings, growth)
-        return multiply(points, lv.checkin_multiplier) if lv else points
-
-    return scale
-
-
-def benefits(lv: Level) -> dict[str, Any]:
-    return {"name": lv.name, "growth": lv.growth, "multiplier": _plain(lv.checkin_multiplier),
-            "discount": _discount(lv.mall_discount)}
-
-
-def _plain(x: float) -> str:
-    return f"{x:g}"
-
-
-def _discount(x: float) -> str:
-    """0.95 -> "9.5折", 0.8 -> "8折", 1 -> "" (no discount)."""
-    return "" if x >= 1 else f"{x * 10:g}折"
+section("levels", Level, many=True, check=_in_order)  # member levels, in ascending order of growth
 
 
 @command("等级", aliases=("我的等级", "会员等级"))

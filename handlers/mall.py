@@ -24,30 +24,120 @@ min_level is above the lowest level, since the whole group reads it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from bot.dispatch import Context, Reply, command, conversation, job
-from bot.errors import UsageError, UserError
-from handlers.common import CANCEL_HOOKS, ledger
-from handlers.levels import benefits, level_of, meets, member_price
-from handlers.profile import Invalid, clean_phone
+from pydantic import BeforeValidator, Field, model_validator
+
+from bot.config import Aware, NonNegInt, PosInt, Section, Text, Words, problem, section
+from bot.dispatch import Context, Reply, command, conversation, job, on_cancel
+from bot.errors import UsageError
+from handlers.common import ledger
+from handlers.lib.answers import Invalid, clean_phone
+from handlers.lib.levels import meets
+from handlers.lib.mall import (
+    expire_due,
+    growth_of,
+    item_data,
+    level_ok,
+    mall,
+    order_data,
+    order_number,
+    price_for,
+    private_to,
+    refusal,
+)
 from storage.errors import InsufficientPoints
 from storage.ledger import Pending
-from storage.mall import (
-    BelowLevel,
-    ItemView,
-    Mall,
-    MallRefusal,
-    NoSuchOrder,
-    NotOnSale,
-    OrderView,
-    OutOfStock,
-    OverLimit,
-    UnknownItem,
-    WrongStatus,
-)
+from storage.mall import BelowLevel, ItemView, MallRefusal, UnknownItem
+
+
+def _yuan(v: Any) -> int:
+    """Yuan as typed (12, 9.9) to whole fen, refusing fractions of a fen."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or round(v * 100, 6) != int(round(v * 100, 6)):
+        raise problem("must be a number of yuan >= 0 with at most two decimals, such as 9.9")
+    return round(v * 100)
+
+
+Yuan = Annotated[int, BeforeValidator(_yuan)]  # stored in fen
+Sku = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"),
+                Words('letters, digits, "-", "_" or "." (up to 40, no spaces), such as "mug-2026"')]
+
+
+class MallCoupon(Section):
+    code: str = ""  # the code every buyer gets (a shared coupon code)
+    threshold: str = ""  # what it is worth, as members read it: "满100减20"
+    valid_days: PosInt = 30  # it expires this many local days after the order
+
+
+class MallItem(Section):
+    """One thing for sale; `sku` is its identity in the database (stock, sales, orders), never change it."""
+
+    sku: Sku
+    name: Text
+    kind: Literal["physical", "red_packet", "card_code", "link", "coupon"]
+    points: PosInt
+    cash: Yuan = 0  # > 0 means points + cash
+    stock: NonNegInt | None = None  # opening stock when the sku is first seen; left out: unlimited
+    limit_per_member: NonNegInt = 0  # orders per member that were not cancelled or refunded (0: no limit)
+    starts: Aware | None = None
+    ends: Aware | None = None
+    min_level: str = ""  # a [[levels]] name: only members at that level or above see and may buy it
+    link: str = ""
+    coupon: MallCoupon | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> MallItem:
+        if self.starts and self.ends and self.ends <= self.starts:
+            raise problem("ends must be after starts")
+        if self.kind == "link" and not self.link.strip():
+            raise problem('link is required for kind = "link" (it is what the buyer gets)')
+        if self.kind == "coupon" and (self.coupon is None or not self.coupon.code.strip()):
+            raise problem('coupon.code is required for kind = "coupon"')
+        if self.kind == "card_code" and self.stock is not None:
+            raise problem("stock must be left out for kind = \"card_code\": its stock is the number of unused codes "
+                          "(python run_bot.py import-codes SKU FILE)")
+        return self
+
+
+class MallSettings(Section):
+    confirm_above: NonNegInt = 500  # items costing the member (level price) above this ask for 确认 (0: always)
+    confirm_minutes: PosInt = 2  # ... within this many minutes
+    page_size: PosInt = 8  # items per page of 商城
+    address_minutes: PosInt = 30  # the parcel address conversation ends after this long without an answer
+    pay_within_hours: PosInt = 24  # a points + cash order not marked paid by then is cancelled and refunded
+    pay_note: str = "请按管理员提供的方式付款"  # how to pay the cash part, told privately to the buyer
+    highlight_new_days: NonNegInt = 7  # job mall_highlights: 新品 = listed within this many days (0: no 新品 part)
+    highlight_low_stock: NonNegInt = 5  # ... 即将售罄 = this many left or fewer (0: no 即将售罄 part)
+    items: list[MallItem] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> MallSettings:
+        skus: set[str] = set()
+        names: set[str] = set()
+        for i, it in enumerate(self.items):
+            if it.sku.lower() in skus:
+                raise problem(f"items[{i}].sku repeats {it.sku!r}: each item needs its own sku")
+            if it.name in names:
+                raise problem(f"items[{i}].name repeats {it.name!r}: members redeem by name")
+            if it.name.isdecimal():
+                raise problem(f"items[{i}].name must not be a number: 兑换 N means item number N")
+            skus.add(it.sku.lower())
+            names.add(it.name)
+        return self
+
+
+def _levels_named(settings: Any) -> None:
+    """A min_level names a configured level (a typo would limit nothing, silently)."""
+    names = {lv.name for lv in settings.levels}
+    for i, it in enumerate(settings.mall.items if settings.mall else []):
+        if it.min_level and it.min_level not in names:
+            known = ", ".join(sorted(names)) or "none: add [[levels]] first"
+            raise problem(f"mall.items[{i}].min_level {it.min_level!r} is not a level (levels: {known})")
+
+
+section("mall", MallSettings, check=_levels_named)  # 积分商城; section left out: off
 
 CONFIRM = "mall_confirm"
 ADDRESS = "mall_address"
@@ -55,105 +145,6 @@ ORDERS_SHOWN = 10
 RECIPIENT_MAX = 20
 ADDRESS_MIN, ADDRESS_MAX = 5, 120
 YES = ("确认", "确定", "确认兑换")
-
-
-def mall(ctx: Context) -> Mall:
-    return Mall(ledger(ctx), ctx.settings.bot.tz)
-
-
-def yuan(fen: int) -> str:
-    return f"{fen // 100}" if fen % 100 == 0 else f"{fen / 100:.2f}"
-
-
-def local(ctx: Context, when: Any) -> str:
-    return when.astimezone(ctx.settings.bot.tz).strftime("%Y-%m-%d %H:%M") if when else ""
-
-
-def price_for(settings: Any) -> Callable[[int, int], int]:
-    """(list price, growth) -> the points a member pays (levels.member_price)."""
-    return lambda points, growth: member_price(settings, points, growth)
-
-
-def level_ok(settings: Any) -> Callable[[str, int], bool]:
-    return lambda min_level, growth: meets(settings, growth, min_level)
-
-
-def growth_of(ctx: Context) -> int:
-    m = ledger(ctx).member(ctx.sender)
-    return m.growth if m else 0
-
-
-def item_data(ctx: Context, it: ItemView, growth: int | None = None) -> dict[str, Any]:
-    """An item for templates; with the member's `growth`, `paid` is their price and `discount` names their level's
-    discount ("白银9.5折") when it lowers the price. Without it (operators, posts) the list price."""
-    paid, discount = it.points, ""
-    if growth is not None:
-        paid = price_for(ctx.settings)(it.points, growth)
-        lv = level_of(ctx.settings, growth)
-        if lv is not None and paid < it.points:
-            discount = f"{lv.name}{benefits(lv)['discount']}"
-    return {"number": it.number, "sku": it.sku, "name": it.name, "kind": it.kind, "points": it.points,
-            "paid": paid, "discount": discount,
-            "cash": yuan(it.cash) if it.cash else "", "stock": it.stock, "limit": it.limit_per_member,
-            "starts": local(ctx, it.starts), "ends": local(ctx, it.ends), "min_level": it.min_level,
-            "description": str(it.detail.get("description") or ""), "why": it.unavailable(ctx.now)}
-
-
-def order_data(ctx: Context, o: OrderView, secrets: bool = True) -> dict[str, Any]:
-    """An order for templates; `secrets` only for the member's private chat."""
-    coupon: dict[str, Any] = {}
-    if o.kind == "coupon":
-        it = mall(ctx).item(o.sku)
-        coupon = (it.detail.get("coupon") or {}) if it else {}
-    return {"id": o.id, "name": o.name, "kind": o.kind, "points": o.points, "cash": yuan(o.cash) if o.cash else "",
-            "status": o.status, "secret": o.secret if secrets and o.live and o.status != "unpaid" else "",
-            "threshold": str(coupon.get("threshold") or ""), "expires_on": o.expires_on.isoformat() if o.expires_on else "",
-            "recipient": o.recipient, "phone": o.phone, "address": o.address, "tracking": o.tracking, "note": o.note,
-            "pay_by": local(ctx, o.pay_by), "at": local(ctx, o.created_at), "member": o.member,
-            "pay_note": ctx.settings.mall.pay_note if ctx.settings.mall else ""}
-
-
-def expire_due(ctx: Context) -> list[OrderView]:
-    return mall(ctx).expire_overdue(ctx.now)
-
-
-def private_to(member: str, template: str, data: dict[str, Any], room: str | None, names: dict[str, str]) -> Reply:
-    """A private message to `member` whose fallback, said in `room`, asks them to add the bot and send 我的订单."""
-    fallback = None
-    if room is not None:
-        fallback = Reply("mall/not_friend", {"member_name": names.get(member, "")}, room=room, mentions=(member,), names=names)
-    return Reply(template, data, to=member, fallback=fallback)
-
-
-def _refusal(err: MallRefusal | InsufficientPoints, ctx: Context | None = None) -> UserError:
-    if isinstance(err, UnknownItem):
-        return UserError(template="mall/refused", reason="unknown", wanted=err.wanted)
-    if isinstance(err, BelowLevel):
-        held = level_of(ctx.settings, growth_of(ctx)) if ctx is not None else None
-        return UserError(template="mall/refused", reason="level", item=err.name, level=err.level,
-                         current=held.name if held else "")
-    if isinstance(err, NotOnSale):
-        return UserError(template="mall/refused", reason=err.reason, item=err.name,
-                         starts=err.starts, ends=err.ends)
-    if isinstance(err, OutOfStock):
-        return UserError(template="mall/refused", reason="sold_out", item=err.name)
-    if isinstance(err, OverLimit):
-        return UserError(template="mall/refused", reason="limit", item=err.name, limit=err.limit)
-    if isinstance(err, InsufficientPoints):
-        return UserError(template="mall/refused", reason="poor", needed=err.needed, points=err.points)
-    if isinstance(err, NoSuchOrder):
-        return UserError(template="mall/refused", reason="no_order", order=err.order)
-    if isinstance(err, WrongStatus):
-        return UserError(template="mall/refused", reason="status", order=err.order, status=err.status)
-    return UserError(template="mall/refused", reason="other")
-
-
-def order_number(ctx: Context, args: str, usage: str) -> int:
-    word = args.split()[0] if args.split() else ""
-    word = word.lstrip("#")
-    if not word.isdecimal():
-        raise UsageError("请写上单号", usage=usage)
-    return int(word)
 
 
 # -- browsing -----------------------------------------------------------------------------------
@@ -184,10 +175,10 @@ async def show_item(ctx: Context, args: str) -> Reply:
     try:
         it = mall(ctx).find(args)
     except UnknownItem as err:
-        raise _refusal(err) from None
+        raise refusal(err) from None
     growth = growth_of(ctx)
     if not meets(ctx.settings, growth, it.min_level):  # not shown below its level: say which level it needs
-        raise _refusal(BelowLevel(name=it.name, level=it.min_level), ctx)
+        raise refusal(BelowLevel(name=it.name, level=it.min_level), ctx)
     return ctx.reply("mall/item", item=item_data(ctx, it, growth), confirm_above=ctx.settings.mall.confirm_above)
 
 
@@ -208,7 +199,7 @@ async def redeem(ctx: Context, args: str) -> Reply | list[Reply]:
         _it, cost = mall(ctx).check(member=ctx.sender, sku=it.sku, at=ctx.now, price=price_for(ctx.settings),
                                     level_ok=level_ok(ctx.settings))
     except (MallRefusal, InsufficientPoints) as err:
-        raise _refusal(err, ctx) from None
+        raise refusal(err, ctx) from None
     if cost > cfg.confirm_above:
         ledger(ctx).set_pending(ctx.room or "", ctx.sender, CONFIRM, "confirm", {"sku": it.sku},
                                 ctx.now + timedelta(minutes=cfg.confirm_minutes))
@@ -236,7 +227,7 @@ def _redeem(ctx: Context, sku: str) -> list[Reply]:
                                        pay_within=timedelta(hours=cfg.pay_within_hours),
                                        price=price_for(ctx.settings), level_ok=level_ok(ctx.settings))
     except (MallRefusal, InsufficientPoints) as err:
-        raise _refusal(err, ctx) from None
+        raise refusal(err, ctx) from None
     replies: list[Reply] = []
     if ctx.room is not None:
         replies.append(ctx.reply("mall/redeemed_group", order=order.id))
@@ -296,6 +287,7 @@ async def address(ctx: Context, text: str, state: Pending) -> Reply | None:
     return Reply("mall/address_done", {"order": order_data(ctx, done)}, private=True)
 
 
+@on_cancel(ADDRESS)
 async def _cancel_address(ctx: Context, state: Pending) -> Reply:
     """取消 during the address questions: the order is cancelled and its points refunded."""
     order = int(state.data["order"])
@@ -306,9 +298,6 @@ async def _cancel_address(ctx: Context, state: Pending) -> Reply:
         return ctx.reply("profile/cancel", kind=state.kind)
     m = ledger(ctx).member(ctx.sender)
     return ctx.reply("mall/cancelled", order=order_data(ctx, o, secrets=False), balance=m.points if m else 0)
-
-
-CANCEL_HOOKS[ADDRESS] = _cancel_address
 
 
 # -- my orders ----------------------------------------------------------------------------------
@@ -347,7 +336,7 @@ async def cancel_order(ctx: Context, args: str) -> Reply:
         o = mall(ctx).refund(order=order, at=ctx.now, status="cancelled", allowed=("address", "unpaid", "pending"),
                              member=ctx.sender, reason="会员取消", unpaid_only=True)
     except MallRefusal as err:
-        raise _refusal(err) from None
+        raise refusal(err) from None
     state = ledger(ctx).pending("", ctx.sender, ctx.now)
     if state is not None and state.kind == ADDRESS and int(state.data.get("order", 0)) == order:
         ledger(ctx).clear_pending("", ctx.sender)

@@ -10,14 +10,14 @@ from __future__ import annotations
 from bot.dispatch import Context, Reply, command
 from bot.errors import UsageError, UserError
 from handlers.common import ledger
-from handlers.mall import (
-    _refusal,
+from handlers.lib.mall import (
     expire_due,
     item_data,
     mall,
     order_data,
     order_number,
     private_to,
+    refusal,
 )
 from storage.mall import LIVE, MallRefusal, OrderView
 
@@ -60,12 +60,12 @@ async def paid(ctx: Context, args: str) -> list[Reply]:
     order = order_number(ctx, args, "收款 单号")
     current = mall(ctx).order(order)
     if current is None:
-        raise _refusal(_no(order))
+        raise refusal(_no(order))
     nxt = "done" if current.kind in ("card_code", "link", "coupon") else "pending"
     try:
         o = mall(ctx).move(order=order, allowed=("unpaid",), status=nxt, at=ctx.now, paid_at=ctx.now, pay_by=None)
     except MallRefusal as err:
-        raise _refusal(err) from None
+        raise refusal(err) from None
     return [_ack(ctx, "paid", o), _tell(ctx, o, "paid")]
 
 
@@ -79,13 +79,13 @@ async def ship(ctx: Context, args: str) -> list[Reply]:
         raise UsageError("快递单号太长", usage="发货 单号 [快递单号]")
     current = mall(ctx).order(order)
     if current is None:
-        raise _refusal(_no(order))
+        raise refusal(_no(order))
     if current.kind != "physical":
         raise UserError(template="mall/refused", reason="not_physical", order=order)
     try:
         o = mall(ctx).move(order=order, allowed=("pending",), status="shipped", at=ctx.now, tracking=tracking)
     except MallRefusal as err:
-        raise _refusal(err) from None
+        raise refusal(err) from None
     return [_ack(ctx, "shipped", o), _tell(ctx, o, "shipped")]
 
 
@@ -97,7 +97,7 @@ async def finish(ctx: Context, args: str) -> list[Reply]:
     try:
         o = mall(ctx).move(order=order, allowed=("pending", "shipped"), status="done", at=ctx.now)
     except MallRefusal as err:
-        raise _refusal(err) from None
+        raise refusal(err) from None
     return [_ack(ctx, "done", o), _tell(ctx, o, "done")]
 
 
@@ -115,7 +115,7 @@ async def refund(ctx: Context, args: str) -> list[Reply]:
     try:
         o = mall(ctx).refund(order=order, at=ctx.now, status="refunded", allowed=LIVE, reason=reason)
     except MallRefusal as err:
-        raise _refusal(err) from None
+        raise refusal(err) from None
     st = ledger(ctx).pending("", o.member, ctx.now)
     if st is not None and st.kind == "mall_address" and int(st.data.get("order", 0)) == o.id:
         ledger(ctx).clear_pending("", o.member)
@@ -148,7 +148,7 @@ def _listing(ctx: Context, args: str, listed: bool) -> Reply:
     try:
         it = mall(ctx).set_listed(sku, listed)
     except MallRefusal as err:
-        raise _refusal(err) from None
+        raise refusal(err) from None
     return ctx.reply("mall/admin_item", event="listed" if listed else "unlisted", item=item_data(ctx, it),
                      added=0)
 
@@ -165,7 +165,7 @@ async def restock(ctx: Context, args: str) -> Reply:
     try:
         it = mall(ctx).restock(sku, int(words[1]))
     except MallRefusal as err:
-        raise _refusal(err) from None
+        raise refusal(err) from None
     except ValueError as why:
         raise UserError(template="mall/refused", reason=f"restock_{why}", item=sku) from None
     return ctx.reply("mall/admin_item", event="restocked", item=item_data(ctx, it), added=int(words[1]))

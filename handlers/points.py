@@ -5,11 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from bot.config import PosInt, Section, section
 from bot.dispatch import Context, Reply, command, job
 from bot.errors import UsageError, WrongPlace
 from handlers.common import checked_in_today, ledger, live_streak
-from handlers.expiry import expiring_soon
+from handlers.lib.expiry import expiring_soon
 from storage import boards
+
+
+class LeaderboardSettings(Section):
+    size: PosInt = 10
+
+
+section("leaderboard", LeaderboardSettings, always=True)
 
 
 @command("积分", aliases=("我的积分", "查积分"))

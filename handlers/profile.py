@@ -10,40 +10,34 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import Field
+
+from bot.config import NonNegInt, PosInt, Section, section
 from bot.dispatch import Context, Reply, command, conversation
-from handlers.common import CANCEL_HOOKS, ledger
+from handlers.common import ledger
+from handlers.lib.answers import Invalid, clean_phone
 from storage.ledger import Pending
 from storage.profiles import Profiles
+
+ProfileField = Literal["phone", "birthday", "city"]
+PROFILE_FIELDS: tuple[ProfileField, ...] = ("phone", "birthday", "city")
+
+
+class ProfileSettings(Section):
+    points: NonNegInt = 20
+    fields: list[ProfileField] = Field(default_factory=lambda: list(PROFILE_FIELDS))
+    expire_minutes: PosInt = 30  # a conversation left alone this long is dropped
+
+
+section("profile", ProfileSettings, campaign=True)
 
 KIND = "profile"
 CITY_MAX = 30  # characters; a longer answer is not a city name
 
-_PHONE = re.compile(r"^1[3-9]\d{9}$")
-_PHONE_NOISE = re.compile(r"[\s\-()]")
 _DATE_SEP = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
 _DATE_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-
-
-class Invalid(ValueError):
-    """An answer that does not fit its field; `reason` picks the wording in profile/invalid."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def clean_phone(text: str) -> str:
-    """A mainland mobile number as 11 digits (spaces, dashes and a +86 prefix allowed)."""
-    t = _PHONE_NOISE.sub("", text)
-    if t.startswith("+86"):
-        t = t[3:]
-    elif t.startswith("86") and len(t) == 13:
-        t = t[2:]
-    if not _PHONE.match(t):
-        raise Invalid("phone")
-    return t
 
 
 def clean_birthday(text: str, today: date) -> str:
@@ -145,9 +139,9 @@ async def cancel(ctx: Context, args: str) -> Reply | None:
         # 取消 is an everyday word in a group ("取消 明天的会"): say "nothing to cancel" only privately
         return ctx.reply("profile/cancel", kind=None) if ctx.room is None else None
     ledger(ctx).clear_pending(chat, ctx.sender)
-    hook = CANCEL_HOOKS.get(state.kind)
-    if hook is not None:
-        return await hook(ctx, state)  # type: ignore[return-value]
+    step = ctx.registry.cancels.get(state.kind) if ctx.registry is not None else None
+    if step is not None:
+        return await step(ctx, state)  # type: ignore[return-value]
     return ctx.reply("profile/cancel", kind=state.kind)
 
 

@@ -10,10 +10,41 @@ import unicodedata
 from datetime import timedelta
 from typing import Any
 
+from pydantic import Field, model_validator
+
+from bot.config import PosInt, Section, Text, problem, section
 from bot.dispatch import Context, Reply, command, job
 from bot.errors import UsageError
 from handlers.common import ledger
 from storage import quiz as store
+
+
+class QuizQuestion(Section):
+    question: Text
+    answers: list[Text]  # any of them is right; compared without regard to case, width and spaces
+    points: PosInt = 5
+
+    @model_validator(mode="after")
+    def _some_answer(self) -> QuizQuestion:
+        if not self.answers:
+            raise problem("answers must list at least one right answer")
+        return self
+
+
+class QuizSettings(Section):
+    winners: PosInt = 3  # the first this many right answers earn the points
+    window_minutes: PosInt = 30  # answers count this long after the question; then the result is posted
+    keywords: list[Text] = Field(default_factory=lambda: ["答", "回答"])  # members answer with "答 A"
+    questions: list[QuizQuestion] = Field(default_factory=list)  # asked in turn, then from the top again
+
+
+def _questions_for_schedule(settings: Any) -> None:
+    for i, e in enumerate(settings.schedule):
+        if e.job == "quiz" and (settings.quiz is None or not settings.quiz.questions):
+            raise problem(f"schedule[{i}] asks quiz questions: add [quiz] and at least one [[quiz.questions]]")
+
+
+section("quiz", QuizSettings, check=_questions_for_schedule)  # 互动问答; section left out: off
 
 
 def _window(settings: Any) -> timedelta:

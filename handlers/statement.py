@@ -23,11 +23,23 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.config import Flag, Section, section
 from bot.dispatch import Context, Reply, command
-from handlers import statement_card
 from handlers.common import ledger
-from handlers.levels import level_of, meets, member_price, next_level
+from handlers.lib import statement_card
+from handlers.lib.levels import level_of, meets, member_price, next_level
 from storage.statement import Offer, Year, offers, read_year
+
+
+class StatementSettings(Section):
+    """我的账单: the member's statement of the year, privately; as a PNG card where the transport sends images."""
+
+    card: Flag = True  # also draw the statement as a PNG card (needs a CJK font; text only without one)
+    font: str = ""  # path of a TTF/OTF/TTC font with Chinese glyphs; "" = look in the usual system places
+    cards_dir: str = ""  # where the PNG cards are written; "" = cards/ beside the SQLite database, else data/cards
+
+
+section("statement", StatementSettings)  # 我的账单; section left out: off
 
 SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("签到", ("checkin", "checkin_streak", "checkin_total")),

@@ -1,56 +1,47 @@
-"""Tier tasks (任务): invites, check-in days and streaks pay tiers once; reversals take tiers back."""
+"""Tier tasks (任务): invites, check-in days and streaks pay tiers once; reversals take tiers back.
+
+Settlement, which check-in and invites call, is in handlers.lib.tasks.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import model_validator
+
+from bot.config import PosInt, Section, Text, problem, section, unique_ids
 from bot.dispatch import Context, Reply, command
 from handlers.common import ledger, live_streak
+from handlers.lib.tasks import LABELS, next_tier, tier_rows
 from storage import invites as store
 
-CHECKIN_METRICS = ("checkin_days", "checkin_streak")
-LABELS = {"invites": ("已邀请", "人"), "checkin_days": ("累计签到", "天"), "checkin_streak": ("连续签到", "天")}
+
+class Tier(Section):
+    at: PosInt
+    points: PosInt
 
 
-def of_metric(ctx: Context, *metrics: str) -> list[Any]:
-    return [t for t in ctx.settings.tasks if t.metric in metrics]
+class TaskSettings(Section):
+    id: Text
+    name: Text
+    metric: Literal["invites", "checkin_days", "checkin_streak"]
+    tiers: list[Tier]
+
+    @model_validator(mode="after")
+    def _ascending(self) -> TaskSettings:
+        if not self.tiers:
+            raise problem("tiers must list at least one {at = N, points = P}")
+        ats = [t.at for t in self.tiers]
+        if ats != sorted(set(ats)):
+            raise problem("tiers must be in ascending order of `at`, each `at` once")
+        return self
 
 
-def tier_rows(changes: Sequence[store.TierChange]) -> list[dict[str, Any]]:
-    """Tier payments or reversals as template data."""
-    return [{"name": c.name, "at": c.at, "unit": LABELS[c.metric][1], "points": c.points} for c in changes]
+def _unique(settings: Any) -> None:
+    unique_ids("tasks", settings.tasks)
 
 
-def after_checkin(ctx: Context) -> list[Reply]:
-    """Tiers of check-in tasks the sender's check-in just reached, as replies to add to the check-in reply."""
-    tasks = of_metric(ctx, *CHECKIN_METRICS)
-    if not tasks:
-        return []
-    paid = store.settle_tasks(ledger(ctx), member=ctx.sender, tasks=tasks, at=ctx.now, room=ctx.room)
-    if not paid:
-        return []
-    balance = paid[-1].entry.balance_after if paid[-1].entry else 0
-    return [ctx.reply("tasks/reached", tiers=tier_rows(paid), points=balance)]
-
-
-def settle_invites(ctx: Context, inviter: str) -> list[store.TierChange]:
-    """Pay the invite tiers `inviter` now reaches."""
-    return store.settle_tasks(ledger(ctx), member=inviter, tasks=of_metric(ctx, "invites"), at=ctx.now, room=ctx.room)
-
-
-def revoke_invites(ctx: Context, inviter: str, within_days: int) -> list[store.TierChange]:
-    """Reverse the invite tiers `inviter` fell below after a clawback, if paid within `within_days`."""
-    return store.revoke_invite_tiers(ledger(ctx), member=inviter, tasks=of_metric(ctx, "invites"), at=ctx.now,
-                                     within_days=within_days)
-
-
-def next_tier(task: Any, value: int, done: frozenset[int]) -> dict[str, Any] | None:
-    """The first tier not yet standing: its mark, points and how far off it is."""
-    for tier in task.tiers:
-        if tier.at not in done:
-            return {"at": tier.at, "points": tier.points, "remaining": max(tier.at - value, 0)}
-    return None
+section("tasks", TaskSettings, many=True, check=_unique)
 
 
 @command("任务", aliases=("我的任务",))

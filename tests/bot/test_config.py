@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bot.config import ConfigError, load, parse
+from bot.config import SECTIONS, ConfigError, PosInt, Section, Text, load, parse, problem, section
+from handlers.campaigns import CampaignSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,6 +35,7 @@ def test_the_repo_config_is_valid_and_documents_the_issue_keys() -> None:
     assert s.quiz is not None and s.quiz.winners == 3 and s.quiz.window_minutes == 30 and s.quiz.questions
     assert s.mall is not None and (s.mall.highlight_new_days, s.mall.highlight_low_stock) == (7, 5)
     [c] = s.campaigns
+    assert isinstance(c, CampaignSettings)  # the campaigns feature declares what describes a campaign
     assert (c.warmup_hours, c.closing_hours) == (24, 24) and c.description
     assert c.overrides() == {"checkin": {"multiplier": 2}}  # the declared keys are no overrides
 
@@ -79,6 +84,31 @@ def test_bonus_names_default_from_their_days() -> None:
         ({"campaigns": [{"id": "c", "name": "x", "starts": "2026-12-01T00:00:00+08:00",
                          "ends": "2026-11-01T00:00:00+08:00"}]}, "campaigns[0].ends must be after its starts"),
         ({"checkin": {"makeup": {"cost": 0}}}, "checkin.makeup.cost must be an integer >= 1, got 0"),
+        # pydantic's own checks, in the operators' words
+        ({"checkin": {"group_only": 1}}, "checkin.group_only must be true or false, got 1"),
+        ({"checkin": {"keywords": [" "]}}, 'checkin.keywords[0] must be a non-empty string, got " "'),
+        ({"bot": {"timezone": 3}}, "bot.timezone must be a non-empty string, got 3"),
+        ({"wechaty": {"probe_seconds": True}}, "wechaty.probe_seconds must be a number of seconds >= 1, got true"),
+        ({"outbox": {"interval_seconds": 0}}, "outbox.interval_seconds must be a number of seconds >= 0.1, got 0"),
+        ({"outbox": {"quiet_hours": "24:00-07:00"}},
+         'outbox.quiet_hours must be "HH:MM-HH:MM" such as "22:30-07:30", or "" for none, got "24:00-07:00"'),
+        ({"expiry": {"run_at": 5}}, 'expiry.run_at must be a local time "HH:MM" such as "00:05", got 5'),
+        ({"mall": {"items": [{"sku": "a b", "name": "杯", "kind": "physical", "points": 1}]}},
+         'mall.items[0].sku must be letters, digits, "-", "_" or "." (up to 40, no spaces), such as "mug-2026", got "a b"'),
+        ({"mall": {"items": [{"sku": "a", "name": "杯", "kind": "physical", "points": 1, "cash": 9.999}]}},
+         "mall.items[0].cash must be a number of yuan >= 0 with at most two decimals, such as 9.9, got 9.999"),
+        ({"campaigns": [{"id": "c", "name": "x", "starts": "yesterday", "ends": "2026-12-01T00:00:00+08:00"}]},
+         'campaigns[0].starts must be a date-time such as 2026-11-01T00:00:00+08:00, got "yesterday"'),
+        ({"campaigns": [{"id": "c", "name": "x", "starts": 5, "ends": "2026-12-01T00:00:00+08:00"}]},
+         "campaigns[0].starts must be a date-time with its UTC offset, such as 2026-11-01T00:00:00+08:00, got 5"),
+        ({"levels": [{"name": "a", "growth": 0, "mall_discount": True}]},
+         "levels[0].mall_discount must be a number > 0 and <= 1, got true"),
+        ({"schedule": [{"id": "q", "job": "quiz", "cron": "0 20 * * *"}], "quiz": {}},
+         "schedule[0] asks quiz questions: add [quiz] and at least one [[quiz.questions]]"),
+        ({"follow": {"accounts": [{"id": "a", "name": "A", "code": "x"}, {"id": "b", "name": "B", "code": "X"}]}},
+         "follow.accounts: each account needs its own code"),
+        ({"tasks": [{"id": "t", "name": "n", "metric": "invites", "tiers": [{"at": 1, "points": 1}]}] * 2},
+         "tasks[1].id repeats 't': ids must be unique"),
     ],
 )
 def test_a_wrong_value_names_the_key_and_what_is_wrong(data: dict, message: str) -> None:
@@ -108,3 +138,50 @@ def test_a_min_level_that_names_no_level_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"mall\.items\[0\]\.min_level '黄金' is not a level"):
         parse({"mall": {"items": [item]}, "levels": [{"name": "白银", "growth": 500}]})
     assert parse({"mall": {"items": [item]}, "levels": [{"name": "黄金", "growth": 500}]}).mall is not None
+
+
+class Perks(Section):
+    points: PosInt = 3
+    label: Text = "福利"
+
+
+def _label_not_bot_name(settings: Any) -> None:
+    if settings.perks is not None and settings.perks.label == settings.bot.name:
+        raise problem("perks.label must differ from bot.name")
+
+
+@pytest.fixture
+def perks() -> Iterator[None]:
+    """A feature section registered the way a handler module does it, gone again after the test."""
+    section("perks", Perks, campaign=True, check=_label_not_bot_name)
+    yield
+    SECTIONS.pop("perks", None)
+
+
+def test_a_feature_registers_its_section_without_touching_bot(perks: None) -> None:
+    assert parse({}).perks is None  # left out: off
+    assert parse({"perks": {}}).perks == Perks()
+    with pytest.raises(ConfigError, match=r"^perks\.points must be an integer >= 1, got 0$"):
+        parse({"perks": {"points": 0}})
+    with pytest.raises(ConfigError, match=r"^perks\.label must differ from bot\.name$"):
+        parse({"perks": {"label": "积分助手"}})
+    s = parse({"perks": {}, "campaigns": [{"id": "c", "name": "x", "starts": "2026-11-01T00:00:00+08:00",
+                                           "ends": "2026-12-01T00:00:00+08:00", "perks": {"points": 9}}]})
+    during, by = s.at(datetime(2026, 11, 15, tzinfo=UTC))
+    assert (during.perks.points, by, s.perks.points) == (9, {"perks": "c"}, 3)
+    with pytest.raises(ConfigError, match=r"^campaigns\[0\]\.perks\.points must be an integer >= 1, got 0$"):
+        parse({"perks": {}, "campaigns": [{"id": "c", "name": "x", "starts": "2026-11-01T00:00:00+08:00",
+                                           "ends": "2026-12-01T00:00:00+08:00", "perks": {"points": 0}}]})
+    with pytest.raises(ConfigError, match=r"^campaigns\[0\]\.perks\.label must differ from bot\.name$"):
+        parse({"perks": {}, "campaigns": [{"id": "c", "name": "x", "starts": "2026-11-01T00:00:00+08:00",
+                                           "ends": "2026-12-01T00:00:00+08:00", "perks": {"label": "积分助手"}}]})
+    del SECTIONS["perks"]
+    section("perks", Perks, many=True)
+    assert parse({"perks": [{}, {"points": 4}]}).perks == [Perks(), Perks(points=4)]
+    assert parse({}).perks == []
+
+
+def test_a_feature_cannot_take_a_core_section() -> None:
+    with pytest.raises(ValueError, match="core section"):
+        section("storage", Perks)
+    assert "storage" not in SECTIONS

@@ -77,3 +77,9 @@ def test_gate_refuses_admin_commands_to_members_and_wrong_places() -> None:
         gate(Command("x", f, where="group"), _ctx(sender="alice", room=None))
     with pytest.raises(WrongPlace):
         gate(Command("y", f, where="private"), _ctx(sender="alice", room="g1"))
+
+
+def test_cancel_steps_are_in_the_one_registry() -> None:
+    """取消 during the parcel address refunds the order: a step the mall registers with @on_cancel."""
+    assert REGISTRY.cancels["mall_address"].__module__ == "handlers.mall"
+    assert set(REGISTRY.cancels) <= set(REGISTRY.conversations)

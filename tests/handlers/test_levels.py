@@ -8,7 +8,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 import run_bot
-from handlers.levels import level_of, meets, member_price, multiply
+from handlers.lib.levels import level_of, meets, member_price, multiply
 from tests.conftest import ChatBot
 from tests.factories import config, sh
 

@@ -10,7 +10,7 @@ import pytest
 from loguru import logger
 from PIL import Image
 
-from handlers import statement_card
+from handlers.lib import statement_card
 from handlers.statement import classify
 from storage.statement import longest_run
 from tests.conftest import ChatBot

@@ -1,0 +1,80 @@
+"""Level rules every feature that prices or pays by level reads: which level a growth holds, and what it gives.
+
+The mall reads a member's level with `level_of(settings, growth)`: `level.mall_discount` scales a price
+and an item's `min_level` is met when `meets(settings, growth, min_level)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+
+def level_of(settings: Any, growth: int) -> Any:
+    """The level a member with `growth` holds: the highest whose growth mark is reached; None below the first.
+
+    For the mall: `level_of(settings, member.growth)` gives `mall_discount` (1.0 without a level) and,
+    with `meets`, whether a `min_level` item is visible.
+    """
+    held = None
+    for lv in settings.levels:
+        if growth >= lv.growth:
+            held = lv
+    return held
+
+
+def next_level(settings: Any, growth: int) -> Any:
+    return next((lv for lv in settings.levels if lv.growth > growth), None)
+
+
+def meets(settings: Any, growth: int, min_level: str | None) -> bool:
+    """Whether `growth` reaches the level named `min_level` (no name, or a name not configured: yes)."""
+    mark = next((lv.growth for lv in settings.levels if lv.name == min_level), None) if min_level else None
+    return mark is None or growth >= mark
+
+
+def level_name(settings: Any, growth: int) -> str:
+    lv = level_of(settings, growth)
+    return lv.name if lv else ""
+
+
+def multiply(points: int, *factors: float | int) -> int:
+    """`points` times every factor, rounded down once at the end (exact: 20 x 1.15 is 23, not 22)."""
+    out = Decimal(points)
+    for f in factors:
+        out *= Decimal(str(f))
+    return int(out.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def member_price(settings: Any, points: int, growth: int) -> int:
+    """What a mall price of `points` costs a member with `growth`: the level's mall_discount, rounded down,
+    never below 1 point (a configured price is at least 1). The mall charges it; 我的账单 offers by it."""
+    lv = level_of(settings, growth)
+    return max(1, multiply(points, lv.mall_discount)) if lv and lv.mall_discount < 1 else points
+
+
+def checkin_scale(settings: Any) -> Callable[[int, int], int] | None:
+    """What the ledger applies to each check-in line, from the growth held before the check-in."""
+    if not settings.levels:
+        return None
+
+    def scale(points: int, growth: int) -> int:
+        lv = level_of(settings, growth)
+        return multiply(points, lv.checkin_multiplier) if lv else points
+
+    return scale
+
+
+def benefits(lv: Any) -> dict[str, Any]:
+    return {"name": lv.name, "growth": lv.growth, "multiplier": _plain(lv.checkin_multiplier),
+            "discount": _discount(lv.mall_discount)}
+
+
+def _plain(x: float) -> str:
+    return f"{x:g}"
+
+
+def _discount(x: float) -> str:
+    """0.95 -> "9.5折", 0.8 -> "8折", 1 -> "" (no discount)."""
+    return "" if x >= 1 else f"{x * 10:g}折"

@@ -1,0 +1,53 @@
+"""Tier-task settlement the features that move a task's metric call: check-in pays its tiers, invites pay and take back theirs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bot.dispatch import Context, Reply
+from handlers.common import ledger
+from storage import invites as store
+
+CHECKIN_METRICS = ("checkin_days", "checkin_streak")
+LABELS = {"invites": ("已邀请", "人"), "checkin_days": ("累计签到", "天"), "checkin_streak": ("连续签到", "天")}
+
+
+def of_metric(ctx: Context, *metrics: str) -> list[Any]:
+    return [t for t in ctx.settings.tasks if t.metric in metrics]
+
+
+def tier_rows(changes: Sequence[store.TierChange]) -> list[dict[str, Any]]:
+    """Tier payments or reversals as template data."""
+    return [{"name": c.name, "at": c.at, "unit": LABELS[c.metric][1], "points": c.points} for c in changes]
+
+
+def after_checkin(ctx: Context) -> list[Reply]:
+    """Tiers of check-in tasks the sender's check-in just reached, as replies to add to the check-in reply."""
+    tasks = of_metric(ctx, *CHECKIN_METRICS)
+    if not tasks:
+        return []
+    paid = store.settle_tasks(ledger(ctx), member=ctx.sender, tasks=tasks, at=ctx.now, room=ctx.room)
+    if not paid:
+        return []
+    balance = paid[-1].entry.balance_after if paid[-1].entry else 0
+    return [ctx.reply("tasks/reached", tiers=tier_rows(paid), points=balance)]
+
+
+def settle_invites(ctx: Context, inviter: str) -> list[store.TierChange]:
+    """Pay the invite tiers `inviter` now reaches."""
+    return store.settle_tasks(ledger(ctx), member=inviter, tasks=of_metric(ctx, "invites"), at=ctx.now, room=ctx.room)
+
+
+def revoke_invites(ctx: Context, inviter: str, within_days: int) -> list[store.TierChange]:
+    """Reverse the invite tiers `inviter` fell below after a clawback, if paid within `within_days`."""
+    return store.revoke_invite_tiers(ledger(ctx), member=inviter, tasks=of_metric(ctx, "invites"), at=ctx.now,
+                                     within_days=within_days)
+
+
+def next_tier(task: Any, value: int, done: frozenset[int]) -> dict[str, Any] | None:
+    """The first tier not yet standing: its mark, points and how far off it is."""
+    for tier in task.tiers:
+        if tier.at not in done:
+            return {"at": tier.at, "points": tier.points, "remaining": max(tier.at - value, 0)}
+    return None
