@@ -72,7 +72,7 @@ class MemoryTransport:
         await self.outbox.flush()
         step = self.sent[start:]
         last = max((o.at for o in step), default=None)
-        self._floor = max(x for x in (self._floor, self._last, last) if x is not None)
+        self._floor = max((x for x in (self._floor, self._last, last) if x is not None), default=None)
         if last is not None and last > self.clock.now():
             self.clock.set(last)
         return step
