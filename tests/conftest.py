@@ -16,7 +16,8 @@ from sqlalchemy import create_engine, text
 import run_bot
 from bot.clock import ManualClock
 from bot.config import parse
-from bot.events import Outgoing
+from bot.events import Message, Outgoing
+from bot.outbox import Budget
 from bot.transports.memory import MemoryTransport
 from tests.factories import config, sh
 
@@ -38,49 +39,108 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
-class Replies(list[Outgoing]):
-    """What the bot sent for one step; teardown fails if a non-empty one was never looked at."""
+class Sent:
+    """One message the bot sent, as a test sees it: reading any of its fields counts as checking it."""
 
-    def __init__(self, items: list[Outgoing]) -> None:
-        super().__init__(items)
-        self.seen = False
+    __slots__ = ("_out", "read")
 
-    def _look(self) -> None:
-        self.seen = True
+    def __init__(self, out: Outgoing) -> None:
+        self._out = out
+        self.read = False
 
-    def __getitem__(self, i: Any) -> Any:
-        self._look()
-        return super().__getitem__(i)
+    def _field(self, name: str) -> Any:
+        self.read = True
+        return getattr(self._out, name)
 
-    def __iter__(self) -> Any:
-        self._look()
-        return super().__iter__()
+    @property
+    def out(self) -> Outgoing:
+        """The message itself (counts as reading it)."""
+        self.read = True
+        return self._out
 
-    def __len__(self) -> int:
-        self._look()
-        return super().__len__()
+    @property
+    def at(self) -> datetime:
+        return self._field("at")  # type: ignore[no-any-return]
+
+    @property
+    def text(self) -> str:
+        return self._field("text")  # type: ignore[no-any-return]
+
+    @property
+    def room(self) -> str | None:
+        return self._field("room")  # type: ignore[no-any-return]
+
+    @property
+    def to(self) -> str | None:
+        return self._field("to")  # type: ignore[no-any-return]
+
+    @property
+    def mentions(self) -> tuple[str, ...]:
+        return self._field("mentions")  # type: ignore[no-any-return]
+
+    @property
+    def reply_to(self) -> str | tuple[str, ...] | None:
+        return self._field("reply_to")  # type: ignore[no-any-return]
+
+    @property
+    def image(self) -> str | None:
+        return self._field("image")  # type: ignore[no-any-return]
+
+    @property
+    def names(self) -> dict[str, str]:
+        return self._field("names")  # type: ignore[no-any-return]
+
+    @property
+    def fallback(self) -> Outgoing | None:
+        return self._field("fallback")  # type: ignore[no-any-return]
+
+    @property
+    def scheduled(self) -> bool:
+        return self._field("scheduled")  # type: ignore[no-any-return]
 
     def __eq__(self, other: object) -> bool:
-        self._look()
-        return super().__eq__(other)
+        self.read = True
+        return self._out == (other._out if isinstance(other, Sent) else other)
 
-    def __bool__(self) -> bool:
-        self._look()
-        return super().__len__() > 0
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._out)
+
+
+class Replies(list[Sent]):
+    """What the bot sent for one step. A message counts as checked only once a test read its text or another
+    of its fields (counting them does not); teardown fails on any message nobody checked."""
+
+    def __init__(self, outs: list[Outgoing]) -> None:
+        super().__init__(Sent(o) for o in outs)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, list):
+            return NotImplemented
+        for s in self:
+            s.read = True
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=False))
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
 
     __hash__ = None  # type: ignore[assignment]
 
     @property
     def text(self) -> str:
         """The one reply's text (fails unless exactly one message was sent)."""
-        self._look()
-        assert super().__len__() == 1, f"expected one reply, got {list.__len__(self)}: {[o.text for o in list.__iter__(self)]}"
-        return list.__getitem__(self, 0).text
+        assert len(self) == 1, f"expected one reply, got {len(self)}: {self.unread()}"
+        return self[0].text
 
     @property
     def texts(self) -> list[str]:
-        self._look()
-        return [o.text for o in list.__iter__(self)]
+        return [s.text for s in self]
+
+    def unread(self) -> list[str]:
+        """The texts of the messages nobody checked (reading them here does not count)."""
+        return [s._out.text for s in self if not s.read]
 
 
 class ChatBot:
@@ -104,7 +164,12 @@ class ChatBot:
     async def private(self, text: str, *, as_: str, **kw: Any) -> Replies:
         return self._wrap(await self.transport.say(text, as_=as_, room=None, **kw))
 
+    def message(self, text: str, *, as_: str, room: str | None = "g1", **kw: Any) -> Message:
+        """A message to hand to feed() with others: members talking faster than the bot may answer."""
+        return self.transport.message(text, as_=as_, room=room, **kw)
+
     async def feed(self, *events: Any) -> Replies:
+        """Several events in one step (one group commit), each at its own time; what was sent for them."""
         return self._wrap(await self.transport.feed(*events))
 
     async def join(self, room: str, *members: str, **kw: Any) -> Replies:
@@ -131,7 +196,7 @@ class ChatBot:
         return list(self.ledger.entries(member))
 
     def unasserted(self) -> list[list[str]]:
-        return [[o.text for o in list.__iter__(s)] for s in self._steps if list.__len__(s) and not s.seen]
+        return [left for s in self._steps if (left := s.unread())]
 
 
 def build_chat(data: dict[str, Any], url: str, start: datetime) -> ChatBot:
@@ -139,7 +204,9 @@ def build_chat(data: dict[str, Any], url: str, start: datetime) -> ChatBot:
     clock = ManualClock(start, settings.bot.tz)
     rt = run_bot.build(settings.model_copy(update={"storage": settings.storage.model_copy(update={"url": url})}),
                        clock)
-    return ChatBot(rt, MemoryTransport(rt.app, clock, rt.schedule))
+    # the outbox as configured, as replay and the live runner build it
+    budget = Budget.from_settings(rt.settings.outbox, rt.settings.bot.tz)
+    return ChatBot(rt, MemoryTransport(rt.app, clock, rt.schedule, budget))
 
 
 @pytest.fixture

@@ -8,9 +8,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 SH = ZoneInfo("Asia/Shanghai")
+OWNER = "wxid_owner"  # the one admin in BASE_CONFIG
 
 BASE_CONFIG: dict[str, Any] = {
-    "bot": {"name": "积分助手", "self_id": "bot", "timezone": "Asia/Shanghai", "admins": ["wxid_owner"]},
+    "bot": {"name": "积分助手", "self_id": "bot", "timezone": "Asia/Shanghai", "admins": [OWNER]},
     "transport": {"kind": "replay"},
     "checkin": {
         "points": 5,
@@ -25,14 +26,17 @@ BASE_CONFIG: dict[str, Any] = {
 }
 
 
-def config(**sections: Any) -> dict[str, Any]:
-    """BASE_CONFIG with whole sections replaced (None drops a section)."""
+def config(*, rate_limit: int | None = None, **sections: Any) -> dict[str, Any]:
+    """BASE_CONFIG with whole sections replaced (None drops a section); `rate_limit` sets bot.rate_limit
+    (0: off, for scenarios that send many commands within a minute)."""
     data = copy.deepcopy(BASE_CONFIG)
     for k, v in sections.items():
         if v is None:
             data.pop(k, None)
         else:
             data[k] = v
+    if rate_limit is not None:
+        data["bot"]["rate_limit"] = rate_limit
     return data
 
 

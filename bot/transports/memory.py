@@ -9,46 +9,73 @@ from typing import Any
 from bot.app import App
 from bot.clock import ManualClock
 from bot.events import Event, MemberJoined, MemberLeft, Message, Outgoing, Person, Tick
+from bot.outbox import Budget, Outbox
 from bot.scheduler import Schedule
 
 
-class MemoryTransport:
-    """Drives an App on a manual clock; scheduled jobs fire from event time, as in replay."""
+class NotDelivered(Exception):
+    """A send the transport refused (a private message to a contact who is not the bot's friend)."""
 
-    def __init__(self, app: App, clock: ManualClock, schedule: Schedule | None = None) -> None:
+
+class MemoryTransport:
+    """Drives an App on a manual clock as replay does: jobs fire from event time, and every reply goes
+    through the real outbox (send budget, coalescing, quiet hours, fallbacks) on event time.
+
+    Each step (`feed` and what wraps it) lets the outbox send all it holds before it returns, and moves
+    the clock on to the last send: the member has the answer before they say the next thing. Steps
+    must follow each other in time (an earlier one is refused), so a replay of the same events sends
+    the same messages at the same times.
+    """
+
+    def __init__(self, app: App, clock: ManualClock, schedule: Schedule | None = None,
+                 budget: Budget | None = None) -> None:
         self.app = app
         self.clock = clock
         self.schedule = schedule
-        self.sent: list[Outgoing] = []
-        # contacts who are not the bot's friends: a private message to them fails, its fallback goes instead
+        self.outbox = Outbox(self, budget or Budget(tz=app.tz))
+        self.sent: list[Outgoing] = []  # everything delivered, in send order, each `at` its send time
+        self.refused: list[Outgoing] = []  # sends that failed (the outbox sent their fallback instead)
+        # contacts who are not the bot's friends: a private message to them fails, as WeChat's does
         self.strangers: set[str] = set()
+        self.events: list[Event] = []  # everything handled, due jobs excluded: what a replay would read
         self._ids = itertools.count(1)
         self._last: datetime | None = None
+        self._floor: datetime | None = None  # no step may happen before this: the last event or send
 
     async def send(self, out: Outgoing) -> None:
+        if out.to is not None and out.to in self.strangers:
+            self.refused.append(out)
+            raise NotDelivered(f"{out.to} is not the bot's friend")
         self.sent.append(out)
 
     async def feed(self, *events: Event) -> list[Outgoing]:
-        """Handle events as one batch (group commit), with due jobs first; return what was sent."""
+        """Handle events as one batch (group commit), due jobs first; return what was sent for them."""
+        start = len(self.sent)
         batch: list[Event] = []
         for ev in events:
+            if self._floor is not None and ev.at < self._floor:
+                raise ValueError(f"event at {ev.at.isoformat()} is earlier than the step before it "
+                                 f"({self._floor.isoformat()}): steps must follow each other in time, as replay "
+                                 "reads them and as members get their answers")
             if self.schedule is not None:
-                start = self._last or ev.at
-                batch.extend(self.schedule.due_between(start, ev.at, include_start=self._last is None))
+                since = self._last or ev.at
+                batch.extend(self.schedule.due_between(since, ev.at, include_start=self._last is None))
             self._last = ev.at if self._last is None else max(self._last, ev.at)
             batch.append(ev)
-        outs: list[Outgoing] = []
-        for o in await self.app.process(batch):
-            delivered = self._deliverable(o)
-            if delivered is not None:
-                outs.append(delivered)
-        self.sent.extend(outs)
-        return outs
-
-    def _deliverable(self, out: Outgoing) -> Outgoing | None:
-        if out.to is not None and out.to in self.strangers:
-            return out.fallback  # None: nothing reaches anyone, as with a real failed send
-        return out
+        self.events.extend(events)
+        # as replay hands a batch's replies over: each after what the budget let out before it existed
+        for out in await self.app.process(batch):
+            await self.outbox.pump(out.at)
+            self.outbox.put([out])
+        if batch:
+            await self.outbox.pump(max(ev.at for ev in batch))
+        await self.outbox.flush()
+        step = self.sent[start:]
+        last = max((o.at for o in step), default=None)
+        self._floor = max((x for x in (self._floor, self._last, last) if x is not None), default=None)
+        if last is not None and last > self.clock.now():
+            self.clock.set(last)
+        return step
 
     def _at(self, at: datetime | None) -> datetime:
         if at is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from loguru import logger
+
 from bot.clock import ManualClock
 from bot.config import parse
 from bot.events import JobDue
@@ -62,12 +64,13 @@ async def test_a_slot_posts_once_even_when_time_is_replayed(make_chat, tmp_path)
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     first: ChatBot = make_chat(start="2026-11-23 07:00", url=url)
     assert (await first.say("hi", as_="alice")) == []
-    assert len(await first.tick("2026-11-23 08:01")) == 1
+    assert "早上好" in (await first.tick("2026-11-23 08:01")).text
     # a second process on the same database (or a restart) going over the same time posts nothing
     second: ChatBot = make_chat(start="2026-11-23 07:00", url=url)
     assert (await second.tick("2026-11-23 07:59")) == []
     assert (await second.tick("2026-11-23 08:01")) == []
-    assert len(await second.tick("2026-11-24 08:01")) == 2  # the evening board and the next morning
+    r = await second.tick("2026-11-24 08:01")  # the evening board and the next morning
+    assert "积分排行榜" in r[0].text and "早上好" in r[1].text and len(r) == 2
 
 
 async def test_schedule_rooms_limit_where_a_job_posts(make_chat) -> None:  # type: ignore[no-untyped-def]
@@ -84,17 +87,26 @@ async def test_schedule_rooms_limit_where_a_job_posts(make_chat) -> None:  # typ
 async def test_live_loop_enqueues_due_runs_and_skips_stale_ones() -> None:
     clock = ManualClock(sh("2026-11-23 07:59:59"), SH)
     got: list[JobDue] = []
+    enqueued, skipped = asyncio.Event(), asyncio.Event()
+
+    def enqueue(run: JobDue) -> None:
+        got.append(run)
+        enqueued.set()
+
+    sink = logger.add(lambda m: skipped.set(), level="WARNING", filter=lambda r: "skipped" in r["message"])
     stop = asyncio.Event()
     wake = asyncio.Event()
-    task = asyncio.create_task(schedule().run_live(clock, got.append, grace=timedelta(minutes=10), poll=0.01,
+    task = asyncio.create_task(schedule().run_live(clock, enqueue, grace=timedelta(minutes=10), poll=0.01,
                                                    stop=stop, wake=wake))
-    await asyncio.sleep(0.02)
-    clock.set(sh("2026-11-23 08:00:01"))
-    wake.set()
-    await asyncio.sleep(0.05)
-    clock.set(sh("2026-11-24 07:00"))  # a long stall: the 21:00 run is hours late and is skipped
-    wake.set()
-    await asyncio.sleep(0.05)
-    stop.set()
-    await task
+    try:
+        clock.set(sh("2026-11-23 08:00:01"))
+        wake.set()
+        await asyncio.wait_for(enqueued.wait(), timeout=10)
+        clock.set(sh("2026-11-24 07:00"))  # a long stall: the 21:00 run is hours late and is skipped
+        wake.set()
+        await asyncio.wait_for(skipped.wait(), timeout=10)
+    finally:
+        stop.set()
+        await task
+        logger.remove(sink)
     assert [(r.job_id, r.due) for r in got] == [("morning-reminder", sh("2026-11-23 08:00"))]

@@ -6,18 +6,12 @@ import pytest
 
 from handlers.admin import parse_order
 from tests.conftest import ChatBot
-from tests.factories import sh
-
-OWNER = "wxid_owner"  # the admin in tests/factories.py
+from tests.factories import OWNER, sh
+from tests.helpers import award
 
 
 def lines(bot: ChatBot, member: str) -> list[tuple[str, int, str]]:
     return [(e.kind, e.delta, e.detail) for e in bot.entries(member)]
-
-
-async def give(bot: ChatBot, member: str, points: int) -> None:
-    r = await bot.say(f"加分 @{member} {points} 准备", as_=OWNER, mentions=(member,))
-    assert "奖励" in r.text
 
 
 async def test_admin_awards_points_by_mention_with_a_reason(chat: ChatBot) -> None:
@@ -117,7 +111,7 @@ async def test_admin_commands_belong_in_a_group(chat: ChatBot) -> None:
 
 
 async def test_a_deduction_takes_points_and_leaves_growth(chat: ChatBot) -> None:
-    await give(chat, "alice", 50)
+    await award(chat, "alice", 50, reason="准备")
     r = await chat.say("扣分 @Alice 20 发广告", as_=OWNER, mentions=("alice",))
     assert r[0].mentions == ("alice",)
     assert "扣除 20 积分" in r.text and "理由：发广告" in r.text and "当前积分：30" in r.text
@@ -128,8 +122,8 @@ async def test_a_deduction_takes_points_and_leaves_growth(chat: ChatBot) -> None
 
 
 async def test_a_deduction_below_zero_is_refused_for_everyone(chat: ChatBot) -> None:
-    await give(chat, "alice", 50)
-    await give(chat, "bob", 10)
+    await award(chat, "alice", 50, reason="准备")
+    await award(chat, "bob", 10, reason="准备")
     r = await chat.say("扣分 @Alice @Bob @Carol 20 违规", as_=OWNER, mentions=("alice", "bob", "carol"))
     assert "积分不足" in r.text and "没有扣任何人的分" in r.text
     assert "bob 只有 10 分" in r.text and "carol 只有 0 分" in r.text and "alice" not in r.text
@@ -199,7 +193,7 @@ async def test_history_of_streak_bonuses_and_deductions(chat: ChatBot) -> None:
 
 
 async def test_history_is_your_own(chat: ChatBot) -> None:
-    await give(chat, "alice", 50)
+    await award(chat, "alice", 50, reason="准备")
     r = await chat.say("明细", as_="bob")
     assert r.text == "还没有积分记录哦"
 

@@ -10,15 +10,11 @@ from typing import Any
 from bot.app import DIGEST_SEPARATOR
 from tests.conftest import ChatBot
 from tests.factories import config, sh
+from tests.helpers import checkin
 
 
 def rows(text: str) -> list[str]:
     return [line for line in text.splitlines() if line[:1].isdigit() and ". " in line]
-
-
-async def checkin(bot: ChatBot, who: str, when: str, room: str = "g1") -> None:
-    bot.at(when)
-    assert "获得" in (await bot.say("签到", as_=who, name=who.title(), room=room)).text
 
 
 async def test_week_and_month_boards_count_points_earned_in_the_period_across_the_year_end(make_chat, db_url) -> None:  # type: ignore[no-untyped-def]
@@ -100,7 +96,7 @@ async def test_scheduled_week_board_and_reminder_go_out_as_one_digest_per_group(
     assert len(r) == 8 and all(o.text.startswith("☀️ 早上好") for o in r)
     await checkin(bot, "carol", "2027-01-01 09:00", room="g1")
     r = await bot.tick("2027-01-01 21:00")  # the month board of the new month, nobody else due
-    assert len(r) == 2
+    assert [o.room for o in r] == ["g1", "g2"] and r[1].text == r[0].text
     assert "🏆 本月积分榜 TOP 10（1月1日起）" in r[0].text and rows(r[0].text) == ["1. Carol  5 分"]
     assert all("今天还没有人签到" in o.text for o in (await bot.tick("2027-01-02 08:00")))
 

@@ -5,19 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.conftest import ChatBot
-from tests.factories import config, sh
+from tests.factories import OWNER, config, sh
+from tests.helpers import checkin
 from tests.storage.test_expiry import lot_expiry, replay_fifo
-
-OWNER = "wxid_owner"
 
 
 def expiring(policy: str = "year_end", **kw: object) -> dict:
     return config(schedule=[], expiry={"policy": policy, "days": 30, "warn_days": 7, **kw})
-
-
-async def checkin(bot: ChatBot, who: str, when: str) -> None:
-    r = await bot.say("签到", as_=who, at=sh(when))
-    assert "签到成功" in r.text
 
 
 async def test_year_end_expiry_across_two_years(make_chat) -> None:  # type: ignore[no-untyped-def]
@@ -27,7 +21,7 @@ async def test_year_end_expiry_across_two_years(make_chat) -> None:  # type: ign
     await checkin(bot, "alice", "2027-01-01 08:00")  # 5 + the 3-day streak's 10, earned in 2027: good through 2028
     assert bot.balance("alice") == 25
     r = await bot.say("扣分 @alice 7 测试", as_=OWNER, mentions=("alice",), at=sh("2027-03-01 10:00"))
-    assert "扣除 7 积分" in r.text and "alice 当前积分：18" in r.text
+    assert "扣除 7 积分" in r.text and "Alice 当前积分：18" in r.text
     # a week before 2026's points expire, alice is told privately, once
     r = await bot.tick("2027-12-25 00:05")
     [warn] = r

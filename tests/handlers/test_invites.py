@@ -142,6 +142,7 @@ async def test_invites_command_shows_valid_invites_points_and_the_window(make_ch
     tasks = [{"id": "inv", "name": "邀请达人", "metric": "invites", "tiers": [{"at": 2, "points": 10},
                                                                          {"at": 5, "points": 50}]}]
     bot: ChatBot = make_chat(invite_config(tasks=tasks), url=db_url)
+    bot.at("2026-10-31 09:00")
     r = await bot.say("邀请", as_="alice")
     assert r[0].mentions == ("alice",)
     assert "还没有成功邀请" in r.text and "再邀请 2 位可完成「邀请达人」，奖励 10 积分" in r.text

@@ -20,9 +20,7 @@ LEVELS = [
 
 
 def level_config(**extra: Any) -> dict[str, Any]:
-    data = config(schedule=[], **extra)
-    data["levels"] = LEVELS
-    return data
+    return config(schedule=[], levels=LEVELS, **extra)
 
 
 async def test_level_up_is_announced_once_and_then_multiplies_checkin(make_chat, db_url) -> None:  # type: ignore[no-untyped-def]

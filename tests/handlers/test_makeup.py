@@ -6,18 +6,13 @@ from typing import Any
 
 from tests.conftest import ChatBot
 from tests.factories import config, sh
+from tests.helpers import checkin
 
 
 def makeup_config(**makeup: Any) -> dict[str, Any]:
     data = config(schedule=[])
     data["checkin"]["makeup"] = {"cost": 20, "max_per_month": 2, "within_days": 3, **makeup}
     return data
-
-
-async def checkin(bot: ChatBot, member: str, when: str) -> str:
-    bot.at(when)
-    r = await bot.say("签到", as_=member)
-    return r.text
 
 
 async def busy_day(bot: ChatBot, when: str) -> None:
@@ -28,9 +23,9 @@ async def busy_day(bot: ChatBot, when: str) -> None:
 async def test_makeup_fills_the_missed_day_and_reconnects_the_streak(make_chat, db_url) -> None:  # type: ignore[no-untyped-def]
     bot: ChatBot = make_chat(makeup_config(), url=db_url)
     for day in ("2026-11-20", "2026-11-21", "2026-11-22"):
-        assert "获得" in await checkin(bot, "alice", f"{day} 09:00")  # 5, 5, 15 = 25
+        await checkin(bot, "alice", f"{day} 09:00")  # 5, 5, 15 = 25
     await busy_day(bot, "2026-11-23 12:00")  # alice missed the 23rd
-    assert "连续签到 1 天" in await checkin(bot, "alice", "2026-11-24 09:00")  # 30
+    assert "连续签到 1 天" in (await checkin(bot, "alice", "2026-11-24 09:00")).text  # 30
     r = await bot.say("补签", as_="alice")
     assert "已补上 11月23日" in r.text and "花费 20 积分" in r.text
     assert "连续签到 5 天" in r.text and "累计签到 5 天" in r.text and "当前积分：10" in r.text
@@ -38,13 +33,13 @@ async def test_makeup_fills_the_missed_day_and_reconnects_the_streak(make_chat, 
     makeup_lines = [(e.kind, e.delta, e.key) for e in bot.entries("alice") if e.kind == "makeup"]
     assert makeup_lines == [("makeup", -20, "makeup:alice:2026-11-23")]
     # the streak goes on from the repaired run
-    assert "连续签到 6 天" in await checkin(bot, "alice", "2026-11-25 09:00")
+    assert "连续签到 6 天" in (await checkin(bot, "alice", "2026-11-25 09:00")).text
 
 
 async def test_makeup_refusals_change_nothing(make_chat, db_url) -> None:  # type: ignore[no-untyped-def]
     bot: ChatBot = make_chat(makeup_config(), url=db_url)
-    assert "获得" in await checkin(bot, "alice", "2026-11-20 09:00")
-    assert "获得" in await checkin(bot, "alice", "2026-11-21 09:00")
+    await checkin(bot, "alice", "2026-11-20 09:00")
+    await checkin(bot, "alice", "2026-11-21 09:00")
     # nothing missed yet
     r = await bot.say("补签", as_="alice")
     assert "不需要补签" in r.text
@@ -59,7 +54,7 @@ async def test_makeup_refusals_change_nothing(make_chat, db_url) -> None:  # typ
 
 async def test_a_day_the_bot_was_down_needs_no_makeup(make_chat, db_url) -> None:  # type: ignore[no-untyped-def]
     bot: ChatBot = make_chat(makeup_config(), url=db_url)
-    assert "获得" in await checkin(bot, "alice", "2026-11-20 09:00")
+    await checkin(bot, "alice", "2026-11-20 09:00")
     bot.at("2026-11-22 09:00")  # no event at all on the 21st
     r = await bot.say("补签", as_="alice")
     assert "不需要补签" in r.text
@@ -68,10 +63,10 @@ async def test_a_day_the_bot_was_down_needs_no_makeup(make_chat, db_url) -> None
 async def test_only_days_within_the_window_can_be_filled(make_chat, db_url) -> None:  # type: ignore[no-untyped-def]
     bot: ChatBot = make_chat(makeup_config(within_days=2, cost=5), url=db_url)
     for d in range(10, 16):
-        assert "获得" in await checkin(bot, "bob", f"2026-11-{d} 09:00")
+        await checkin(bot, "bob", f"2026-11-{d} 09:00")
     await busy_day(bot, "2026-11-16 12:00")  # missed, but 3 days before the 19th
     for d in (17, 18):
-        assert "获得" in await checkin(bot, "bob", f"2026-11-{d} 09:00")
+        await checkin(bot, "bob", f"2026-11-{d} 09:00")
     bot.at("2026-11-19 08:00")
     r = await bot.say("补签", as_="bob")
     assert "最近 2 天没有漏签" in r.text
@@ -80,7 +75,7 @@ async def test_only_days_within_the_window_can_be_filled(make_chat, db_url) -> N
 async def test_the_monthly_limit_counts_makeups_of_this_month(make_chat, db_url) -> None:  # type: ignore[no-untyped-def]
     bot: ChatBot = make_chat(makeup_config(max_per_month=1, cost=5, within_days=5), url=db_url)
     for d in range(1, 8):
-        assert "获得" in await checkin(bot, "carol", f"2026-11-{d:02d} 09:00")
+        await checkin(bot, "carol", f"2026-11-{d:02d} 09:00")
     await busy_day(bot, "2026-11-08 12:00")
     await busy_day(bot, "2026-11-09 12:00")
     bot.at("2026-11-10 09:00")
@@ -89,7 +84,7 @@ async def test_the_monthly_limit_counts_makeups_of_this_month(make_chat, db_url)
     assert "本月补签次数已用完（1/1）" in r.text
     # a new month gives a new allowance (the 30th was missed)
     for d in range(27, 30):
-        assert "获得" in await checkin(bot, "carol", f"2026-11-{d} 09:00")
+        await checkin(bot, "carol", f"2026-11-{d} 09:00")
     await busy_day(bot, "2026-11-30 12:00")
     bot.at("2026-12-01 09:00")
     assert "已补上 11月30日" in (await bot.say("补签", as_="carol")).text

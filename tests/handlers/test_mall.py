@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import ChatBot
 from tests.factories import config, sh
+from tests.helpers import assert_redeemed, give, redeem
 
 ITEMS: list[dict[str, Any]] = [
     {"sku": "mug", "name": "品牌马克杯", "kind": "physical", "points": 300, "stock": 2, "limit_per_member": 1},
@@ -24,9 +25,7 @@ SECRETS = ("CODE-AAA", "CODE-BBB", "secret-book", "SAVE20-XYZ", "example.com/cou
 
 
 def mall_config(**mall: Any) -> dict[str, Any]:
-    data = config(schedule=[], mall={"confirm_above": 200, "items": ITEMS, **mall})
-    data["bot"]["rate_limit"] = 0
-    return data
+    return config(schedule=[], mall={"confirm_above": 200, "items": ITEMS, **mall}, rate_limit=0)
 
 
 @pytest.fixture
@@ -36,12 +35,6 @@ def bot(make_chat: Any, db_url: str) -> ChatBot:
 
     Mall(b.ledger, b.settings.bot.tz).import_codes("vip", ["CODE-AAA", "CODE-BBB"], sh("2026-11-23 07:00"))
     return b
-
-
-def give(bot: ChatBot, member: str, points: int) -> None:
-    bot.ledger.see_member(member, member, sh("2026-11-23 07:00"))
-    bot.ledger.award(member=member, points=points, kind="admin_award", key=f"seed:{member}:{points}",
-                     at=sh("2026-11-23 07:00"))
 
 
 def no_secret_in_groups(bot: ChatBot) -> None:
@@ -86,7 +79,7 @@ async def test_a_card_code_goes_privately_and_the_group_sees_only_success(bot: C
 
 async def test_link_and_coupon_are_delivered_privately(bot: ChatBot) -> None:
     give(bot, "alice", 100)
-    r = await bot.say("兑换 电子书", as_="alice")
+    r = await redeem(bot, "alice", "电子书")
     assert "链接：https://example.com/secret-book" in r[1].text and r[1].to == "alice"
     r = await bot.private("兑换 5", as_="alice")
     assert "券码：SAVE20-XYZ（满100减20），有效期至 2026-12-22" in r.text and r[0].to == "alice"
@@ -114,17 +107,17 @@ async def test_refusals(bot: ChatBot) -> None:
     assert "积分不足：需要 100 积分，你有 10 积分" in (await bot.say("兑换 2", as_="poor")).text
     # mug: above confirm_above, limit 1, stock 2
     assert "回复「确认」" in (await bot.say("兑换 1", as_="alice")).text
-    assert len(await bot.say("确认", as_="alice")) == 2
+    assert_redeemed(await bot.say("确认", as_="alice"), "alice")
     assert "限兑 1 件" in (await bot.say("兑换 1", as_="alice")).text  # known before 确认: said at once
     give(bot, "bob", 1000)
     give(bot, "carol", 1000)
     assert "回复「确认」" in (await bot.say("兑换 1", as_="bob")).text
     assert "回复「确认」" in (await bot.say("兑换 1", as_="carol")).text
-    assert len(await bot.say("确认", as_="bob")) == 2
+    assert_redeemed(await bot.say("确认", as_="bob"), "bob")
     assert "已兑完" in (await bot.say("确认", as_="carol")).text  # the last unit went while carol thought
     give(bot, "dave", 1000)
     for m in ("dave", "carol"):
-        assert "卡密：CODE-" in (await bot.say("兑换 3", as_=m))[1].text
+        assert "卡密：CODE-" in (await redeem(bot, m, "3"))[1].text
     assert "已兑完" in (await bot.say("兑换 3", as_="alice")).text
     assert "圣诞礼包」的兑换已结束" in (await bot.say("兑换 7", as_="alice", at=sh("2026-12-27 10:00"))).text
     assert bot.balance("poor") == 10 and bot.balance("carol") == 950
@@ -175,15 +168,13 @@ async def test_cancel_during_the_address_refunds(bot: ChatBot) -> None:
 
 async def test_red_packet_waits_for_the_operator_and_members_can_cancel(bot: ChatBot) -> None:
     give(bot, "alice", 300)
-    r = await bot.say("兑换 2", as_="alice")
-    assert "管理员在微信中发给你" in r[1].text
-    r = await bot.say("兑换 2", as_="alice")
-    assert len(r) == 2
+    assert "管理员在微信中发给你" in (await redeem(bot, "alice", "2"))[1].text
+    assert "单号 2" in (await redeem(bot, "alice", "2"))[1].text
     assert "已取消，退回 100 积分，当前积分：200" in (await bot.say("取消订单 2", as_="alice")).text
     assert "没有找到单号 2" in (await bot.say("取消订单 2", as_="bob")).text
     assert "没有找到单号 1" in (await bot.say("取消订单 1", as_="bob")).text
     r = await bot.say("完成 1", as_="wxid_owner")
-    assert r[1].to == "alice" and "已完成" in r[1].text
+    assert r[0].text == "订单 1 已完成，已通知会员" and r[1].to == "alice" and "已完成" in r[1].text
     assert "不能这样操作" in (await bot.say("取消订单 1", as_="alice")).text
     assert "只有管理员" in (await bot.say("完成 1", as_="alice")).text
 
@@ -204,7 +195,7 @@ async def test_cash_orders_wait_for_payment_or_expire(bot: ChatBot) -> None:
 
 async def test_the_expire_job_tells_the_member(bot: ChatBot) -> None:
     give(bot, "alice", 200)
-    assert len(await bot.say("兑换 6", as_="alice", at=sh("2026-11-23 10:00"))) == 2
+    assert "请在 2026-11-24 10:00 前支付" in (await redeem(bot, "alice", "6", "2026-11-23 10:00"))[1].text
     from handlers.mall import expire_job
 
     ctx = bot.rt.app.context(at=sh("2026-11-24 10:01"))
@@ -216,7 +207,7 @@ async def test_the_expire_job_tells_the_member(bot: ChatBot) -> None:
 
 async def test_operator_refund_listing_and_restock(bot: ChatBot) -> None:
     give(bot, "alice", 1000)
-    assert len(await bot.say("兑换 3", as_="alice")) == 2
+    assert "卡密：CODE-AAA" in (await redeem(bot, "alice", "3"))[1].text
     r = await bot.say("退款 1 卡密无效", as_="wxid_owner")
     assert "退回 50 积分（卡密无效）" in r[0].text and r[1].to == "alice" and "原因：卡密无效" in r[1].text
     assert "请写上退款理由" in (await bot.say("退款 1", as_="wxid_owner")).text
@@ -231,16 +222,14 @@ async def test_operator_refund_listing_and_restock(bot: ChatBot) -> None:
     assert "没有找到商品" in (await bot.say("补货 nope 5", as_="wxid_owner")).text
     assert "数量需要" in (await bot.say("补货 mug -1", as_="wxid_owner")).text
     # the refunded code goes back and is the next one given
-    r = await bot.say("兑换 3", as_="alice")
-    assert "CODE-AAA" in r[1].text
+    assert "CODE-AAA" in (await redeem(bot, "alice", "3"))[1].text
     no_secret_in_groups(bot)
 
 
 async def test_a_replayed_redemption_changes_nothing(bot: ChatBot) -> None:
     give(bot, "alice", 100)
-    first = await bot.say("兑换 2", as_="alice", id="wx-1")
-    again = await bot.say("兑换 2", as_="alice", id="wx-1")
-    assert len(first) == 2 and again == []
+    await redeem(bot, "alice", "2", id="wx-1")
+    assert await bot.say("兑换 2", as_="alice", id="wx-1") == []
     assert bot.balance("alice") == 0
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from storage.mall import Mall
 from tests.conftest import ChatBot
-from tests.factories import config, sh
+from tests.factories import config
+from tests.helpers import give
 
 LEVELS = [
     {"name": "青铜", "growth": 0},
@@ -25,10 +26,7 @@ ITEMS: list[dict[str, Any]] = [
 
 
 def level_mall(confirm_above: int = 1000) -> dict[str, Any]:
-    data = config(schedule=[], mall={"confirm_above": confirm_above, "items": ITEMS})
-    data["levels"] = LEVELS
-    data["bot"]["rate_limit"] = 0
-    return data
+    return config(schedule=[], mall={"confirm_above": confirm_above, "items": ITEMS}, levels=LEVELS, rate_limit=0)
 
 
 @pytest.fixture
@@ -37,16 +35,9 @@ def bot(make_chat: Any, db_url: str) -> ChatBot:
     return b
 
 
-def give(bot: ChatBot, member: str, points: int, key: str = "") -> None:
-    """Points and as much growth (an award raises both)."""
-    bot.ledger.see_member(member, member.title(), sh("2026-11-23 07:00"))
-    bot.ledger.award(member=member, points=points, kind="admin_award", key=key or f"seed:{member}:{points}",
-                     at=sh("2026-11-23 07:00"))
-
-
 async def seed(bot: ChatBot, member: str, points: int, level: str, key: str = "") -> None:
     """`give`, then 等级: the member holds `level`; a level reached is congratulated once, here."""
-    give(bot, member, points, key)
+    give(bot, member, points, key=key)
     r = await bot.say("等级", as_=member, name=member.title())
     assert f"会员等级：{level}" in r[0].text
     assert all(f"升级为「{level}」" in o.text for o in r[1:])

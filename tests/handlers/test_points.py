@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 from tests.conftest import ChatBot
-from tests.factories import sh
-
-
-async def checkin_days(chat: ChatBot, member: str, days: int, start: str = "2026-11-01") -> None:
-    from datetime import timedelta
-
-    for i in range(days):
-        chat.at(sh(f"{start} 09:00") + timedelta(days=i))
-        assert "获得" in (await chat.say("签到", as_=member, name=member.title())).text
+from tests.helpers import checkin_days
 
 
 async def test_points_shows_balance_growth_streak_days_and_rank(chat: ChatBot) -> None:
-    await checkin_days(chat, "alice", 3)  # 5 + 5 + 15
-    await checkin_days(chat, "bob", 1)
+    await checkin_days(chat, {"alice": 3, "bob": 1})  # alice: 5 + 5 + 15
     chat.at("2026-11-03 20:00")
     r = await chat.say("积分", as_="bob")
     assert r[0].mentions == ("bob",)
@@ -29,7 +20,7 @@ async def test_points_shows_balance_growth_streak_days_and_rank(chat: ChatBot) -
 
 
 async def test_points_shows_a_broken_streak_as_zero(chat: ChatBot) -> None:
-    await checkin_days(chat, "alice", 2)
+    await checkin_days(chat, {"alice": 2})
     chat.at("2026-11-04 09:00")  # the 3rd was missed
     r = await chat.say("积分", as_="alice")
     assert "连续签到 0 天" in r.text and "累计签到 2 天" in r.text and "今日已签到" not in r.text
@@ -42,10 +33,7 @@ async def test_points_for_a_newcomer_without_points(chat: ChatBot) -> None:
 
 
 async def test_leaderboard_ranks_by_balance_and_leaves_admins_out(chat: ChatBot) -> None:
-    await checkin_days(chat, "wxid_owner", 7)
-    await checkin_days(chat, "alice", 3)
-    await checkin_days(chat, "bob", 1)
-    await checkin_days(chat, "carol", 1)
+    await checkin_days(chat, {"wxid_owner": 7, "alice": 3, "bob": 1, "carol": 1})
     r = await chat.say("排行榜", as_="dave")
     lines = r.text.splitlines()
     assert lines[0].startswith("🏆 积分排行榜")
@@ -59,8 +47,7 @@ async def test_leaderboard_ranks_by_balance_and_leaves_admins_out(chat: ChatBot)
 
 
 async def test_leaderboard_shows_ten_and_marks_the_asker(chat: ChatBot) -> None:
-    for i in range(12):
-        await checkin_days(chat, f"m{i:02d}", i + 1, start="2026-10-01")
+    await checkin_days(chat, {f"m{i:02d}": i + 1 for i in range(12)}, start="2026-10-01")
     r = await chat.say("排行榜", as_="m05", name="M05")
     rows = [line for line in r.text.splitlines() if line[:1].isdigit() and ". " in line]
     assert len(rows) == 10

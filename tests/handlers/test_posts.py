@@ -10,6 +10,7 @@ from sqlalchemy import text
 from bot.app import DIGEST_SEPARATOR
 from tests.conftest import ChatBot
 from tests.factories import config, sh
+from tests.helpers import checkin, give, redeem
 
 # -- mall_highlights ------------------------------------------------------------------------------
 
@@ -29,30 +30,21 @@ LEVELS = [{"name": "青铜", "growth": 0}, {"name": "黄金", "growth": 1000, "m
 
 
 def highlights_config(items: list[dict[str, Any]] = ITEMS, rooms: tuple[str, ...] = ("g1",)) -> dict[str, Any]:
-    data = config(schedule=[{"id": "mall-monday", "job": "mall_highlights", "cron": "0 12 * * mon", "rooms": list(rooms)}],
-                  mall={"confirm_above": 1000, "items": items})
-    data["levels"] = LEVELS
-    data["bot"]["rate_limit"] = 0
-    return data
-
-
-async def be_in(bot: ChatBot, who: str, room: str, at: str) -> None:
-    bot.at(at)
-    assert "获得" in (await bot.say("签到", as_=who, name=who.title(), room=room)).text
+    return config(schedule=[{"id": "mall-monday", "job": "mall_highlights", "cron": "0 12 * * mon", "rooms": list(rooms)}],
+                  mall={"confirm_above": 1000, "items": items}, levels=LEVELS, rate_limit=0)
 
 
 async def buy(bot: ChatBot, who: str, item: str, times: int = 1) -> None:
-    bot.ledger.award(member=who, points=200 * times, kind="admin_award", key=f"seed:{who}:{item}:{times}",
-                     at=sh("2026-11-23 09:00"))
+    give(bot, who, 200 * times, key=f"seed:{who}:{item}:{times}", at="2026-11-23 09:00")
     for _ in range(times):
-        r = await bot.say(f"兑换 {item}", as_=who, room="g2")
-        assert "兑换成功" in r[0].text, r.texts
+        r = await redeem(bot, who, item, room="g2")
+        assert "兑换成功，当前积分" in r[1].text
 
 
 async def test_highlights_list_new_almost_sold_out_and_most_redeemed_in_the_entrys_groups(make_chat, db_url) -> None:  # type: ignore[no-untyped-def]
     bot: ChatBot = make_chat(highlights_config(), start="2026-11-23 07:30", url=db_url)
     for who, room in (("alice", "g1"), ("bob", "g2"), ("carol", "g2"), ("dave", "g2")):
-        await be_in(bot, who, room, "2026-11-23 09:00")
+        await checkin(bot, who, "2026-11-23 09:00", room=room)
     bot.at("2026-11-23 10:00")
     await buy(bot, "alice", "10元红包")
     await buy(bot, "bob", "10元红包")
@@ -80,7 +72,7 @@ async def test_highlights_list_new_almost_sold_out_and_most_redeemed_in_the_entr
 async def test_highlights_post_nothing_when_nothing_qualifies(make_chat, db_url) -> None:  # type: ignore[no-untyped-def]
     items = [it for it in ITEMS if it["sku"] in ("old", "gold", "gone", "xmas")]  # old, unsold, for a level, out, later
     bot: ChatBot = make_chat(highlights_config(items, rooms=()), start="2026-11-23 07:30", url=db_url)
-    await be_in(bot, "alice", "g1", "2026-11-23 09:00")
+    await checkin(bot, "alice", "2026-11-23 09:00", room="g1")
     assert await bot.tick("2026-11-23 12:00") == []
     # on 12-24 the Christmas pack goes on sale: new, and only 2 left
     r = await bot.tick("2026-12-28 12:00")
@@ -93,14 +85,14 @@ async def test_highlights_without_the_mall_post_nothing(make_chat) -> None:  # t
     data = highlights_config()
     del data["mall"]
     bot: ChatBot = make_chat(data, start="2026-11-23 07:30")
-    await be_in(bot, "alice", "g1", "2026-11-23 09:00")
+    await checkin(bot, "alice", "2026-11-23 09:00", room="g1")
     assert await bot.tick("2026-11-23 12:00") == []
 
 
 async def test_a_database_from_before_first_seen_gets_the_column_and_its_items_are_not_new(make_chat, db_url) -> None:  # type: ignore[no-untyped-def]
     items = [it for it in ITEMS if it["sku"] == "rp"]
     before: ChatBot = make_chat(highlights_config(items, rooms=()), start="2026-11-20 07:30", url=db_url)
-    await be_in(before, "alice", "g1", "2026-11-20 09:00")
+    await checkin(before, "alice", "2026-11-20 09:00", room="g1")
     with before.ledger.engine.begin() as c:
         c.execute(text("ALTER TABLE mall_items DROP COLUMN first_seen"))
     before.ledger.engine.dispose()
@@ -137,8 +129,8 @@ def posts(replies: Any) -> list[tuple[str, str, str]]:
 
 async def test_each_phase_is_posted_once_across_hourly_runs_and_a_restart(make_chat, db_url) -> None:  # type: ignore[no-untyped-def]
     bot: ChatBot = make_chat(campaign_config(), start="2026-11-23 07:30", url=db_url)
-    await be_in(bot, "alice", "g1", "2026-11-23 07:40")
-    await be_in(bot, "bob", "g2", "2026-11-23 07:45")
+    await checkin(bot, "alice", "2026-11-23 07:40", room="g1")
+    await checkin(bot, "bob", "2026-11-23 07:45", room="g2")
     r = await bot.tick("2026-11-24 10:00")  # every hourly run from 08:00 on, each at its own time
     warmup, start = "📣 活动预告：「双倍积分日」", "🎉 「双倍积分日」活动开始了！持续到 11月26日 20:00"
     assert posts(r) == [("11-23 08:00", "g1", warmup), ("11-23 08:00", "g2", warmup),
@@ -162,8 +154,8 @@ async def test_a_phase_whose_window_passed_without_a_run_is_skipped(make_chat, d
     data = campaign_config({"id": "twice-daily", "job": "campaign", "cron": "0 9,20 * * *", "rooms": ["g1"]},
                            ends="2026-11-25T12:00:00+08:00", closing_hours=2, description="")
     bot: ChatBot = make_chat(data, start="2026-11-24 08:30", url=db_url)
-    await be_in(bot, "alice", "g1", "2026-11-24 08:40")
-    await be_in(bot, "bob", "g2", "2026-11-24 08:45")
+    await checkin(bot, "alice", "2026-11-24 08:40", room="g1")
+    await checkin(bot, "bob", "2026-11-24 08:45", room="g2")
     r = await bot.tick("2026-11-26 21:00")
     assert posts(r) == [("11-24 09:00", "g1", "🎉 「双倍积分日」活动开始了！持续到 11月25日 12:00")]
     assert "预告" not in r[0].text and "还剩" not in r[0].text
@@ -173,8 +165,8 @@ async def test_phase_posts_and_another_post_due_at_the_same_minute_go_out_as_one
     data = campaign_config({"id": "morning", "job": "checkin_reminder", "cron": "0 8 * * *"},
                            {"id": "hourly", "job": "campaign", "cron": "0 * * * *", "rooms": ["g1"]})
     bot: ChatBot = make_chat(data, start="2026-11-23 07:30", url=db_url)
-    await be_in(bot, "alice", "g1", "2026-11-23 07:40")
-    await be_in(bot, "bob", "g2", "2026-11-23 07:45")
+    await checkin(bot, "alice", "2026-11-23 07:40", room="g1")
+    await checkin(bot, "bob", "2026-11-23 07:45", room="g2")
     r = await bot.tick("2026-11-23 08:00")
     assert [o.room for o in r] == ["g1", "g2"]  # the campaign entry serves g1 only
     reminder, warmup = r[0].text.split(DIGEST_SEPARATOR)

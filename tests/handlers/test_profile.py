@@ -16,10 +16,9 @@ PHONE = "13812345678"
 
 
 def profile_config(**profile: Any) -> dict[str, Any]:
-    data = config(schedule=[], profile={"points": 20, "fields": ["phone", "birthday", "city"], "expire_minutes": 30,
-                                        **profile})
-    data["bot"]["rate_limit"] = 0  # these chats send many messages within a minute
-    return data
+    # rate limit off: these chats send many messages within a minute
+    return config(schedule=[], profile={"points": 20, "fields": ["phone", "birthday", "city"], "expire_minutes": 30,
+                                        **profile}, rate_limit=0)
 
 
 @pytest.fixture
@@ -36,6 +35,13 @@ async def begin(bot: ChatBot, member: str) -> str:
     r = await bot.private("完善资料", as_=member)
     assert r[0].to == member and "请发送" in r.text
     return r.text
+
+
+async def begin_in_group(bot: ChatBot, member: str) -> None:
+    """完善资料 in the group: a note there, the first question privately."""
+    r = await bot.say("完善资料", as_=member)
+    assert [(o.room, o.to) for o in r] == [("g1", None), (None, member)]
+    assert "私信" in r[0].text and "请发送你的手机号" in r[1].text
 
 
 async def stop(bot: ChatBot, member: str) -> None:
@@ -170,8 +176,7 @@ async def test_cancel_stops_the_conversation_and_keeps_what_was_answered(bot: Ch
 
 
 async def test_cancel_clears_only_the_chat_it_is_sent_in(bot: ChatBot) -> None:
-    r = await bot.say("完善资料", as_="alice")
-    assert len(r) == 2
+    await begin_in_group(bot, "alice")
     # the conversation is private; 取消 in the group has nothing to stop there (and, being everyday
     # group talk, gets no answer)
     assert (await bot.say("取消", as_="alice")) == []
@@ -187,10 +192,9 @@ async def test_cancel_clears_any_kind_of_conversation(bot: ChatBot) -> None:
 
 
 async def test_answers_in_a_group_are_not_taken(bot: ChatBot) -> None:
-    assert len(await bot.say("完善资料", as_="alice")) == 2
+    await begin_in_group(bot, "alice")
     assert (await bot.say(PHONE, as_="alice")) == []  # a phone number in the group is never read
-    r = await bot.say("完善资料", as_="alice")
-    assert len(r) == 2 and "私信" in r[0].text  # still at the first question
+    await begin_in_group(bot, "alice")  # still at the first question
     assert "手机号已保存" in (await bot.private("13900001111", as_="alice")).text
     await stop(bot, "alice")
     mine = (await bot.private("我的资料", as_="alice")).text

@@ -14,10 +14,10 @@ from handlers.lib import statement_card
 from handlers.statement import classify
 from storage.statement import longest_run
 from tests.conftest import ChatBot
-from tests.factories import config, sh
+from tests.factories import OWNER, config, sh
 from tests.handlers.statement_samples import STATEMENT
+from tests.helpers import award, checkin, redeem
 
-OWNER = "wxid_owner"
 ITEMS: list[dict[str, Any]] = [
     {"sku": "rp", "name": "10元红包", "kind": "red_packet", "points": 30},
     {"sku": "box", "name": "白银礼盒", "kind": "red_packet", "points": 200, "min_level": "白银"},
@@ -32,11 +32,8 @@ LEVELS = [{"name": "青铜", "growth": 0}, {"name": "白银", "growth": 100, "ma
 
 
 def statement_config(tmp_path: Path, **statement: Any) -> dict[str, Any]:
-    data = config(schedule=[], invite={"points": 20}, mall={"confirm_above": 1000, "items": ITEMS},
-                  statement={"cards_dir": str(tmp_path / "cards"), **statement})
-    data["levels"] = LEVELS
-    data["bot"]["rate_limit"] = 0
-    return data
+    return config(schedule=[], invite={"points": 20}, mall={"confirm_above": 1000, "items": ITEMS},
+                  statement={"cards_dir": str(tmp_path / "cards"), **statement}, levels=LEVELS, rate_limit=0)
 
 
 def cjk_font() -> str:
@@ -57,46 +54,35 @@ def assert_card(path: str | None) -> None:
         img.verify()
 
 
-async def checkin(bot: ChatBot, day: str, who: str = "alice") -> None:
-    bot.at(f"{day} 09:00")
-    r = await bot.say("签到", as_=who, name=who.title())
-    assert "签到成功" in r.texts[0]
-
-
-async def award(bot: ChatBot, who: str, points: int, at: str) -> None:
-    bot.at(at)
-    r = await bot.say(f"加分 @{who.title()} {points} 活动优秀", as_=OWNER, mentions=(who,))
-    assert f"+{points}" in r.texts[0] or str(points) in r.texts[0]
-    assert all(o.room == "g1" for o in r)
-
-
 async def year_of_alice(bot: ChatBot) -> int:
     """Two weeks across New Year; returns what the 10元红包 cost her (the ledger's redeem entry)."""
     # 2025: 2 check-ins, an invite and an award, none of which belong in the 2026 statement
-    await checkin(bot, "2025-12-30")
-    await checkin(bot, "2025-12-31")
+    await checkin(bot, "alice", "2025-12-30 09:00")
+    await checkin(bot, "alice", "2025-12-31 09:00")
     bot.at("2025-12-31 10:00")
     r = await bot.join("g1", "dave", inviter="alice")
     assert [o.to for o in r] == ["alice"] and "20" in r[0].text
-    await award(bot, "alice", 100, "2025-12-31 11:00")  # growth 130: 白银 is announced in the same step
+    r = await award(bot, "alice", 100, "2025-12-31 11:00", extra=1)  # growth 130: 白银 is announced in the same step
+    assert "升级为「白银」" in r[1].text and r[1].mentions == ("alice",)
     # 2026: Jan 1 and 2 (the streak from December goes on: 3 days, +10), Jan 3 missed while the bot ran,
     # Jan 4, 5, 6 (3 days again, +10)
-    await checkin(bot, "2026-01-01")
-    await checkin(bot, "2026-01-02")
+    await checkin(bot, "alice", "2026-01-01 09:00")
+    await checkin(bot, "alice", "2026-01-02 09:00")
     bot.at("2026-01-03 12:00")
     assert not await bot.say("大家好", as_="bob", name="Bob")  # the bot ran that day: the streak breaks
-    for day in ("2026-01-04", "2026-01-05", "2026-01-06"):
-        await checkin(bot, day)
+    await checkin(bot, "alice", "2026-01-04 09:00")
+    await checkin(bot, "alice", "2026-01-05 09:00")
     bot.at("2026-01-05 10:00")
     r = await bot.join("g1", "carol", inviter="alice")
     assert [o.to for o in r] == ["alice"]
+    await checkin(bot, "alice", "2026-01-06 09:00")
     await award(bot, "alice", 50, "2026-01-06 10:00")
-    await award(bot, "bob", 500, "2026-01-06 10:01")
+    r = await award(bot, "bob", 500, "2026-01-06 10:01", extra=1)
+    assert "升级为「白银」" in r[1].text and r[1].mentions == ("bob",)
     bot.at("2026-01-06 11:00")
-    r = await bot.say("兑换 10元红包", as_="alice", name="Alice")
-    assert "兑换成功" in r[0].text and r[1].to == "alice"
-    [redeem] = [e for e in bot.entries("alice") if e.kind == "redeem"]
-    return -int(redeem.delta)
+    await redeem(bot, "alice", "10元红包")
+    [entry] = [e for e in bot.entries("alice") if e.kind == "redeem"]
+    return -int(entry.delta)
 
 
 async def test_statement_of_the_year_goes_privately_with_only_a_note_in_the_group(make_chat, db_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -138,7 +124,8 @@ async def test_statement_of_the_year_goes_privately_with_only_a_note_in_the_grou
 
 async def test_a_stranger_is_told_in_the_group_to_add_the_bot(make_chat, tmp_path) -> None:  # type: ignore[no-untyped-def]
     bot: ChatBot = make_chat(statement_config(tmp_path), start="2026-01-05 08:00")
-    await award(bot, "bob", 500, "2026-01-05 09:00")
+    r = await award(bot, "bob", 500, "2026-01-05 09:00", extra=1)
+    assert "升级为「白银」" in r[1].text
     bot.transport.strangers.add("bob")
     bot.at("2026-01-05 10:00")
     r = await bot.say("账单", as_="bob", name="Bob")
@@ -154,14 +141,14 @@ async def test_a_stranger_is_told_in_the_group_to_add_the_bot(make_chat, tmp_pat
 async def test_refunds_net_against_spending_expiry_has_its_line_and_admins_are_not_ranked(make_chat, tmp_path) -> None:  # type: ignore[no-untyped-def]
     data = {**statement_config(tmp_path), "expiry": {"policy": "rolling", "days": 1, "warn_days": 0}}
     bot: ChatBot = make_chat(data, start="2026-03-01 08:00")
-    await award(bot, "alice", 300, "2026-03-01 09:00")
+    r = await award(bot, "alice", 300, "2026-03-01 09:00", extra=1)
+    assert "升级为「白银」" in r[1].text
     bot.at("2026-03-01 10:00")
-    r = await bot.say("兑换 品牌马克杯", as_="alice", name="Alice")  # physical: asks for the address privately
-    assert "兑换成功" in r[0].text and r[1].to == "alice"
+    await redeem(bot, "alice", "品牌马克杯")  # physical: asks for the address privately
     r = await bot.private("取消", as_="alice", name="Alice")  # cancelling the address questions refunds it
     assert r[0].to == "alice"
-    r = await bot.say("兑换 10元红包", as_="alice", name="Alice")
-    assert "兑换成功" in r[0].text
+    r = await redeem(bot, "alice", "10元红包")
+    assert "红包将由管理员在微信中发给你" in r[1].text
     kinds = [(e.kind, e.delta) for e in bot.entries("alice")]
     assert [k for k, _ in kinds] == ["admin_award", "redeem", "refund", "redeem"]
     redeemed = -sum(d for k, d in kinds if k in ("redeem", "refund"))
@@ -170,7 +157,7 @@ async def test_refunds_net_against_spending_expiry_has_its_line_and_admins_are_n
     assert await bot.tick("2026-03-03 00:06") == []
     expired = -sum(e.delta for e in bot.entries("alice") if e.kind == "expire")
     assert expired == 300 - redeemed > 0
-    await checkin(bot, "2026-03-03")
+    await checkin(bot, "alice", "2026-03-03 09:00")
     bot.at("2026-03-03 10:00")
     r = await bot.private("我的账单", as_="alice", name="Alice")
     t = r.text
@@ -185,7 +172,7 @@ async def test_refunds_net_against_spending_expiry_has_its_line_and_admins_are_n
 async def test_with_a_font_the_private_reply_is_a_png_card_of_the_fixed_size(make_chat, tmp_path) -> None:  # type: ignore[no-untyped-def]
     cjk_font()
     bot: ChatBot = make_chat(statement_config(tmp_path), start="2026-01-05 08:00")
-    await checkin(bot, "2026-01-05")
+    await checkin(bot, "alice", "2026-01-05 09:00")
     bot.at("2026-01-05 10:00")
     r = await bot.say("我的账单", as_="alice", name="Alice")
     private = r[1]

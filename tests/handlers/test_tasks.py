@@ -7,6 +7,7 @@ from typing import Any
 
 from tests.conftest import ChatBot
 from tests.factories import config, sh
+from tests.helpers import checkin
 
 INVITES = {"id": "inv", "name": "邀请达人", "metric": "invites", "tiers": [{"at": 2, "points": 10}, {"at": 3, "points": 30}]}
 DAYS = {"id": "days", "name": "签到之星", "metric": "checkin_days", "tiers": [{"at": 2, "points": 8}, {"at": 4, "points": 40}]}
@@ -19,13 +20,6 @@ def task_config(*tasks: dict[str, Any], **invite: Any) -> dict[str, Any]:
 
 def task_rows(bot: ChatBot, member: str = "alice") -> list[tuple[str, int, str]]:
     return [(e.kind, e.delta, e.key) for e in bot.entries(member) if e.kind.startswith("task")]
-
-
-async def checkin(bot: ChatBot, member: str, when: str) -> list[str]:
-    bot.at(when)
-    r = await bot.say("签到", as_=member)
-    assert "获得" in r[0].text
-    return r.texts[1:]
 
 
 async def test_reaching_an_invite_tier_pays_it_once_with_the_invite_note(make_chat: Any, db_url: str) -> None:
@@ -91,41 +85,43 @@ async def test_revoke_within_zero_days_reverses_tiers_whenever_paid(make_chat: A
 
 async def test_checkin_days_tiers_are_paid_with_the_checkin_reply(make_chat: Any, db_url: str) -> None:
     bot: ChatBot = make_chat(task_config(DAYS), url=db_url)
-    assert await checkin(bot, "alice", "2026-11-01 09:00") == []
-    bot.at("2026-11-03 09:00")  # a gap: total days still count
-    r = await bot.say("签到", as_="alice")
-    assert len(r) == 2 and all(o.room == "g1" and o.mentions == ("alice",) for o in r)
+    await checkin(bot, "alice", "2026-11-01 09:00")
+    r = await checkin(bot, "alice", "2026-11-03 09:00", extra=1)  # a gap: total days still count
+    assert all(o.room == "g1" and o.mentions == ("alice",) for o in r)
     assert "任务「签到之星」达成 2 天，奖励 8 积分" in r[1].text and "当前积分：18" in r[1].text
     assert task_rows(bot) == [("task", 8, "task:alice:days:2:1")]
-    assert await checkin(bot, "alice", "2026-11-04 09:00") == []
-    extra = await checkin(bot, "alice", "2026-11-05 09:00")
-    assert len(extra) == 1 and "达成 4 天，奖励 40 积分" in extra[0]
-    assert await checkin(bot, "alice", "2026-11-06 09:00") == []
+    await checkin(bot, "alice", "2026-11-04 09:00")
+    r = await checkin(bot, "alice", "2026-11-05 09:00", extra=1)
+    assert "达成 4 天，奖励 40 积分" in r[1].text
+    await checkin(bot, "alice", "2026-11-06 09:00")
     assert task_rows(bot) == [("task", 8, "task:alice:days:2:1"), ("task", 40, "task:alice:days:4:1")]
 
 
 async def test_a_streak_tier_pays_once_even_when_the_streak_is_rebuilt(make_chat: Any, db_url: str) -> None:
     bot: ChatBot = make_chat(task_config(STREAK), url=db_url)
     for day in (1, 2):
-        assert await checkin(bot, "alice", f"2026-11-0{day} 09:00") == []
-    extra = await checkin(bot, "alice", "2026-11-03 09:00")
-    assert len(extra) == 1 and "任务「连签王」达成 3 天，奖励 15 积分" in extra[0]
+        await checkin(bot, "alice", f"2026-11-0{day} 09:00")
+    r = await checkin(bot, "alice", "2026-11-03 09:00", extra=1)
+    assert "任务「连签王」达成 3 天，奖励 15 积分" in r[1].text
     assert (await bot.tick(sh("2026-11-04 12:00"))) == []  # the bot ran on the 4th: the streak breaks
     for day in (5, 6, 7):
-        assert await checkin(bot, "alice", f"2026-11-0{day} 09:00") == []
+        await checkin(bot, "alice", f"2026-11-0{day} 09:00")
     assert task_rows(bot) == [("task", 15, "task:alice:streak:3:1")]
 
 
 async def test_tasks_command_lists_every_task_with_progress_and_next_tier(make_chat: Any, db_url: str) -> None:
     bot: ChatBot = make_chat(task_config(INVITES, DAYS, STREAK), url=db_url)
+    bot.at("2026-10-31 09:00")
     r = await bot.say("任务", as_="alice")
     assert r[0].mentions == ("alice",)
     text = r.text
     assert "邀请达人：已邀请 0 人（0/2 档）" in text and "下一档 2 人 奖 10 积分，还差 2 人" in text
     assert "签到之星：累计签到 0 天（0/2 档）" in text and "下一档 2 天 奖 8 积分，还差 2 天" in text
     assert "连签王：连续签到 0 天（0/1 档）" in text
+    paid = {1: "任务「签到之星」达成 2 天", 2: "任务「连签王」达成 3 天", 3: "任务「签到之星」达成 4 天"}
     for i in range(4):
-        await checkin(bot, "alice", (sh("2026-11-01 09:00") + timedelta(days=i)).isoformat(" ")[:16])
+        r = await checkin(bot, "alice", sh("2026-11-01 09:00") + timedelta(days=i), extra=int(i in paid))
+        assert [o.text.split("，")[0] for o in r[1:]] == ([f"🏆 {paid[i]}"] if i in paid else [])
     assert "达成" in (await bot.join("g1", "bob", "carol", "dave", inviter="alice")).text
     assert (await bot.tick(sh("2026-11-05 12:00"))) == []  # the bot ran on the 5th, alice did not check in
     bot.at("2026-11-06 09:00")
@@ -140,7 +136,7 @@ async def test_tasks_command_lists_every_task_with_progress_and_next_tier(make_c
 async def test_tasks_command_pays_a_tier_reached_before_the_task_existed(make_chat: Any, db_url: str) -> None:
     first: ChatBot = make_chat(task_config(), url=db_url)
     for day in (1, 2):
-        assert await checkin(first, "alice", f"2026-11-0{day} 09:00") == []
+        await checkin(first, "alice", f"2026-11-0{day} 09:00")
     later: ChatBot = make_chat(task_config(DAYS), start="2026-11-02 10:00", url=db_url)
     r = await later.say("任务", as_="alice", id="later-1")  # ids of its own: the first bot used m1, m2
     assert "任务「签到之星」达成 2 天，奖励 8 积分已到账" in r.text

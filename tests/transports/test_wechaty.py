@@ -212,10 +212,12 @@ async def test_own_and_non_text_messages_are_ignored_and_repeats_answered_once(l
     live.puppet.say("wxid_alice", "签到", room="r1@chatroom", kind=wp.MessageType.MESSAGE_TYPE_IMAGE)
     mid = live.puppet.say("wxid_carol", "签到", room="r1@chatroom")
     live.puppet.emitter.emit("message", wp.EventMessagePayload(message_id=mid))  # the SDK sees it twice
-    await live.until(lambda: live.puppet.sent, "the reply")
-    await asyncio.sleep(0.05)
-    assert [(s[0], s[2]) for s in live.puppet.sent] == [("r1@chatroom", ["wxid_carol"])]
-    assert [e.sender for e in live.events if isinstance(e, Message)] == ["wxid_carol"]
+    # a later message answered means the ones before it were handled: none of them may have been answered
+    # (a private one, so that its reply cannot join carol's)
+    live.puppet.say("wxid_alice", "积分")
+    await live.until(lambda: any(s[0] == "wxid_alice" for s in live.puppet.sent), "the later reply")
+    assert [(s[0], s[2]) for s in live.puppet.sent] == [("r1@chatroom", ["wxid_carol"]), ("wxid_alice", [])]
+    assert [e.sender for e in live.events if isinstance(e, Message)] == ["wxid_carol", "wxid_alice"]
 
 
 async def test_join_with_inviter_and_leave_reach_the_handlers_once(live: Live) -> None:

@@ -1,0 +1,113 @@
+"""Chat tests send through the real outbox: the send budget, coalescing, quiet hours and fallbacks as a member meets them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import ChatBot
+from tests.factories import config, sh
+from tests.helpers import checkin, replayed, sent_lines
+
+FIRST_DAY = "签到成功！获得 5 积分"
+
+
+async def morning_rush(bot: ChatBot) -> None:
+    """Three members check in one after another at 09:00 (the burst), then four more within one second."""
+    bot.at("2026-11-23 09:00")
+    for who in ("alice", "bob", "carol"):
+        r = await checkin(bot, who)
+        assert r[0].at == sh("2026-11-23 09:00") and r[0].mentions == (who,)
+    t = sh("2026-11-23 09:00")
+    said = [bot.message("签到", as_=who, name=who.title(), at=t + timedelta(milliseconds=250 * i))
+            for i, who in enumerate(("dave", "erin", "frank", "grace"))]
+    [merged] = await bot.feed(*said)
+    assert merged.room == "g1" and merged.mentions == ("dave", "erin", "frank", "grace")
+    assert merged.reply_to == tuple(m.id for m in said)
+    assert merged.text.startswith(FIRST_DAY) and merged.text.count(FIRST_DAY) == 1  # one answer, said once
+    assert merged.at == t + timedelta(seconds=1.5)  # when the budget had room again
+
+
+async def test_checkins_in_one_group_within_the_window_come_back_as_one_message(make_chat: Any, db_url: str) -> None:
+    bot: ChatBot = make_chat(config(schedule=[]), url=db_url)
+    await morning_rush(bot)
+    assert [bot.balance(m) for m in ("dave", "erin", "frank", "grace")] == [5, 5, 5, 5]
+    # the member had the answer before saying the next thing: the clock is at its send time
+    assert bot.transport.clock.now() == sh("2026-11-23 09:00:01.5")
+
+
+async def test_different_answers_in_one_message_each_follow_their_names(make_chat: Any) -> None:
+    bot: ChatBot = make_chat(config(schedule=[]))
+    await checkin(bot, "dave", "2026-11-22 09:00")
+    bot.at("2026-11-23 09:00")
+    for who in ("alice", "bob", "carol"):
+        await checkin(bot, who)
+    t = bot.transport.clock.now()
+    r = await bot.feed(bot.message("签到", as_="dave", name="Dave", at=t),
+                       bot.message("签到", as_="erin", name="Erin", at=t + timedelta(seconds=0.5)),
+                       bot.message("签到", as_="frank", name="Frank", at=t + timedelta(seconds=1)))
+    [merged] = r
+    lines = merged.text.splitlines()
+    assert merged.mentions == ("dave", "erin", "frank") and len(lines) == 2
+    assert lines[0].startswith("Dave：签到成功！获得 5 积分 · 连续签到 2 天 · 累计签到 2 天 · 当前积分：10")
+    assert lines[1].startswith("Erin、Frank：签到成功！获得 5 积分 · 连续签到 1 天")
+
+
+async def test_replies_further_apart_than_the_window_are_not_merged(make_chat: Any) -> None:
+    bot: ChatBot = make_chat(config(schedule=[]))
+    bot.at("2026-11-23 09:00")
+    for who in ("alice", "bob", "carol"):
+        await checkin(bot, who)
+    t = sh("2026-11-23 09:00")
+    r = await bot.feed(bot.message("签到", as_="dave", at=t), bot.message("签到", as_="erin", at=t + timedelta(seconds=4)))
+    assert [(o.mentions, o.at) for o in r] == [(("dave",), t + timedelta(seconds=1.5)),
+                                               (("erin",), t + timedelta(seconds=4))]
+    assert all(o.text.startswith(FIRST_DAY) for o in r)
+
+
+async def test_one_step_after_another_is_paced_by_the_send_budget(make_chat: Any) -> None:
+    bot: ChatBot = make_chat(config(schedule=[]))
+    bot.at("2026-11-23 09:00")
+    times = []
+    for i in range(6):
+        r = await checkin(bot, f"m{i}")
+        times.append((r[0].at - sh("2026-11-23 09:00")).total_seconds())
+    assert times == [0, 0, 0, 1.5, 3.0, 4.5]  # a burst of 3, then one every 1.5 s
+
+
+async def test_a_private_reply_to_a_stranger_fails_and_the_outbox_says_its_fallback(make_chat: Any) -> None:
+    bot: ChatBot = make_chat(config(schedule=[], mall={"confirm_above": 1000, "items": [
+        {"sku": "pen", "name": "签字笔", "kind": "link", "points": 5, "link": "https://example.com/pen"}]}))
+    await checkin(bot, "bob", "2026-11-23 09:00")
+    bot.transport.strangers.add("bob")
+    r = await bot.say("兑换 1", as_="bob", name="Bob")
+    assert [(o.room, o.to, o.mentions) for o in r] == [("g1", None, ("bob",)), ("g1", None, ("bob",))]
+    assert "详情已私信" in r[0].text and "加我为好友" in r[1].text
+    [refused] = bot.transport.refused  # the private message was tried, and WeChat refused it
+    assert refused.to == "bob" and "example.com/pen" in refused.text
+    assert bot.transport.outbox.failed == 1
+
+
+async def test_quiet_hours_hold_a_scheduled_post_till_they_end_but_not_a_reply(make_chat: Any) -> None:
+    data = config(schedule=[{"id": "late-board", "job": "leaderboard", "cron": "30 22 * * *"}])
+    data["outbox"] = {"quiet_hours": "22:00-07:30"}
+    bot: ChatBot = make_chat(data, start="2026-11-23 21:00")
+    assert "签到成功" in (await checkin(bot, "alice", "2026-11-23 22:10"))[0].text  # a reply is not held
+    r = await bot.tick("2026-11-23 22:31")
+    assert [(o.room, o.at) for o in r] == [("g1", sh("2026-11-24 07:30"))] and "积分排行榜" in r[0].text
+    assert bot.transport.clock.now() == sh("2026-11-24 07:30")
+
+
+async def test_a_replay_of_the_chat_sends_the_same_messages_at_the_same_times(make_chat: Any, tmp_path: Path) -> None:
+    bot: ChatBot = make_chat(config(), start="2026-11-23 07:00")
+    assert await bot.tick("2026-11-23 08:30") == []  # the reminder knows no group yet
+    await morning_rush(bot)
+    r = await bot.tick("2026-11-23 21:30")
+    assert [o.room for o in r] == ["g1"] and "积分排行榜" in r[0].text and r[0].at == sh("2026-11-23 21:00")
+    r = await bot.tick("2026-11-24 08:30")
+    assert [o.room for o in r] == ["g1"] and "今天还没有人签到" in r[0].text and r[0].at == sh("2026-11-24 08:00")
+    await checkin(bot, "alice", "2026-11-24 09:00")
+    r = await bot.tick("2026-11-24 21:00")
+    assert [o.room for o in r] == ["g1"] and "1. Alice  10 分" in r[0].text
+    assert bot.transport.sent and await replayed(bot, f"sqlite:///{tmp_path / 'replay.db'}") == sent_lines(bot)
