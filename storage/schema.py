@@ -137,8 +137,9 @@ def upgrade(engine: Engine, *, tz: ZoneInfo | None = None, progress: Progress | 
         def step(*, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
             doc = (step.up_revision.doc or "").strip().splitlines()[0] if step.up_revision else ""
             applied.append(step.up_revision_id)
-            logger.info("storage: schema upgraded to {} ({})", step.up_revision_id, doc)
-            if progress is not None:
+            if progress is None:
+                logger.info("storage: schema upgraded to {} ({})", step.up_revision_id, doc)
+            else:
                 progress(step.up_revision_id, doc)
 
         from alembic import command

@@ -1,4 +1,4 @@
-"""baseline: the schema of release 0.1; adopts a database that release (or an older one) wrote
+"""baseline: the schema of release 0.1, adopting databases written before schema versions
 
 A database written before schema versions has some or all of these tables and no alembic_version; on it
 this revision creates only what is missing, adds mall_items.first_seen (added in place by release 0.1,
