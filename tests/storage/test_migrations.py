@@ -265,8 +265,22 @@ def test_a_read_out_on_a_missing_sqlite_file_names_it_and_creates_nothing(tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+# A real run_bot.py process that imports everything, says "ready" and starts its command on a line on stdin:
+# the test releases all eight at once, so their schema work overlaps.
+STARTER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import alembic.command, handlers, run_bot, storage.db, storage.schema
+storage.schema.head()
+print("ready", flush=True)
+sys.stdin.readline()
+sys.argv = ["run_bot.py", *sys.argv[2:]]
+run_bot.cli()
+"""
+
+
 def test_eight_processes_starting_at_once_on_a_fresh_database_all_come_up(db_url: str, tmp_path: Path) -> None:
-    """Half run migrate, half replay one check-in each, all at once: nobody dies creating the schema."""
+    """Half run migrate, half replay one check-in each, released together: nobody dies creating the schema."""
     (tmp_path / "config.toml").write_text('[bot]\nadmins = ["op"]\n[checkin]\npoints = 5\n', encoding="utf-8")
     procs = []
     for i in range(8):
@@ -276,17 +290,25 @@ def test_eight_processes_starting_at_once_on_a_fresh_database_all_come_up(db_url
                   "name": f"P{i}", "text": "签到", "mentions": []}
             (tmp_path / f"e{i}.jsonl").write_text(json.dumps(ev, ensure_ascii=False) + "\n", encoding="utf-8")
             args = ["replay", str(tmp_path / f"e{i}.jsonl")]
-        procs.append(subprocess.Popen([sys.executable, str(ROOT / "run_bot.py"), *args, "--config",
+        procs.append(subprocess.Popen([sys.executable, "-c", STARTER, str(ROOT), *args, "--config",
                                        str(tmp_path / "config.toml"), "--db", db_url], cwd=tmp_path,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     results = []
-    for p in procs:
-        try:
+    try:
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline() == "ready\n"
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        for p in procs:
             out, err = p.communicate(timeout=180)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            out, err = p.communicate()
-        results.append((p.returncode, out, err))
+            results.append((p.returncode, out, err))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
     for rc, _out, err in results:
         assert rc == 0 and "Traceback" not in err, err
     assert revision_of(db_url) == schema.head()
