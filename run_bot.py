@@ -1,4 +1,4 @@
-"""Entry point: `python run_bot.py` runs the bot; subcommands serve operators (replay, balances, ledger, audit)."""
+"""Entry point: `python run_bot.py` runs the bot; subcommands serve operators (replay, migrate, balances, ledger, audit)."""
 
 from __future__ import annotations
 
@@ -64,36 +64,47 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
           registry: Registry = REGISTRY) -> Runtime:
     """Wire features into one app: the only place that knows both the runtime and the handlers."""
     from handlers.common import Services
-    from storage import boards
     from storage.db import make_engine
     from storage.ledger import Ledger
 
-    for i, entry in enumerate(settings.schedule):
-        if entry.job not in registry.jobs:
-            known = ", ".join(sorted(registry.jobs))
-            raise ConfigError(f'schedule[{i}].job must be one of {known}, got "{entry.job}"')
+    check_jobs(settings, registry)
     renderer = Renderer(templates)
     renderer.check()
-    engine = make_engine(settings.storage.url)
+    engine = make_engine(settings.storage.url, tz=settings.bot.tz)  # the schema at head (storage.schema)
     ledger = Ledger(engine, tz=settings.bot.tz)
-    boards.backfill_periods(ledger)  # a database from before 周榜/月榜: their sums from the ledger, once
     clock = clock or Clock(settings.bot.tz)
     if settings.mall is not None:  # the catalogue into the database by sku; stock and sales stay as they are
         from storage.mall import Mall
 
         for note in Mall(ledger, settings.bot.tz).sync(settings.mall.items, clock.now()):
             logger.warning(note)
-    if settings.expiry is not None and settings.expiry.policy != "none":
-        from storage.expiry import Lots, Policy
-
-        ledger.lots = Lots(ledger, Policy(settings.expiry.policy, settings.expiry.days, settings.bot.tz))
-        if settled := ledger.lots.settle(clock.now()):
-            logger.info("points expiry: the points {} members held are counted from now", settled)
+    if (lots := _attach_lots(settings, ledger)) is not None and (settled := lots.settle(clock.now())):
+        logger.info("points expiry: the points {} members held are counted from now", settled)
     schedule = Schedule([*settings.schedule, *follow_ups(settings.schedule, registry.followups, settings),
                          *standing_jobs(registry.standing, settings)], settings.bot.tz)
     app = App(settings, ledger, Services(ledger=ledger), renderer, clock, registry=registry,
               schedule_rooms=schedule.rooms())
     return Runtime(settings, ledger, app, schedule, renderer, clock)
+
+
+def check_jobs(settings: Settings, registry: Registry = REGISTRY) -> None:
+    """Every [[schedule]] entry names a job some handler registered; ConfigError naming the entry if not."""
+    import handlers  # noqa: F401  (registers commands, jobs and listeners)
+
+    for i, entry in enumerate(settings.schedule):
+        if entry.job not in registry.jobs:
+            known = ", ".join(sorted(registry.jobs))
+            raise ConfigError(f'schedule[{i}].job must be one of {known}, got "{entry.job}"')
+
+
+def _attach_lots(settings: Settings, ledger: Any) -> Any:
+    """With points expiry on, give the ledger its lot book and return it (nothing is written here); else None."""
+    if settings.expiry is None or settings.expiry.policy == "none":
+        return None
+    from storage.expiry import Lots, Policy
+
+    ledger.lots = Lots(ledger, Policy(settings.expiry.policy, settings.expiry.days, settings.bot.tz))
+    return ledger.lots
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -111,15 +122,36 @@ def _settings(config: Path | None, db: str | None) -> Settings:
 def _runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     from sqlalchemy.exc import OperationalError
 
+    from storage.schema import UnknownRevision
+
     try:
         return build(settings, clock)
     except ConfigError as exc:
         raise _fail(f"配置错误 (config error):\n{exc}") from None
     except TemplateProblem as exc:
         raise _fail(str(exc)) from None
+    except UnknownRevision as exc:
+        raise _unknown_revision(exc) from None
     except OperationalError as exc:
-        raise _fail(f"cannot open the database {settings.storage.url}: {exc.orig}\n"
-                    "check storage.url in config.toml (or --db), and that the server is running") from None
+        raise _cannot_open(settings, exc) from None
+
+
+# exit codes of their own: the database must be upgraded first / is from a newer release
+EXIT_NEEDS_MIGRATE = 5
+EXIT_NEWER_SCHEMA = 6
+NEEDS_MIGRATE = "数据库需要升级：先运行 python run_bot.py migrate"
+
+
+def _cannot_open(settings: Settings, exc: Any) -> typer.Exit:
+    return _fail(f"cannot open the database {settings.storage.url}: {exc.orig}\n"
+                 "check storage.url in config.toml (or --db), and that the server is running")
+
+
+def _unknown_revision(exc: Any) -> typer.Exit:
+    from storage.schema import head
+
+    return _fail(f"数据库的版本 {exc.current} 不是本程序认识的版本（本程序最高到 {head()}，数据库可能来自更新的版本）：\n"
+                 "请用更新的程序运行，或换回与本程序匹配的数据库备份", EXIT_NEWER_SCHEMA)
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -263,16 +295,82 @@ def _writer(out: Any) -> Any:
     return write
 
 
-# -- operator read-outs ---------------------------------------------------------------------------
+@cli.command()
+def migrate(config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """Upgrade the database to this release's schema (the bot also does it when it starts).
+
+    A database written before schema versions is adopted first. Safe beside other processes: they wait.
+    Exit 6: the database is at a revision this release does not know (a newer release wrote it).
+    """
+    from rich.console import Console
+    from sqlalchemy.exc import OperationalError
+
+    from storage import schema
+    from storage.db import make_engine
+
+    settings = _settings(config, db)
+    out = Console(highlight=False)
+    try:
+        engine = make_engine(settings.storage.url, create=False)
+        done = schema.upgrade(engine, tz=settings.bot.tz,
+                              progress=lambda rev, doc: out.print(f"[green]✓[/] 升级到 {rev}：{doc}"))
+    except schema.UnknownRevision as exc:
+        raise _unknown_revision(exc) from None
+    except OperationalError as exc:
+        raise _cannot_open(settings, exc) from None
+    engine.dispose()
+    if not done.applied:
+        out.print(f"数据库已是最新版本 {done.after}，无需升级")
+        return
+    if done.adopted:
+        out.print(f"这个数据库由旧版本写入（没有版本记录）：已补齐并登记为 {done.applied[0]}")
+    out.print(f"数据库已升级到 {done.after}")
 
 
-def _readonly(config: Path | None, db: str | None) -> Runtime:
-    return _runtime(_settings(config, db))
+# -- operator read-outs: never migrate, never create, never write ------------------------------------
+
+
+@dataclass
+class ReadOut:
+    """What a read-out needs: the settings and a ledger on a read-only engine whose schema is at head."""
+
+    settings: Settings
+    ledger: Any
+
+
+def _readonly(config: Path | None, db: str | None) -> ReadOut:
+    from sqlalchemy.exc import OperationalError
+
+    from storage import schema
+    from storage.db import open_readonly
+    from storage.ledger import Ledger
+
+    settings = _settings(config, db)
+    try:
+        check_jobs(settings)
+    except ConfigError as exc:
+        raise _fail(f"配置错误 (config error):\n{exc}") from None
+    try:
+        engine = open_readonly(settings.storage.url)
+    except FileNotFoundError as exc:
+        raise _fail(f"数据库文件 {exc} 不存在：检查 config.toml 的 storage.url（或 --db）；"
+                    "新数据库由 python run_bot.py migrate 或启动机器人创建") from None
+    try:
+        schema.check(engine)
+    except schema.NeedsUpgrade:
+        raise _fail(NEEDS_MIGRATE, EXIT_NEEDS_MIGRATE) from None
+    except schema.UnknownRevision as exc:
+        raise _unknown_revision(exc) from None
+    except OperationalError as exc:
+        raise _cannot_open(settings, exc) from None
+    ledger = Ledger(engine, tz=settings.bot.tz)
+    _attach_lots(settings, ledger)  # audit checks the lots; nothing is settled here
+    return ReadOut(settings, ledger)
 
 
 @cli.command()
 def balances(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
-    """Every member's balance and growth, highest first."""
+    """Every member's balance and growth, highest first. Exit 5: run migrate first."""
     rt = _readonly(config, db)
     from handlers.lib.levels import level_name
 
@@ -293,7 +391,7 @@ def balances(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = Fals
 @cli.command()
 def ledger(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
            member: Annotated[str | None, typer.Option(help="only this contact id")] = None) -> None:
-    """Every ledger entry, oldest first."""
+    """Every ledger entry, oldest first. Exit 5: run migrate first."""
     rt = _readonly(config, db)
     tz = rt.settings.bot.tz
     rows = [{"member": e.member, "delta": e.delta, "kind": e.kind, "key": e.key,
@@ -309,7 +407,7 @@ def ledger(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 
 @cli.command()
 def audit(config: ConfigOpt = None, db: DbOpt = None) -> None:
-    """Check every invariant of the ledger; exit 0 only when all hold."""
+    """Check every invariant of the ledger; exit 0 only when all hold, 1 when some do not, 5: run migrate first."""
     rt = _readonly(config, db)
     problems = rt.ledger.audit()
     for p in problems:
@@ -342,7 +440,7 @@ def import_codes(sku: Annotated[str, typer.Argument(help="a card_code item's sku
 
     if not file.exists():
         raise _fail(f"codes file {file} not found")
-    rt = _readonly(config, db)
+    rt = _runtime(_settings(config, db))
     codes = [c for c in _codes(file) if c]
     mall = Mall(rt.ledger, rt.settings.bot.tz)
     try:
@@ -361,7 +459,7 @@ def import_codes(sku: Annotated[str, typer.Argument(help="a card_code item's sku
 def orders(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
            csv_file: Annotated[Path | None, typer.Option("--csv", help="write every order to this CSV file")] = None,
            status: Annotated[str | None, typer.Option(help="only orders in this status")] = None) -> None:
-    """Mall orders, oldest first; --csv writes them for Excel (UTF-8 with BOM)."""
+    """Mall orders, oldest first; --csv writes them for Excel (UTF-8 with BOM). Exit 5: run migrate first."""
     import csv
 
     from storage.mall import Mall

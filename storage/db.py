@@ -1,20 +1,18 @@
-"""Engines for SQLite (WAL, synchronous=FULL, BEGIN IMMEDIATE) and PostgreSQL, and schema creation."""
+"""Engines for SQLite (WAL, synchronous=FULL, BEGIN IMMEDIATE) and PostgreSQL, read-write (schema at head) or read-only."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from loguru import logger
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
-from sqlmodel import SQLModel
-
-from storage import models  # noqa: F401  (registers the tables)
 
 
 class _Checkpointer(threading.Thread):
@@ -50,51 +48,59 @@ class _Checkpointer(threading.Thread):
             con.close()
 
 
-def make_engine(url: str, *, create: bool = True) -> Engine:
-    """Build the engine for `url`; on SQLite make the folder, turn on WAL and full fsync."""
+def make_engine(url: str, *, create: bool = True, tz: ZoneInfo | None = None) -> Engine:
+    """Build the engine for `url`; on SQLite make the folder, turn on WAL and full fsync.
+
+    `create`: bring the schema to head (storage.schema.upgrade: under a lock, one read when already there);
+    `tz` is the bot's, for what adopting a database written before schema versions fills in.
+    """
     u = make_url(url)
     sqlite = u.get_backend_name() == "sqlite"
     engine = _sqlite_engine(url, u.database) if sqlite else create_engine(url, pool_pre_ping=True)
     if create:
-        SQLModel.metadata.create_all(engine)
-        add_columns(engine)
+        from storage import schema
+
+        try:
+            schema.upgrade(engine, tz=tz)
+        except BaseException:
+            engine.dispose()
+            raise
     logger.debug("storage ready: {}", u.render_as_string(hide_password=True))
     return engine
 
 
-# Columns added to a table after databases with it were in use: create_all makes new tables only, so these
-# are added in place (nullable, no default: existing rows read NULL). (table, column) in the order added.
-ADDED_COLUMNS: list[tuple[str, str]] = [
-    ("mall_items", "first_seen"),
-]
+def open_readonly(url: str) -> Engine:
+    """An engine that cannot write and creates nothing, for read-outs; FileNotFoundError for a missing SQLite file.
+
+    No schema work: check it with storage.schema.check. SQLite opens the file with mode=ro (and no WAL
+    checkpointer); PostgreSQL runs every transaction READ ONLY.
+    """
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, execution_options={"postgresql_readonly": True})
+    database = u.database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return _sqlite_engine(url, database, readonly=True)
+    path = Path(database)
+    if not path.is_file():
+        raise FileNotFoundError(str(path))
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    return _sqlite_engine(url, database, readonly=True,
+                          creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False))
 
 
-def add_columns(engine: Engine) -> None:
-    """Add each of ADDED_COLUMNS that an existing table lacks; a no-op on a database made by this version."""
-    tables = SQLModel.metadata.tables
-    for table, column in ADDED_COLUMNS:
-        if column in {c["name"] for c in inspect(engine).get_columns(table)}:
-            continue
-        ddl = tables[table].c[column].type.compile(dialect=engine.dialect)
-        try:
-            with engine.begin() as conn:
-                conn.exec_driver_sql(f'ALTER TABLE {table} ADD COLUMN "{column}" {ddl}')
-        except DBAPIError:
-            # another process starting on the same database added it first
-            if column not in {c["name"] for c in inspect(engine).get_columns(table)}:
-                raise
-        logger.info("storage: added column {}.{} to an existing database", table, column)
-
-
-def _sqlite_engine(url: str, database: str | None) -> Engine:
+def _sqlite_engine(url: str, database: str | None, *, readonly: bool = False,
+                   creator: Callable[[], Any] | None = None) -> Engine:
     memory = not database or database == ":memory:" or database.startswith("file::memory:")
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+    if creator is not None:
+        kwargs["creator"] = creator
     if memory:
         kwargs["poolclass"] = StaticPool
-    elif database:
+    elif database and not readonly:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, **kwargs)
-    if not memory and database:
+    if not memory and database and not readonly:  # a checkpoint writes the database file
         _Checkpointer(engine, database).start()
 
     @event.listens_for(engine, "connect")
@@ -102,7 +108,7 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         # Let SQLAlchemy, not the driver, say when transactions begin (see BEGIN IMMEDIATE below).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        if not memory:
+        if not memory and not readonly:
             cur.execute("PRAGMA journal_mode=WAL")
         # An acknowledged award or delivered card code must survive a power loss.
         cur.execute("PRAGMA synchronous=FULL")
@@ -116,7 +122,7 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # Take the write lock before the first read, so read-then-write cannot race another process.
-        if conn.get_execution_options().get("readonly"):
+        if readonly or conn.get_execution_options().get("readonly"):
             conn.exec_driver_sql("BEGIN")
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
