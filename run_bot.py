@@ -57,6 +57,7 @@ class Runtime:
     schedule: Schedule
     renderer: Renderer
     clock: Clock
+    services: Any = None  # handlers.common.Services
 
 
 def build(settings: Settings, clock: Clock | None = None, templates: Path | None = None,
@@ -64,9 +65,9 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
     """Wire features into one app: the only place that knows both the runtime and the handlers."""
     import handlers  # noqa: F401  (registers commands, jobs and listeners)
     from handlers.common import Services
-    from storage import boards
     from storage.db import make_engine
-    from storage.ledger import Ledger
+    from storage.expiry import Policy
+    from storage.store import Storage
 
     for i, entry in enumerate(settings.schedule):
         if entry.job not in registry.jobs:
@@ -74,26 +75,23 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
             raise ConfigError(f'schedule[{i}].job must be one of {known}, got "{entry.job}"')
     renderer = Renderer(templates)
     renderer.check()
-    engine = make_engine(settings.storage.url)
-    ledger = Ledger(engine, tz=settings.bot.tz)
-    boards.backfill_periods(ledger)  # a database from before 周榜/月榜: their sums from the ledger, once
-    clock = clock or Clock(settings.bot.tz)
+    tz = settings.bot.tz
+    expiry = settings.expiry
+    policy = Policy(expiry.policy, expiry.days, tz) if expiry is not None and expiry.policy != "none" else None
+    st = Storage.open(make_engine(settings.storage.url), tz, policy)
+    services = Services(ledger=st.ledger, checkins=st.checkins, presence=st.presence, conversations=st.conversations,
+                        boards=st.boards, growth=st.growth, mall=st.mall, profiles=st.profiles, lots=st.lots)
+    st.boards.backfill()  # a database from before 周榜/月榜: their sums from the ledger, once
+    clock = clock or Clock(tz)
     if settings.mall is not None:  # the catalogue into the database by sku; stock and sales stay as they are
-        from storage.mall import Mall
-
-        for note in Mall(ledger, settings.bot.tz).sync(settings.mall.items, clock.now()):
+        for note in st.mall.sync(settings.mall.items, clock.now()):
             logger.warning(note)
-    if settings.expiry is not None and settings.expiry.policy != "none":
-        from storage.expiry import Lots, Policy
-
-        ledger.lots = Lots(ledger, Policy(settings.expiry.policy, settings.expiry.days, settings.bot.tz))
-        if settled := ledger.lots.settle(clock.now()):
-            logger.info("points expiry: the points {} members held are counted from now", settled)
+    if st.lots is not None and (settled := st.lots.settle(clock.now())):
+        logger.info("points expiry: the points {} members held are counted from now", settled)
     schedule = Schedule([*settings.schedule, *follow_ups(settings.schedule, registry.followups, settings),
                          *standing_jobs(registry.standing, settings)], settings.bot.tz)
-    app = App(settings, ledger, Services(ledger=ledger), renderer, clock, registry=registry,
-              schedule_rooms=schedule.rooms())
-    return Runtime(settings, ledger, app, schedule, renderer, clock)
+    app = App(settings, st.store(), services, renderer, clock, registry=registry, schedule_rooms=schedule.rooms())
+    return Runtime(settings, st.ledger, app, schedule, renderer, clock, services)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -338,13 +336,13 @@ def import_codes(sku: Annotated[str, typer.Argument(help="a card_code item's sku
     """Load card codes (卡密) for a card_code item; codes already loaded are skipped and counted."""
     from rich.progress import Progress
 
-    from storage.mall import Mall, UnknownItem
+    from storage.errors import UnknownItem
 
     if not file.exists():
         raise _fail(f"codes file {file} not found")
     rt = _readonly(config, db)
     codes = [c for c in _codes(file) if c]
-    mall = Mall(rt.ledger, rt.settings.bot.tz)
+    mall = rt.services.mall
     try:
         with Progress(transient=False) as bar:
             task = bar.add_task(f"importing codes for {sku}", total=len(codes))
@@ -364,8 +362,6 @@ def orders(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
     """Mall orders, oldest first; --csv writes them for Excel (UTF-8 with BOM)."""
     import csv
 
-    from storage.mall import Mall
-
     rt = _readonly(config, db)
     tz = rt.settings.bot.tz
     names = {m.id: m.name for m in rt.ledger.members()}
@@ -376,7 +372,7 @@ def orders(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
              "cash_yuan": f"{o.cash / 100:.2f}", "status": o.status, "recipient": o.recipient, "phone": o.phone,
              "address": o.address, "tracking": o.tracking, "note": o.note,
              "paid_at": o.paid_at.astimezone(tz).isoformat() if o.paid_at else ""}
-            for o in Mall(rt.ledger, tz).orders(statuses=(status,) if status else ())]
+            for o in rt.services.mall.orders(statuses=(status,) if status else ())]
     if csv_file is not None:
         with csv_file.open("w", encoding="utf-8-sig", newline="") as fh:  # the BOM tells Excel it is UTF-8
             writer = csv.DictWriter(fh, fieldnames=fields)

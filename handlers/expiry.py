@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.dispatch import Context, Reply, job
-from handlers.common import ledger
+from handlers.common import ledger, services
 
 JOB = "expire_points"
 
@@ -40,7 +40,7 @@ def rule(settings: Any) -> str:
 @job(JOB, standing=_cron)
 async def expire_points(ctx: Context) -> list[Reply]:
     """Expire what is due, then warn, privately, whoever has points expiring within warn_days."""
-    lots = ledger(ctx).lots
+    lots = services(ctx).lots
     cfg = ctx.settings.expiry
     if lots is None or cfg is None:
         return []
@@ -59,7 +59,7 @@ async def expire_points(ctx: Context) -> list[Reply]:
 
 def expiring_soon(ctx: Context, member: str) -> dict[str, Any] | None:
     """For 积分: the points of `member` expiring within warn_days (at least 30 days), or None."""
-    lots = ledger(ctx).lots
+    lots = services(ctx).lots
     cfg = ctx.settings.expiry
     if lots is None or cfg is None:
         return None
