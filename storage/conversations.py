@@ -47,7 +47,7 @@ class Conversations:
             if expires <= at:
                 self.clear_pending(chat, member)
                 return None
-            data: dict[str, Any] = self._data(row[2]) if self._data is not None else row[2]
+            data: Any = self._data(row[2]) if self._data is not None else row[2]
             return Pending(chat=chat, member=member, kind=row[0], step=row[1], data=dict(data), expires_at=expires)
 
     def set_pending(self, chat: str, member: str, kind: str, step: str, data: dict[str, Any], expires_at: datetime) -> None:

@@ -39,7 +39,7 @@ def bot(make_chat: Any, db_url: str) -> ChatBot:
 
 
 def give(bot: ChatBot, member: str, points: int) -> None:
-    bot.ledger.see_member(member, member, sh("2026-11-23 07:00"))
+    bot.rt.services.presence.see_member(member, member, sh("2026-11-23 07:00"))
     bot.ledger.award(member=member, points=points, kind="admin_award", key=f"seed:{member}:{points}",
                      at=sh("2026-11-23 07:00"))
 
@@ -208,7 +208,7 @@ async def test_the_expire_job_tells_the_member(bot: ChatBot) -> None:
     from handlers.mall import expire_job
 
     ctx = bot.rt.app.context(at=sh("2026-11-24 10:01"))
-    with bot.ledger.transaction():
+    with bot.rt.services.ledger.db.transaction():
         replies = await expire_job(ctx)
     assert isinstance(replies, list) and len(replies) == 1 and replies[0].to == "alice" and replies[0].data["event"] == "expired"
     assert bot.balance("alice") == 200

@@ -39,7 +39,7 @@ def bot(make_chat: Any, db_url: str) -> ChatBot:
 
 def give(bot: ChatBot, member: str, points: int, key: str = "") -> None:
     """Points and as much growth (an award raises both)."""
-    bot.ledger.see_member(member, member.title(), sh("2026-11-23 07:00"))
+    bot.rt.services.presence.see_member(member, member.title(), sh("2026-11-23 07:00"))
     bot.ledger.award(member=member, points=points, kind="admin_award", key=key or f"seed:{member}:{points}",
                      at=sh("2026-11-23 07:00"))
 
