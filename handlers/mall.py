@@ -128,7 +128,7 @@ def private_to(member: str, template: str, data: dict[str, Any], room: str | Non
     return Reply(template, data, to=member, fallback=fallback)
 
 
-def _refusal(err: MallRefusal | InsufficientPoints, ctx: Context | None = None) -> UserError:
+def refusal(err: MallRefusal | InsufficientPoints, ctx: Context | None = None) -> UserError:
     if isinstance(err, UnknownItem):
         return UserError(template="mall/refused", reason="unknown", wanted=err.wanted)
     if isinstance(err, BelowLevel):
@@ -187,10 +187,10 @@ async def show_item(ctx: Context, args: str) -> Reply:
     try:
         it = mall(ctx).find(args)
     except UnknownItem as err:
-        raise _refusal(err) from None
+        raise refusal(err) from None
     growth = growth_of(ctx)
     if not meets(ctx.settings, growth, it.min_level):  # not shown below its level: say which level it needs
-        raise _refusal(BelowLevel(name=it.name, level=it.min_level), ctx)
+        raise refusal(BelowLevel(name=it.name, level=it.min_level), ctx)
     return ctx.reply("mall/item", item=item_data(ctx, it, growth), confirm_above=ctx.settings.mall.confirm_above)
 
 
@@ -211,7 +211,7 @@ async def redeem(ctx: Context, args: str) -> Reply | list[Reply]:
         _it, cost = mall(ctx).check(member=ctx.sender, sku=it.sku, at=ctx.now, price=price_for(ctx.settings),
                                     level_ok=level_ok(ctx.settings))
     except (MallRefusal, InsufficientPoints) as err:
-        raise _refusal(err, ctx) from None
+        raise refusal(err, ctx) from None
     if cost > cfg.confirm_above:
         services(ctx).conversations.set_pending(ctx.room or "", ctx.sender, CONFIRM, "confirm", {"sku": it.sku},
                                 ctx.now + timedelta(minutes=cfg.confirm_minutes))
@@ -239,7 +239,7 @@ def _redeem(ctx: Context, sku: str) -> list[Reply]:
                                        pay_within=timedelta(hours=cfg.pay_within_hours),
                                        price=price_for(ctx.settings), level_ok=level_ok(ctx.settings))
     except (MallRefusal, InsufficientPoints) as err:
-        raise _refusal(err, ctx) from None
+        raise refusal(err, ctx) from None
     replies: list[Reply] = []
     if ctx.room is not None:
         replies.append(ctx.reply("mall/redeemed_group", order=order.id))
@@ -351,7 +351,7 @@ async def cancel_order(ctx: Context, args: str) -> Reply:
         o = mall(ctx).refund(order=order, at=ctx.now, move=OrderMove.CANCEL,
                              member=ctx.sender, reason="会员取消", unpaid_only=True)
     except MallRefusal as err:
-        raise _refusal(err) from None
+        raise refusal(err) from None
     state = services(ctx).conversations.pending("", ctx.sender, ctx.now)
     if state is not None and state.kind == ADDRESS and int(state.data.get("order", 0)) == order:
         services(ctx).conversations.clear_pending("", ctx.sender)

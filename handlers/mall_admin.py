@@ -11,13 +11,13 @@ from bot.dispatch import Context, Reply, command
 from bot.errors import UsageError, UserError
 from handlers.common import ledger, services
 from handlers.mall import (
-    _refusal,
     expire_due,
     item_data,
     mall,
     order_data,
     order_number,
     private_to,
+    refusal,
 )
 from storage.mall import MallRefusal, OrderMove, OrderStatus, OrderView
 
@@ -61,12 +61,12 @@ async def paid(ctx: Context, args: str) -> list[Reply]:
     order = order_number(ctx, args, "收款 单号")
     current = mall(ctx).order(order)
     if current is None:
-        raise _refusal(_no(order))
+        raise refusal(_no(order))
     nxt = OrderStatus.DONE if current.kind in ("card_code", "link", "coupon") else OrderStatus.PENDING
     try:
         o = mall(ctx).move(order=order, move=OrderMove.PAY, status=nxt, at=ctx.now, paid_at=ctx.now, pay_by=None)
     except MallRefusal as err:
-        raise _refusal(err) from None
+        raise refusal(err) from None
     return [_ack(ctx, "paid", o), _tell(ctx, o, "paid")]
 
 
@@ -80,13 +80,13 @@ async def ship(ctx: Context, args: str) -> list[Reply]:
         raise UsageError("快递单号太长", usage="发货 单号 [快递单号]")
     current = mall(ctx).order(order)
     if current is None:
-        raise _refusal(_no(order))
+        raise refusal(_no(order))
     if current.kind != "physical":
         raise UserError(template="mall/refused", reason="not_physical", order=order)
     try:
         o = mall(ctx).move(order=order, move=OrderMove.SHIP, status=OrderStatus.SHIPPED, at=ctx.now, tracking=tracking)
     except MallRefusal as err:
-        raise _refusal(err) from None
+        raise refusal(err) from None
     return [_ack(ctx, "shipped", o), _tell(ctx, o, "shipped")]
 
 
@@ -98,7 +98,7 @@ async def finish(ctx: Context, args: str) -> list[Reply]:
     try:
         o = mall(ctx).move(order=order, move=OrderMove.COMPLETE, status=OrderStatus.DONE, at=ctx.now)
     except MallRefusal as err:
-        raise _refusal(err) from None
+        raise refusal(err) from None
     return [_ack(ctx, "done", o), _tell(ctx, o, "done")]
 
 
@@ -116,7 +116,7 @@ async def refund(ctx: Context, args: str) -> list[Reply]:
     try:
         o = mall(ctx).refund(order=order, at=ctx.now, move=OrderMove.REFUND, reason=reason)
     except MallRefusal as err:
-        raise _refusal(err) from None
+        raise refusal(err) from None
     st = services(ctx).conversations.pending("", o.member, ctx.now)
     if st is not None and st.kind == "mall_address" and int(st.data.get("order", 0)) == o.id:
         services(ctx).conversations.clear_pending("", o.member)
@@ -149,7 +149,7 @@ def _listing(ctx: Context, args: str, listed: bool) -> Reply:
     try:
         it = mall(ctx).set_listed(sku, listed)
     except MallRefusal as err:
-        raise _refusal(err) from None
+        raise refusal(err) from None
     return ctx.reply("mall/admin_item", event="listed" if listed else "unlisted", item=item_data(ctx, it),
                      added=0)
 
@@ -166,7 +166,7 @@ async def restock(ctx: Context, args: str) -> Reply:
     try:
         it = mall(ctx).restock(sku, int(words[1]))
     except MallRefusal as err:
-        raise _refusal(err) from None
+        raise refusal(err) from None
     except ValueError as why:
         raise UserError(template="mall/refused", reason=f"restock_{why}", item=sku) from None
     return ctx.reply("mall/admin_item", event="restocked", item=item_data(ctx, it), added=int(words[1]))

@@ -50,8 +50,9 @@ class Growth:
         new = False
         with self.db.transaction() as conn:
             for name in levels:
-                q = self._insert(LEVEL_UPS).values(member_id=member, level=name, at=at).on_conflict_do_nothing()
-                new = bool(conn.execute(q).rowcount)
+                q = (self._insert(LEVEL_UPS).values(member_id=member, level=name, at=at).on_conflict_do_nothing()
+                     .returning(LEVEL_UPS.c.level))  # psycopg reports no rowcount for this statement
+                new = conn.execute(q).first() is not None
         return new
 
     def reached(self, member: str) -> list[str]:

@@ -169,7 +169,7 @@ def _check(led: Storage, kind: str) -> None:
     assert led.ledger.audit() == []
 
 
-def _race(url: str, members: list[str], out: list[str]) -> None:
+def race(url: str, members: list[str], out: list[str]) -> None:
     """Each member redeems at once on its own connection (threads)."""
     ledgers = [Storage.open(make_engine(url, create=False), SH) for _ in range(8)]
     barrier = threading.Barrier(len(members))
@@ -199,7 +199,7 @@ def _race(url: str, members: list[str], out: list[str]) -> None:
 def test_fifty_members_race_for_the_last_ten_in_one_process(db_url: str, kind: str) -> None:
     led = _seed(db_url, kind)
     out: list[str] = []
-    _race(db_url, [f"m{i}" for i in range(N_MEMBERS)], out)
+    race(db_url, [f"m{i}" for i in range(N_MEMBERS)], out)
     assert out.count("ok") == N_UNITS and out.count("sold_out") == N_MEMBERS - N_UNITS
     _check(led, kind)
     led.db.engine.dispose()
@@ -213,13 +213,13 @@ def test_fifty_members_race_for_the_last_ten_across_two_processes(tmp_path: Path
         import sys, time
         from pathlib import Path
         sys.path.insert(0, {str(ROOT)!r})
-        from tests.storage.test_mall import _race
+        from tests.storage.test_mall import race
         members = sys.argv[1].split(",")
         Path({str(tmp_path)!r}, "ready-" + sys.argv[2]).touch()
         while not Path({str(go)!r}).exists():
             time.sleep(0.005)
         out = []
-        _race({url!r}, members, out)
+        race({url!r}, members, out)
         print(out.count("ok"), out.count("sold_out"))
     """)
     halves = [",".join(f"m{i}" for i in range(N_MEMBERS) if i % 2 == p) for p in (0, 1)]
