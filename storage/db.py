@@ -219,6 +219,7 @@ class Database:
         self._open: ContextVar[_Open | None] = ContextVar(f"db_open_{id(self)}", default=None)
         self._savepoints = itertools.count(1)
         self._last_at: tuple[Any, Any] = (None, None)
+        self._committed: dict[str, list[Any]] = {}  # journal lines of committed transactions, not yet taken
 
     def statement(self, sql: str) -> Statement:
         return Statement(sql, self.dialect)
@@ -231,11 +232,15 @@ class Database:
             yield current.conn
             return
         with self.engine.begin() as conn:
-            token = self._open.set(_Open(conn))
+            opened = _Open(conn)
+            token = self._open.set(opened)
             try:
                 yield conn
             finally:
                 self._open.reset(token)
+        # committed: its journal lines stand (a transaction that raised drops them with its writes)
+        for name, lines in opened.journals.items():
+            self._committed.setdefault(name, []).extend(lines)
 
     @contextmanager
     def savepoint(self) -> Iterator[Connection]:
@@ -271,13 +276,22 @@ class Database:
             with c.begin():
                 yield c
 
-    def journal(self, name: str) -> list[Any]:
-        """A list tied to the open transaction: lines added inside a savepoint that rolls back are dropped,
-        and the list is gone with the transaction. Outside a transaction: a fresh list nobody keeps."""
+    def note(self, name: str, line: Any) -> None:
+        """Add `line` to journal `name` of the open transaction: it is dropped if the savepoint or the
+        transaction it was written in rolls back, and kept once the transaction commits."""
         current = self._open.get()
         if current is None:
-            return []
-        return current.journals.setdefault(name, [])
+            raise RuntimeError("a journal line needs an open transaction")
+        current.journals.setdefault(name, []).append(line)
+
+    def take(self, name: str) -> list[Any]:
+        """The lines of journal `name` not taken yet, oldest first: committed ones, then the open transaction's."""
+        out = self._committed.pop(name, [])
+        current = self._open.get()
+        if current is not None and name in current.journals:
+            out += current.journals[name]
+            current.journals[name].clear()
+        return out
 
     def at(self, value: datetime) -> Any:
         """`value` as a datetime column stores it (for Statements; Core binds through models.UTCDateTime)."""

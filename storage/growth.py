@@ -25,8 +25,8 @@ class GrowthChange:
 
 
 class Growth:
-    """Notes every growth change (an entry hook) in a journal of the open transaction: a savepoint that
-    rolls back drops its notes, so the announcer sees only growth that will be committed."""
+    """Notes every growth change (an entry hook) in a journal tied to its transaction: a savepoint or a
+    transaction that rolls back drops its notes, so the announcer sees only growth that stands."""
 
     def __init__(self, ledger: Ledger) -> None:
         self.db: Database = ledger.db
@@ -36,14 +36,11 @@ class Growth:
     def _entries(self, conn: Connection, locked: Locked, entries: Sequence[Entry]) -> None:
         grown = sum(e.growth_delta for e in entries)
         if grown:
-            self.db.journal(_JOURNAL).append(GrowthChange(locked.member, locked.growth, locked.growth + grown))
+            self.db.note(_JOURNAL, GrowthChange(locked.member, locked.growth, locked.growth + grown))
 
     def take(self) -> list[GrowthChange]:
-        """The growth changes of the open transaction not taken yet, oldest first."""
-        notes = self.db.journal(_JOURNAL)
-        out = list(notes)
-        notes.clear()
-        return out
+        """The growth changes not taken yet, oldest first: of committed transactions and of the open one."""
+        return self.db.take(_JOURNAL)
 
     def mark_level_up(self, member: str, levels: Sequence[str], at: datetime) -> bool:
         """Record `levels` (lowest first) as reached by `member`; True when the last, the highest, is new."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 
 def checkin(day: date, member: str) -> str:
@@ -63,6 +63,11 @@ def follow(account: str, member: str) -> str:
 def admin(kind: str, event_id: str, sender: str, member: str) -> str:
     """An operator's 加分 / 扣分 of `member`, from the source message (a replay changes nothing)."""
     return f"{kind}:{event_id}:{sender}:{member}"
+
+
+def quiz_round(event_id: str, due: datetime) -> str:
+    """A quiz round: the schedule entry's run and its due time."""
+    return f"{event_id}:{due.isoformat()}"
 
 
 def campaign_phase(campaign: str, phase: str, event_id: str) -> str:

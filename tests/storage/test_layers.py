@@ -63,7 +63,12 @@ def test_growth_notes_undone_by_a_savepoint_are_dropped(st: Storage) -> None:
         changes = st.growth.take()
         assert [(c.member, c.before, c.after) for c in changes] == [("a", 0, 5)]
         assert st.growth.take() == []  # taken once
-    assert st.growth.take() == []  # outside a transaction: nothing kept
+    assert st.growth.take() == []
+    st.ledger.award(member="b", points=3, kind=Kind.ADMIN_AWARD, key="k4", at=T0)  # its own transaction, committed
+    with pytest.raises(RuntimeError), st.db.transaction():
+        st.ledger.award(member="a", points=4, kind=Kind.ADMIN_AWARD, key="k5", at=T0)
+        raise RuntimeError("rolled back")
+    assert [(c.member, c.before, c.after) for c in st.growth.take()] == [("b", 0, 3)]
 
 
 def test_every_reversal_names_the_entry_it_undoes(st: Storage) -> None:
