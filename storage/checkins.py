@@ -215,6 +215,7 @@ class Checkins:
         unpaid = conn.execute(
             select(C.c.member_id, C.c.day)
             .select_from(C.outerjoin(L, and_(L.c.member_id == C.c.member_id,
+                                             # keys.checkin, in SQL
                                              L.c.key == literal("checkin:") + cast(C.c.day, String) + ":" + C.c.member_id)))
             .where(C.c.points > 0, L.c.id.is_(None))
         ).all()

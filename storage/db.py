@@ -295,8 +295,9 @@ class Database:
 
     def at(self, value: datetime) -> Any:
         """`value` as a datetime column stores it (for Statements; Core binds through models.UTCDateTime)."""
-        if value is self._last_at[0]:  # one command stores the same time several times
-            return self._last_at[1]
+        last = self._last_at  # one read: another thread may replace it
+        if value is last[0]:  # one command stores the same time several times
+            return last[1]
         out = stored_datetime(value, self.sqlite)
         self._last_at = (value, out)
         return out

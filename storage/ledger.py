@@ -17,8 +17,7 @@ from sqlmodel import SQLModel
 
 from storage.db import Database, Locked, lock_member
 from storage.errors import InsufficientPoints
-from storage.models import LEDGER, MEMBERS, LedgerEntry, Member
-from storage.vocabulary import Kind
+from storage.models import LEDGER, MEMBERS, LedgerEntry
 
 
 class MemberView(SQLModel):
@@ -40,7 +39,7 @@ class Line:
     """One ledger line to append for a locked member."""
 
     delta: int
-    kind: str  # a Kind (any string is stored as given)
+    kind: str  # a vocabulary.Kind (any string is stored as given)
     key: str
     growth_delta: int = 0
     room: str | None = None
@@ -254,4 +253,4 @@ def _entry(r: LedgerEntry) -> Entry:
                  campaign=r.campaign, reverses=r.reverses)
 
 
-__all__ = ["Audit", "Entry", "EntryHook", "Kind", "Ledger", "Line", "Member", "MemberView"]
+__all__ = ["Audit", "Entry", "EntryHook", "Ledger", "Line", "MemberView"]

@@ -43,14 +43,14 @@ class Year:
     """What one member did in [start, end): ledger sums per kind and the counts the statement shows."""
 
     by_kind: dict[str, int]  # ledger kind -> sum of its deltas in the year
-    # the kind an entry counts as -> sum of deltas: a reversal counts as the kind of the entry it undoes
-    by_source: dict[str, int] = field(default_factory=dict)
-    checkin_days: int = 0  # days checked in (makeups included)
-    longest_streak: int = 0  # longest run of check-in days inside the year
-    invites: int = 0  # invites made in the year that still stand (status valid)
+    checkin_days: int  # days checked in (makeups included)
+    longest_streak: int  # longest run of check-in days inside the year
+    invites: int  # invites made in the year that still stand (status valid)
     redeemed: list[tuple[str, int]] = field(default_factory=list)  # (item name, orders standing), first bought first
     below: int = 0  # members ranked (see `percentile`) holding fewer points than this one
     others: int = 0  # members ranked besides this one; 0 when this one is not ranked
+    # the kind an entry counts as -> sum of deltas: a reversal counts as the kind of the entry it undoes
+    by_source: dict[str, int] = field(default_factory=dict)
 
 
 def read_year(ledger: Ledger, member: str, *, start: datetime, end: datetime, first: date, last: date,
