@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from loguru import logger
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
@@ -163,8 +163,7 @@ class Statement:
         return cur
 
 
-@dataclass(frozen=True, slots=True)
-class Locked:
+class Locked(NamedTuple):
     """A member's row as read under its lock: what the money verbs and check-ins start from."""
 
     member: str

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -17,8 +17,7 @@ from storage.models import LEVEL_UPS
 _JOURNAL = "growth_changes"
 
 
-@dataclass(frozen=True)
-class GrowthChange:
+class GrowthChange(NamedTuple):
     member: str
     before: int
     after: int

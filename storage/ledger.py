@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, func, select
 from sqlmodel import SQLModel
@@ -34,8 +35,7 @@ class MemberView(SQLModel):
     model_config = {"frozen": True}  # type: ignore[assignment]
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     """One ledger line to append for a locked member."""
 
     delta: int
