@@ -103,7 +103,7 @@ async def announce_level_ups(ctx: Context) -> list[Reply]:
     (privately when they are in none). Several levels at once: one post naming the highest.
     """
     book, svc = ledger(ctx), services(ctx)
-    changes = svc.growth.take()  # growth this transaction will commit (a rolled-back savepoint's is gone)
+    changes = svc.growth.take()  # growth that stands: committed, or in this transaction (not a rolled-back savepoint)
     if not changes or not ctx.settings.levels:
         return []
     first: dict[str, int] = {}
