@@ -58,6 +58,7 @@ class Runtime:
     schedule: Schedule
     renderer: Renderer
     clock: Clock
+    services: Any = None  # handlers.common.Services
 
 
 def build(settings: Settings, clock: Clock | None = None, templates: Path | None = None,
@@ -65,31 +66,29 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
     """Wire features into one app: the only place that knows both the runtime and the handlers."""
     from handlers.common import Services
     from storage.db import make_engine
-    from storage.ledger import Ledger
+    from storage.store import Storage
 
     check_jobs(settings, registry)
     renderer = Renderer(templates)
     renderer.check()
-    engine = make_engine(settings.storage.url, tz=settings.bot.tz)  # the schema at head (storage.schema)
-    ledger = Ledger(engine, tz=settings.bot.tz)
-    clock = clock or Clock(settings.bot.tz)
+    tz = settings.bot.tz
+    st = Storage.open(make_engine(settings.storage.url, tz=tz), tz, _policy(settings))  # the schema at head
+    services = Services(ledger=st.ledger, checkins=st.checkins, presence=st.presence, conversations=st.conversations,
+                        boards=st.boards, growth=st.growth, mall=st.mall, profiles=st.profiles, lots=st.lots)
+    clock = clock or Clock(tz)
     if settings.mall is not None:  # the catalogue into the database by sku; stock and sales stay as they are
-        from storage.mall import Mall
-
-        for note in Mall(ledger, settings.bot.tz).sync(settings.mall.items, clock.now()):
+        for note in st.mall.sync(settings.mall.items, clock.now()):
             logger.warning(note)
-    if (lots := _attach_lots(settings, ledger)) is not None and (settled := lots.settle(clock.now())):
+    if st.lots is not None and (settled := st.lots.settle(clock.now())):
         logger.info("points expiry: the points {} members held are counted from now", settled)
     schedule = Schedule([*settings.schedule, *follow_ups(settings.schedule, registry.followups, settings),
                          *standing_jobs(registry.standing, settings)], settings.bot.tz)
-    app = App(settings, ledger, Services(ledger=ledger), renderer, clock, registry=registry,
-              schedule_rooms=schedule.rooms())
-    return Runtime(settings, ledger, app, schedule, renderer, clock)
+    app = App(settings, st.store(), services, renderer, clock, registry=registry, schedule_rooms=schedule.rooms())
+    return Runtime(settings, st.ledger, app, schedule, renderer, clock, services)
 
 
 def check_jobs(settings: Settings, registry: Registry = REGISTRY) -> None:
     """Every [[schedule]] entry names a job some handler registered; ConfigError naming the entry if not."""
-    import handlers  # noqa: F401  (registers commands, jobs and listeners)
 
     for i, entry in enumerate(settings.schedule):
         if entry.job not in registry.jobs:
@@ -97,14 +96,13 @@ def check_jobs(settings: Settings, registry: Registry = REGISTRY) -> None:
             raise ConfigError(f'schedule[{i}].job must be one of {known}, got "{entry.job}"')
 
 
-def _attach_lots(settings: Settings, ledger: Any) -> Any:
-    """With points expiry on, give the ledger its lot book and return it (nothing is written here); else None."""
+def _policy(settings: Settings) -> Any:
+    """The points-expiry policy in force (storage.expiry.Policy), or None when points never expire."""
     if settings.expiry is None or settings.expiry.policy == "none":
         return None
-    from storage.expiry import Lots, Policy
+    from storage.expiry import Policy
 
-    ledger.lots = Lots(ledger, Policy(settings.expiry.policy, settings.expiry.days, settings.bot.tz))
-    return ledger.lots
+    return Policy(settings.expiry.policy, settings.expiry.days, settings.bot.tz)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -336,6 +334,7 @@ class ReadOut:
 
     settings: Settings
     ledger: Any
+    mall: Any
 
 
 def _readonly(config: Path | None, db: str | None) -> ReadOut:
@@ -343,7 +342,7 @@ def _readonly(config: Path | None, db: str | None) -> ReadOut:
 
     from storage import schema
     from storage.db import open_readonly
-    from storage.ledger import Ledger
+    from storage.store import Storage
 
     settings = _settings(config, db)
     try:
@@ -363,9 +362,9 @@ def _readonly(config: Path | None, db: str | None) -> ReadOut:
         raise _unknown_revision(exc) from None
     except OperationalError as exc:
         raise _cannot_open(settings, exc) from None
-    ledger = Ledger(engine, tz=settings.bot.tz)
-    _attach_lots(settings, ledger)  # audit checks the lots; nothing is settled here
-    return ReadOut(settings, ledger)
+    # audit checks the lots too; nothing is settled here
+    st = Storage.open(engine, settings.bot.tz, _policy(settings))
+    return ReadOut(settings, st.ledger, st.mall)
 
 
 @cli.command()
@@ -436,13 +435,13 @@ def import_codes(sku: Annotated[str, typer.Argument(help="a card_code item's sku
     """Load card codes (卡密) for a card_code item; codes already loaded are skipped and counted."""
     from rich.progress import Progress
 
-    from storage.mall import Mall, UnknownItem
+    from storage.errors import UnknownItem
 
     if not file.exists():
         raise _fail(f"codes file {file} not found")
     rt = _runtime(_settings(config, db))
     codes = [c for c in _codes(file) if c]
-    mall = Mall(rt.ledger, rt.settings.bot.tz)
+    mall = rt.services.mall
     try:
         with Progress(transient=False) as bar:
             task = bar.add_task(f"importing codes for {sku}", total=len(codes))
@@ -462,8 +461,6 @@ def orders(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
     """Mall orders, oldest first; --csv writes them for Excel (UTF-8 with BOM). Exit 5: run migrate first."""
     import csv
 
-    from storage.mall import Mall
-
     rt = _readonly(config, db)
     tz = rt.settings.bot.tz
     names = {m.id: m.name for m in rt.ledger.members()}
@@ -474,7 +471,7 @@ def orders(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
              "cash_yuan": f"{o.cash / 100:.2f}", "status": o.status, "recipient": o.recipient, "phone": o.phone,
              "address": o.address, "tracking": o.tracking, "note": o.note,
              "paid_at": o.paid_at.astimezone(tz).isoformat() if o.paid_at else ""}
-            for o in Mall(rt.ledger, tz).orders(statuses=(status,) if status else ())]
+            for o in rt.mall.orders(statuses=(status,) if status else ())]
     if csv_file is not None:
         with csv_file.open("w", encoding="utf-8-sig", newline="") as fh:  # the BOM tells Excel it is UTF-8
             writer = csv.DictWriter(fh, fieldnames=fields)

@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,7 +31,8 @@ import run_bot  # noqa: E402
 from bot.clock import ManualClock  # noqa: E402
 from bot.config import Settings, parse  # noqa: E402
 from bot.transports.replay import replay  # noqa: E402
-from storage.db import make_engine  # noqa: E402
+from storage import keys  # noqa: E402
+from storage.db import make_engine, stored_datetime  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 FIRST_DAY = date(2026, 11, 23)
@@ -174,8 +175,7 @@ def run_raw(db: Path, ops: int, members: int) -> Timing:
 
 
 def _ts(at: datetime) -> str:
-    # How storage.models.UTCDateTime lands on SQLite: naive UTC with microseconds.
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return str(stored_datetime(at, sqlite=True))  # the codec models.UTCDateTime and the hot path use
 
 
 def bulk_insert(con: sqlite3.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -240,7 +240,7 @@ def fill(db: Path, members: int, ledger_rows: int, rooms: int, today: date) -> i
     bulk_insert(con, "ledger",
                 ("member_id", "delta", "growth_delta", "balance_after", "kind", "key", "at", "room_id", "detail"),
                 ((member_id(m), BASE_POINTS, BASE_POINTS, BASE_POINTS * n, "checkin",
-                  f"checkin:{day.isoformat()}:{member_id(m)}", _ts(checkin_at(m, day)), room_id(m, rooms), "每日签到")
+                  keys.checkin(day, member_id(m)), _ts(checkin_at(m, day)), room_id(m, rooms), "每日签到")
                  for m, n, day in by_day()))
     bulk_insert(con, "processed_events", ("id", "at"),
                 ((f"msg:m{day:%Y%m%d}-{m}", _ts(checkin_at(m, day))) for m, _n, day in by_day()))

@@ -17,7 +17,7 @@ from bot.templating import Renderer
 
 
 class Store(Protocol):
-    """What the runtime needs from storage; the ledger service provides it."""
+    """What the runtime needs from storage; storage.store.Store provides it."""
 
     def transaction(self) -> Any: ...
     def savepoint(self) -> Any: ...

@@ -15,8 +15,10 @@ from typing import Any
 
 from bot.dispatch import Context, Reply, command
 from bot.errors import UserError
-from handlers.common import ledger
+from handlers.common import ledger, services
+from storage import keys
 from storage.errors import InsufficientPoints
+from storage.vocabulary import Kind
 
 MAX_AMOUNT = 100_000  # per member per command: a slip of the keyboard should not mint millions
 MAX_REASON = 100  # characters
@@ -89,7 +91,7 @@ def _order(ctx: Context) -> tuple[list[str], int, str]:
 def _names(ctx: Context, who: list[str]) -> dict[str, str]:
     out = {}
     for m in who:
-        ledger(ctx).see_member(m, "", ctx.now)  # a member mentioned before ever speaking
+        services(ctx).presence.see_member(m, "", ctx.now)  # a member mentioned before ever speaking
         view = ledger(ctx).member(m)
         out[m] = (view.name if view and view.name else "") or m
     return out
@@ -103,7 +105,7 @@ async def award(ctx: Context, args: str) -> Reply:
     names = _names(ctx, who)
     rows = []
     for m in who:
-        entry = ledger(ctx).award(member=m, points=amount, kind="admin_award", key=_key(ctx, "admin_award", m),
+        entry = ledger(ctx).award(member=m, points=amount, kind=Kind.ADMIN_AWARD, key=_key(ctx, "admin_award", m),
                                   at=ctx.now, room=ctx.room, detail=reason)
         rows.append(_row(ctx, m, names, entry))
     return Reply("admin/done", {"deduct": False, "amount": amount, "reason": reason, "rows": rows},
@@ -127,7 +129,7 @@ async def deduct(ctx: Context, args: str) -> Reply:
     rows = []
     for m in who:
         try:
-            entry = ledger(ctx).spend(member=m, points=amount, kind="admin_deduct", key=_key(ctx, "admin_deduct", m),
+            entry = ledger(ctx).spend(member=m, points=amount, kind=Kind.ADMIN_DEDUCT, key=_key(ctx, "admin_deduct", m),
                                       at=ctx.now, room=ctx.room, detail=reason)
         except InsufficientPoints as low:  # the balance moved since the check: still all-or-nothing
             raise UserError(template="admin/short", amount=amount,
@@ -139,7 +141,7 @@ async def deduct(ctx: Context, args: str) -> Reply:
 
 def _key(ctx: Context, kind: str, member: str) -> str:
     # from the source message (and who sent it): a replayed message changes nothing
-    return f"{kind}:{ctx.event_id}:{ctx.sender}:{member}"
+    return keys.admin(kind, ctx.event_id, ctx.sender, member)
 
 
 def _row(ctx: Context, member: str, names: dict[str, str], entry: Any) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from typing import Any
 
 from bot.config import Campaign, NonNegInt, section
 from bot.dispatch import Context, Reply, job
-from handlers.common import ledger
+from handlers.common import services
+from storage import keys
 
 SECTIONS = {"checkin": "签到", "newcomer": "新人礼", "invite": "邀请", "profile": "完善资料", "follow": "关注"}
 
@@ -99,7 +100,7 @@ async def phase_posts(ctx: Context) -> list[Reply]:
     out: list[Reply] = []
     for c in ctx.settings.campaigns:
         phase = phase_at(c, ctx.now)
-        if phase is None or not ledger(ctx).claim_event(f"campaign:{c.id}:{phase}:{ctx.event_id}", ctx.now):
+        if phase is None or not services(ctx).presence.claim_event(keys.campaign_phase(c.id, phase, ctx.event_id), ctx.now):
             continue
         data = {"campaign": c.name, "description": c.description, "perks": perks(c),
                 "starts": _when(ctx, c.starts), "ends": _when(ctx, c.ends),

@@ -9,11 +9,11 @@ from pydantic import Field, model_validator
 from bot.config import Flag, NonNegInt, PosInt, Section, Text, problem, section
 from bot.dispatch import Context, Reply, command, job
 from bot.errors import UserError, WrongPlace
-from handlers.common import ledger
+from handlers.common import services
 from handlers.lib import levels, tasks
-from storage import boards
+from storage.checkins import Reward
 from storage.errors import AlreadyCheckedIn, InsufficientPoints, MakeupLimit, NothingToMakeUp
-from storage.ledger import Reward
+from storage.vocabulary import Kind
 
 
 class Bonus(Section):
@@ -59,9 +59,9 @@ def _rewards(cfg: Any) -> Any:
     m = cfg.multiplier
 
     def pay(streak: int, total: int) -> list[Reward]:
-        out = [Reward("checkin", cfg.points * m, "每日签到")]
-        out += [Reward("checkin_streak", b.bonus * m, b.name) for b in cfg.consecutive if b.days == streak]
-        out += [Reward("checkin_total", b.bonus * m, b.name) for b in cfg.cumulative if b.days == total]
+        out = [Reward(Kind.CHECKIN, cfg.points * m, "每日签到")]
+        out += [Reward(Kind.CHECKIN_STREAK, b.bonus * m, b.name) for b in cfg.consecutive if b.days == streak]
+        out += [Reward(Kind.CHECKIN_TOTAL, b.bonus * m, b.name) for b in cfg.cumulative if b.days == total]
         return out
 
     return pay
@@ -91,7 +91,7 @@ async def checkin(ctx: Context, args: str) -> Reply | list[Reply]:
     try:
         # a campaign multiplies the configured points first (an integer), then the level's multiplier the
         # result, rounded down once per line: 5 points, campaign x2, level x1.25 -> floor(5 * 2 * 1.25) = 12
-        res = ledger(ctx).check_in(member=ctx.sender, day=ctx.day, at=ctx.now, room=ctx.room, rewards=_rewards(cfg),
+        res = services(ctx).checkins.check_in(member=ctx.sender, day=ctx.day, at=ctx.now, room=ctx.room, rewards=_rewards(cfg),
                                    campaign=ctx.campaign("checkin"), scale=levels.checkin_scale(ctx.settings))
     except AlreadyCheckedIn as done:
         return ctx.reply("checkin/already", streak=done.streak, total_days=done.total_days, points=done.points)
@@ -121,7 +121,7 @@ async def makeup(ctx: Context, args: str) -> Reply:
     local = ctx.now.astimezone(ctx.settings.bot.tz)
     month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     try:
-        res = ledger(ctx).makeup(member=ctx.sender, today=ctx.day, at=ctx.now, room=ctx.room,
+        res = services(ctx).checkins.makeup(member=ctx.sender, today=ctx.day, at=ctx.now, room=ctx.room,
                                  within_days=cfg.within_days, cost=cfg.cost, max_per_month=cfg.max_per_month,
                                  month_start=month_start)
     except NothingToMakeUp as e:
@@ -143,6 +143,6 @@ async def checkin_reminder(ctx: Context) -> Reply | None:
         "checkin/reminder",
         {"keyword": cfg.keywords[0] if cfg.keywords else "签到", "points": cfg.points,
          "consecutive": [{"days": b.days, "bonus": b.bonus} for b in cfg.consecutive],
-         "checked_in": boards.checked_in(ledger(ctx), ctx.day)},
+         "checked_in": services(ctx).boards.checked_in(ctx.day)},
         broadcast=True,
     )

@@ -6,18 +6,38 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.dispatch import Context
+from storage.boards import Boards
+from storage.checkins import Checkins
+from storage.conversations import Conversations
+from storage.expiry import Lots
+from storage.growth import Growth
 from storage.ledger import Ledger
+from storage.mall import Mall
+from storage.presence import Presence
+from storage.profiles import Profiles
 
 
 @dataclass
 class Services:
-    """What run_bot wires in for handlers; reached as ctx.services."""
+    """The storage services run_bot wires in for handlers; reached as ctx.services."""
 
     ledger: Ledger
+    checkins: Checkins
+    presence: Presence
+    conversations: Conversations
+    boards: Boards
+    growth: Growth
+    mall: Mall
+    profiles: Profiles
+    lots: Lots | None = None  # None when points expiry is off
+
+
+def services(ctx: Context) -> Services:
+    return ctx.services  # type: ignore[no-any-return]
 
 
 def ledger(ctx: Context) -> Ledger:
-    return ctx.services.ledger  # type: ignore[no-any-return]
+    return services(ctx).ledger
 
 
 def checked_in_today(last: Any, ctx: Context) -> bool:

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, Field
 
 from bot.config import HHMM, NonNegInt, PosInt, Section, Words, section
 from bot.dispatch import Context, Reply, job
-from handlers.common import ledger
+from handlers.common import ledger, services
 from handlers.lib.expiry import last_day, rule
 
 JOB = "expire_points"
@@ -44,7 +44,7 @@ def _cron(settings: Any) -> str | None:
 @job(JOB, standing=_cron)
 async def expire_points(ctx: Context) -> list[Reply]:
     """Expire what is due, then warn, privately, whoever has points expiring within warn_days."""
-    lots = ledger(ctx).lots
+    lots = services(ctx).lots
     cfg = ctx.settings.expiry
     if lots is None or cfg is None:
         return []

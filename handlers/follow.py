@@ -14,7 +14,9 @@ from pydantic import Field
 from bot.config import NonNegInt, PosInt, Section, Text, problem, section
 from bot.dispatch import Context, Reply, command
 from bot.errors import UserError
-from handlers.common import ledger
+from handlers.common import ledger, services
+from storage import keys
+from storage.vocabulary import Kind
 
 
 class FollowAccount(Section):
@@ -49,18 +51,18 @@ async def follow(ctx: Context, args: str) -> Reply:
     code = "".join(args.split()).upper()
     if not code:
         raise UserError(template="follow/usage", accounts=[a.name for a in cfg.accounts])
-    book = ledger(ctx)
-    if book.counter(ctx.sender, WRONG, ctx.day) >= cfg.max_wrong_per_day:
-        book.bump(ctx.sender, WRONG, ctx.day)
+    book, counters = ledger(ctx), services(ctx).conversations
+    if counters.counter(ctx.sender, WRONG, ctx.day) >= cfg.max_wrong_per_day:
+        counters.bump(ctx.sender, WRONG, ctx.day)
         return ctx.reply("follow/locked", limit=cfg.max_wrong_per_day)
     account = next((a for a in cfg.accounts if a.code.upper() == code), None)
     if account is None:
-        wrong = book.bump(ctx.sender, WRONG, ctx.day)
+        wrong = counters.bump(ctx.sender, WRONG, ctx.day)
         return ctx.reply("follow/wrong", left=max(cfg.max_wrong_per_day - wrong, 0))
-    key = f"follow:{account.id}:{ctx.sender}"
+    key = keys.follow(account.id, ctx.sender)
     if cfg.points == 0:
         return ctx.reply("follow/ok", account=account.name, earned=0, points=_balance(ctx))
-    paid = book.award(member=ctx.sender, points=cfg.points, kind="follow", key=key, at=ctx.now, room=ctx.room,
+    paid = book.award(member=ctx.sender, points=cfg.points, kind=Kind.FOLLOW, key=key, at=ctx.now, room=ctx.room,
                       detail=account.name, campaign=ctx.campaign("follow"))
     if paid is None:
         return ctx.reply("follow/already", account=account.name)

@@ -11,9 +11,8 @@ from pydantic import Field
 
 from bot.config import NonNegInt, Section, Text, problem, section
 from bot.dispatch import Context, Reply, after_event, command
-from handlers.common import ledger
+from handlers.common import ledger, services
 from handlers.lib.levels import benefits, level_of, next_level
-from storage import boards
 
 
 class Level(Section):
@@ -55,27 +54,27 @@ async def announce_level_ups(ctx: Context) -> list[Reply]:
     In the group the growth came from; from a private chat or a job, in every group the member is in
     (privately when they are in none). Several levels at once: one post naming the highest.
     """
-    book = ledger(ctx)
-    changes = book.take_growth_changes()
+    book, svc = ledger(ctx), services(ctx)
+    changes = svc.growth.take()  # growth that stands: committed, or in this transaction (not a rolled-back savepoint)
     if not changes or not ctx.settings.levels:
         return []
     first: dict[str, int] = {}
-    for member, before, _after in changes:
-        first.setdefault(member, before)
+    for change in changes:
+        first.setdefault(change.member, change.before)
     out: list[Reply] = []
     for member, before in first.items():
-        m = book.member(member)  # the row, not the change list: a savepoint may have undone a change
+        m = book.member(member)
         if m is None:
             continue
         now, was = level_of(ctx.settings, m.growth), level_of(ctx.settings, before)
         if now is None or (was is not None and now.growth <= was.growth):
             continue
         reached = [lv.name for lv in ctx.settings.levels if lv.growth <= now.growth]
-        if not boards.mark_level_up(book, member, reached, ctx.now):
+        if not svc.growth.mark_level_up(member, reached, ctx.now):
             continue
         name = m.name or (ctx.sender_name if member == ctx.sender else "") or member[-4:]
         data = {"member": name, **benefits(now)}
-        rooms = [ctx.room] if ctx.room else boards.groups_of(book, member)
+        rooms = [ctx.room] if ctx.room else svc.boards.groups_of(member)
         if not rooms:
             out.append(Reply("levels/up", data, to=member))
         for room in rooms:

@@ -32,7 +32,7 @@ from pydantic import BeforeValidator, Field, model_validator
 from bot.config import Aware, NonNegInt, PosInt, Section, Text, Words, problem, section
 from bot.dispatch import Context, Reply, command, conversation, job, on_cancel
 from bot.errors import UsageError
-from handlers.common import ledger
+from handlers.common import ledger, services
 from handlers.lib.answers import Invalid, clean_phone
 from handlers.lib.levels import meets
 from handlers.lib.mall import (
@@ -47,9 +47,10 @@ from handlers.lib.mall import (
     private_to,
     refusal,
 )
+from storage import keys
+from storage.conversations import Pending
 from storage.errors import InsufficientPoints
-from storage.ledger import Pending
-from storage.mall import BelowLevel, ItemView, MallRefusal, UnknownItem
+from storage.mall import BelowLevel, ItemView, MallRefusal, OrderMove, OrderStatus, UnknownItem
 
 
 def _yuan(v: Any) -> int:
@@ -201,7 +202,7 @@ async def redeem(ctx: Context, args: str) -> Reply | list[Reply]:
     except (MallRefusal, InsufficientPoints) as err:
         raise refusal(err, ctx) from None
     if cost > cfg.confirm_above:
-        ledger(ctx).set_pending(ctx.room or "", ctx.sender, CONFIRM, "confirm", {"sku": it.sku},
+        services(ctx).conversations.set_pending(ctx.room or "", ctx.sender, CONFIRM, "confirm", {"sku": it.sku},
                                 ctx.now + timedelta(minutes=cfg.confirm_minutes))
         item = {**item_data(ctx, it, growth_of(ctx)), "paid": cost}
         return ctx.reply("mall/confirm", item=item, minutes=cfg.confirm_minutes)
@@ -211,18 +212,18 @@ async def redeem(ctx: Context, args: str) -> Reply | list[Reply]:
 @conversation(CONFIRM)
 async def confirm(ctx: Context, text: str, state: Pending) -> Reply | list[Reply] | None:
     if ctx.settings.mall is None:
-        ledger(ctx).clear_pending(state.chat, ctx.sender)
+        services(ctx).conversations.clear_pending(state.chat, ctx.sender)
         return None
     if text.strip() not in YES:
         return None  # other talk in the group: the question stands until it expires
-    ledger(ctx).clear_pending(state.chat, ctx.sender)
+    services(ctx).conversations.clear_pending(state.chat, ctx.sender)
     return _redeem(ctx, str(state.data["sku"]))
 
 
 def _redeem(ctx: Context, sku: str) -> list[Reply]:
     cfg = ctx.settings.mall
     try:
-        order, _new = mall(ctx).redeem(member=ctx.sender, sku=sku, key=f"redeem:{ctx.event_id}:{ctx.sender}",
+        order, _new = mall(ctx).redeem(member=ctx.sender, sku=sku, key=keys.redeem(ctx.event_id, ctx.sender),
                                        at=ctx.now, room=ctx.room,
                                        pay_within=timedelta(hours=cfg.pay_within_hours),
                                        price=price_for(ctx.settings), level_ok=level_ok(ctx.settings))
@@ -233,7 +234,7 @@ def _redeem(ctx: Context, sku: str) -> list[Reply]:
         replies.append(ctx.reply("mall/redeemed_group", order=order.id))
     balance = ledger(ctx).member(ctx.sender)
     data = {"order": order_data(ctx, order), "balance": balance.points if balance else 0, "question": ""}
-    if order.status == "address":
+    if order.status == OrderStatus.ADDRESS:
         _ask_address(ctx, order.id, "recipient", {})
         data["question"] = "recipient"
     replies.append(private_to(ctx.sender, "mall/deliver", data, ctx.room, {ctx.sender: ctx.sender_name}))
@@ -245,7 +246,7 @@ def _redeem(ctx: Context, sku: str) -> list[Reply]:
 
 def _ask_address(ctx: Context, order: int, step: str, data: dict[str, Any]) -> None:
     expires = ctx.now + timedelta(minutes=ctx.settings.mall.address_minutes)
-    ledger(ctx).set_pending("", ctx.sender, ADDRESS, step, {**data, "order": order}, expires)
+    services(ctx).conversations.set_pending("", ctx.sender, ADDRESS, step, {**data, "order": order}, expires)
 
 
 def _clean(step: str, text: str) -> str:
@@ -276,12 +277,13 @@ async def address(ctx: Context, text: str, state: Pending) -> Reply | None:
     if nxt:
         _ask_address(ctx, order, nxt, data)
         return Reply("mall/address_ask", {"step": nxt, "invalid": "", "order": order}, private=True)
-    ledger(ctx).clear_pending("", ctx.sender)
+    services(ctx).conversations.clear_pending("", ctx.sender)
     current = mall(ctx).order(order)
-    if current is None or current.status != "address":
+    if current is None or current.status != OrderStatus.ADDRESS:
         return None
     cash = current.cash > 0 and current.paid_at is None
-    done = mall(ctx).move(order=order, allowed=("address",), status="unpaid" if cash else "pending", at=ctx.now,
+    done = mall(ctx).move(order=order, move=OrderMove.GIVE_ADDRESS,
+                           status=OrderStatus.UNPAID if cash else OrderStatus.PENDING, at=ctx.now,
                           recipient=data["recipient"], phone=data["phone"], address=value,
                           pay_by=ctx.now + timedelta(hours=ctx.settings.mall.pay_within_hours) if cash else None)
     return Reply("mall/address_done", {"order": order_data(ctx, done)}, private=True)
@@ -292,7 +294,7 @@ async def _cancel_address(ctx: Context, state: Pending) -> Reply:
     """取消 during the address questions: the order is cancelled and its points refunded."""
     order = int(state.data["order"])
     try:
-        o = mall(ctx).refund(order=order, at=ctx.now, status="cancelled", allowed=("address",), member=ctx.sender,
+        o = mall(ctx).refund(order=order, at=ctx.now, move=OrderMove.DROP_ADDRESS, member=ctx.sender,
                              reason="取消填写地址")
     except MallRefusal:
         return ctx.reply("profile/cancel", kind=state.kind)
@@ -311,11 +313,11 @@ async def my_orders(ctx: Context, args: str) -> list[Reply]:
     data: dict[str, Any] = {"orders": [order_data(ctx, o) for o in orders], "size": ORDERS_SHOWN, "question": "",
                             "asking": 0}
     # an order still waiting for its address (the member could not be asked privately): ask now
-    state = ledger(ctx).pending("", ctx.sender, ctx.now)
+    state = services(ctx).conversations.pending("", ctx.sender, ctx.now)
     if state is not None and state.kind == ADDRESS:
         data["question"], data["asking"] = state.step, int(state.data["order"])
     elif state is None:
-        waiting = mall(ctx).orders(member=ctx.sender, statuses=("address",))
+        waiting = mall(ctx).orders(member=ctx.sender, statuses=(OrderStatus.ADDRESS,))
         if waiting:
             _ask_address(ctx, waiting[0].id, "recipient", {})
             data["question"], data["asking"] = "recipient", waiting[0].id
@@ -333,13 +335,13 @@ async def cancel_order(ctx: Context, args: str) -> Reply:
     order = order_number(ctx, args, "取消订单 单号")
     expire_due(ctx)
     try:
-        o = mall(ctx).refund(order=order, at=ctx.now, status="cancelled", allowed=("address", "unpaid", "pending"),
+        o = mall(ctx).refund(order=order, at=ctx.now, move=OrderMove.CANCEL,
                              member=ctx.sender, reason="会员取消", unpaid_only=True)
     except MallRefusal as err:
         raise refusal(err) from None
-    state = ledger(ctx).pending("", ctx.sender, ctx.now)
+    state = services(ctx).conversations.pending("", ctx.sender, ctx.now)
     if state is not None and state.kind == ADDRESS and int(state.data.get("order", 0)) == order:
-        ledger(ctx).clear_pending("", ctx.sender)
+        services(ctx).conversations.clear_pending("", ctx.sender)
     m = ledger(ctx).member(ctx.sender)
     return ctx.reply("mall/cancelled", order=order_data(ctx, o, secrets=False), balance=m.points if m else 0)
 

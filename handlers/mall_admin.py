@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bot.dispatch import Context, Reply, command
 from bot.errors import UsageError, UserError
-from handlers.common import ledger
+from handlers.common import ledger, services
 from handlers.lib.mall import (
     expire_due,
     item_data,
@@ -19,7 +19,7 @@ from handlers.lib.mall import (
     private_to,
     refusal,
 )
-from storage.mall import LIVE, MallRefusal, OrderView
+from storage.mall import MallRefusal, OrderMove, OrderStatus, OrderView
 
 MAX_RESTOCK = 100_000
 TRACKING_MAX = 40
@@ -42,7 +42,8 @@ def _ack(ctx: Context, event: str, o: OrderView) -> Reply:
 async def pending_orders(ctx: Context, args: str) -> list[Reply]:
     """查看待处理的商城订单（管理员，私信发送）"""
     expire_due(ctx)
-    orders = mall(ctx).orders(statuses=("pending", "unpaid", "shipped", "address"))
+    orders = mall(ctx).orders(statuses=(OrderStatus.PENDING, OrderStatus.UNPAID, OrderStatus.SHIPPED,
+                                       OrderStatus.ADDRESS))
     names = {m.id: m.name for m in ledger(ctx).members()} if orders else {}
     rows = [{**order_data(ctx, o, secrets=False), "member_name": names.get(o.member) or o.member} for o in orders]
     replies = []
@@ -61,9 +62,9 @@ async def paid(ctx: Context, args: str) -> list[Reply]:
     current = mall(ctx).order(order)
     if current is None:
         raise refusal(_no(order))
-    nxt = "done" if current.kind in ("card_code", "link", "coupon") else "pending"
+    nxt = OrderStatus.DONE if current.kind in ("card_code", "link", "coupon") else OrderStatus.PENDING
     try:
-        o = mall(ctx).move(order=order, allowed=("unpaid",), status=nxt, at=ctx.now, paid_at=ctx.now, pay_by=None)
+        o = mall(ctx).move(order=order, move=OrderMove.PAY, status=nxt, at=ctx.now, paid_at=ctx.now, pay_by=None)
     except MallRefusal as err:
         raise refusal(err) from None
     return [_ack(ctx, "paid", o), _tell(ctx, o, "paid")]
@@ -83,7 +84,7 @@ async def ship(ctx: Context, args: str) -> list[Reply]:
     if current.kind != "physical":
         raise UserError(template="mall/refused", reason="not_physical", order=order)
     try:
-        o = mall(ctx).move(order=order, allowed=("pending",), status="shipped", at=ctx.now, tracking=tracking)
+        o = mall(ctx).move(order=order, move=OrderMove.SHIP, status=OrderStatus.SHIPPED, at=ctx.now, tracking=tracking)
     except MallRefusal as err:
         raise refusal(err) from None
     return [_ack(ctx, "shipped", o), _tell(ctx, o, "shipped")]
@@ -95,7 +96,7 @@ async def finish(ctx: Context, args: str) -> list[Reply]:
     完成 单号"""
     order = order_number(ctx, args, "完成 单号")
     try:
-        o = mall(ctx).move(order=order, allowed=("pending", "shipped"), status="done", at=ctx.now)
+        o = mall(ctx).move(order=order, move=OrderMove.COMPLETE, status=OrderStatus.DONE, at=ctx.now)
     except MallRefusal as err:
         raise refusal(err) from None
     return [_ack(ctx, "done", o), _tell(ctx, o, "done")]
@@ -113,12 +114,12 @@ async def refund(ctx: Context, args: str) -> list[Reply]:
     if len(reason) > REASON_MAX:
         raise UsageError("理由太长", usage=usage)
     try:
-        o = mall(ctx).refund(order=order, at=ctx.now, status="refunded", allowed=LIVE, reason=reason)
+        o = mall(ctx).refund(order=order, at=ctx.now, move=OrderMove.REFUND, reason=reason)
     except MallRefusal as err:
         raise refusal(err) from None
-    st = ledger(ctx).pending("", o.member, ctx.now)
+    st = services(ctx).conversations.pending("", o.member, ctx.now)
     if st is not None and st.kind == "mall_address" and int(st.data.get("order", 0)) == o.id:
-        ledger(ctx).clear_pending("", o.member)
+        services(ctx).conversations.clear_pending("", o.member)
     return [_ack(ctx, "refunded", o), _tell(ctx, o, "refunded")]
 
 

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from bot.config import Flag, NonNegInt, Section, Text, section
 from bot.dispatch import Context, Reply, command, on_join, on_leave
-from handlers.common import ledger
+from handlers.common import ledger, services
 from storage import invites as store
 
 
@@ -51,7 +51,7 @@ async def welcome(ctx: Context, ev: Any) -> Reply | None:
     for p in ev.members:
         if p.id == bot.self_id or p.id in bot.admins:
             continue
-        if not ledger(ctx).ever_member(p.id, ctx.room):
+        if not services(ctx).presence.ever_member(p.id, ctx.room):
             greet.append(p)
         res = store.newcomer_joined(ledger(ctx), member=p.id, room=ctx.room, at=ctx.now, scope=cfg.scope,
                                     points=cfg.points, claim_within_hours=cfg.claim_within_hours,

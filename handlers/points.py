@@ -8,9 +8,9 @@ from typing import Any
 from bot.config import PosInt, Section, section
 from bot.dispatch import Context, Reply, command, job
 from bot.errors import UsageError, WrongPlace
-from handlers.common import checked_in_today, ledger, live_streak
+from handlers.common import checked_in_today, ledger, live_streak, services
 from handlers.lib.expiry import expiring_soon
-from storage import boards
+from storage.boards import period_key
 
 
 class LeaderboardSettings(Section):
@@ -34,7 +34,7 @@ async def my_points(ctx: Context, args: str) -> Reply:
         growth=m.growth,
         streak=live_streak(m.last_checkin, m.checkin_streak, ctx),
         total_days=m.checkin_days,
-        rank=None if ctx.is_admin else boards.standing(ledger(ctx), ctx.sender, exclude=admins)[0],
+        rank=None if ctx.is_admin else services(ctx).boards.standing( ctx.sender, exclude=admins)[0],
         is_admin=ctx.is_admin,
         checked_in=checked_in_today(m.last_checkin, ctx),
         expiring=expiring_soon(ctx, ctx.sender),
@@ -60,8 +60,8 @@ def board(ctx: Context, period: str = "all", room: str | None = None) -> list[di
     group are left out; equal scores share a rank, whoever got there first is listed first."""
     rows: list[dict[str, Any]] = []
     size = ctx.settings.leaderboard.size
-    key = boards.period_key(period, ctx.day)
-    for i, m in enumerate(boards.top(ledger(ctx), size, period=key, exclude=ctx.settings.bot.admins, room=room)):
+    key = period_key(period, ctx.day)
+    for i, m in enumerate(services(ctx).boards.top( size, period=key, exclude=ctx.settings.bot.admins, room=room)):
         rank = rows[-1]["rank"] if rows and rows[-1]["points"] == m.points else i + 1
         rows.append({"rank": rank, "name": m.name or m.member[-4:], "points": m.points, "me": m.member == ctx.sender})
     return rows
@@ -84,7 +84,7 @@ def _show(ctx: Context, args: str, period: str) -> Reply:
     rows = board(ctx, period, room)
     mine = None
     if ctx.sender and not ctx.is_admin and not any(r["me"] for r in rows):
-        rank, score = boards.standing(ledger(ctx), ctx.sender, period=boards.period_key(period, ctx.day),
+        rank, score = services(ctx).boards.standing( ctx.sender, period=period_key(period, ctx.day),
                                       exclude=ctx.settings.bot.admins, room=room)
         mine = {"rank": rank, "points": score}
     return ctx.reply("points/board", rows=rows, mine=mine, size=ctx.settings.leaderboard.size, period=period,

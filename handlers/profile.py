@@ -16,10 +16,12 @@ from pydantic import Field
 
 from bot.config import NonNegInt, PosInt, Section, section
 from bot.dispatch import Context, Reply, command, conversation
-from handlers.common import ledger
+from handlers.common import ledger, services
 from handlers.lib.answers import Invalid, clean_phone
-from storage.ledger import Pending
+from storage import keys
+from storage.conversations import Pending
 from storage.profiles import Profiles
+from storage.vocabulary import Kind
 
 ProfileField = Literal["phone", "birthday", "city"]
 PROFILE_FIELDS: tuple[ProfileField, ...] = ("phone", "birthday", "city")
@@ -74,12 +76,12 @@ def clean(field: str, text: str, today: date) -> str:
 
 
 def _profiles(ctx: Context) -> Profiles:
-    return Profiles(ledger(ctx))
+    return services(ctx).profiles
 
 
 def _ask(ctx: Context, field: str, remaining: list[str], data: dict[str, Any]) -> None:
     expires = ctx.now + timedelta(minutes=ctx.settings.profile.expire_minutes)
-    ledger(ctx).set_pending("", ctx.sender, KIND, field, {**data, "fields": remaining}, expires)
+    services(ctx).conversations.set_pending("", ctx.sender, KIND, field, {**data, "fields": remaining}, expires)
 
 
 @command("完善资料", aliases=("填写资料", "修改资料"), feature="profile")
@@ -104,7 +106,7 @@ async def start(ctx: Context, args: str) -> list[Reply]:
 async def answer(ctx: Context, text: str, state: Pending) -> Reply | None:
     cfg = ctx.settings.profile
     if cfg is None:  # the feature was switched off mid-conversation
-        ledger(ctx).clear_pending(state.chat, ctx.sender)
+        services(ctx).conversations.clear_pending(state.chat, ctx.sender)
         return None
     field = state.step
     remaining = [f for f in state.data.get("fields", []) if f in cfg.fields]
@@ -117,11 +119,11 @@ async def answer(ctx: Context, text: str, state: Pending) -> Reply | None:
     if remaining:
         _ask(ctx, remaining[0], remaining[1:], state.data)
         return Reply("profile/ask", {"field": remaining[0], "saved": field}, private=True)
-    ledger(ctx).clear_pending(state.chat, ctx.sender)
+    services(ctx).conversations.clear_pending(state.chat, ctx.sender)
     missing = [f for f in cfg.fields if not profile.get(f)]
     earned = 0
     if not missing and _profiles(ctx).mark_complete(ctx.sender, ctx.now) and cfg.points > 0:
-        paid = ledger(ctx).award(member=ctx.sender, points=cfg.points, kind="profile", key=f"profile:{ctx.sender}",
+        paid = ledger(ctx).award(member=ctx.sender, points=cfg.points, kind=Kind.PROFILE, key=keys.profile(ctx.sender),
                                  at=ctx.now, detail="完善资料", campaign=ctx.campaign("profile"))
         earned = paid.delta if paid else 0
     m = ledger(ctx).member(ctx.sender)
@@ -134,11 +136,11 @@ async def answer(ctx: Context, text: str, state: Pending) -> Reply | None:
 async def cancel(ctx: Context, args: str) -> Reply | None:
     """取消正在进行的操作（如完善资料）"""
     chat = ctx.room or ""
-    state = ledger(ctx).pending(chat, ctx.sender, ctx.now)
+    state = services(ctx).conversations.pending(chat, ctx.sender, ctx.now)
     if state is None:
         # 取消 is an everyday word in a group ("取消 明天的会"): say "nothing to cancel" only privately
         return ctx.reply("profile/cancel", kind=None) if ctx.room is None else None
-    ledger(ctx).clear_pending(chat, ctx.sender)
+    services(ctx).conversations.clear_pending(chat, ctx.sender)
     step = ctx.registry.cancels.get(state.kind) if ctx.registry is not None else None
     if step is not None:
         return await step(ctx, state)  # type: ignore[return-value]

@@ -16,6 +16,7 @@ from bot.config import PosInt, Section, Text, problem, section
 from bot.dispatch import Context, Reply, command, job
 from bot.errors import UsageError
 from handlers.common import ledger
+from storage import keys
 from storage import quiz as store
 
 
@@ -69,7 +70,7 @@ async def ask(ctx: Context) -> Reply | None:
     number = store.rounds_so_far(ledger(ctx)) + 1
     q = cfg.questions[(number - 1) % len(cfg.questions)]
     ends = ctx.now + _window(ctx.settings)
-    store.start(ledger(ctx), key=f"{ctx.event_id}:{ctx.now.isoformat()}", number=number, question=q.question,
+    store.start(ledger(ctx), key=keys.quiz_round(ctx.event_id, ctx.now), number=number, question=q.question,
                 answers=q.answers, points=q.points, winners=cfg.winners, rooms=entry.rooms if entry else (),
                 at=ctx.now, ends_at=ends)
     return Reply("quiz/question", {"number": number, "question": q.question, "points": q.points,

@@ -3,9 +3,10 @@
 The year is the local calendar year of now (bot.timezone). How ledger kinds become the statement's lines:
 
 - 获得 (earned), by source: check-in (base, streak and cumulative bonuses), invites, 新人礼, tasks,
-  完善资料, 关注, 问答, 管理员加分; any other kind whose year sums above zero is 其他. A clawback
-  (`invite_revoke`, `task_revoke`, any `*_revoke` / `*_reverse`) nets against the source it undoes, so
-  a source can read negative when this year took back what an earlier year paid.
+  完善资料, 关注, 问答, 管理员加分; any other kind whose year sums above zero is 其他. A reversal
+  (a clawback, a refund) nets against the kind of the entry it undoes (ledger.reverses; see
+  storage.statement for rows from before that column), so a source can read negative when this year
+  took back what an earlier year paid.
 - 支出 (spent): 兑换 (redeem, net of `refund`), 补签 (makeup), 管理员扣分 (admin_deduct), and any other
   kind whose year sums below zero (其他).
 - 过期 (expired): entries of kind `expire`.
@@ -17,7 +18,6 @@ are as of now. Rank: balance against every member still in a group, admins left 
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -29,6 +29,7 @@ from handlers.common import ledger
 from handlers.lib import statement_card
 from handlers.lib.levels import level_of, meets, member_price, next_level
 from storage.statement import Offer, Year, offers, read_year
+from storage.vocabulary import Kind
 
 
 class StatementSettings(Section):
@@ -56,14 +57,13 @@ SPENDING: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("补签", ("makeup",)),
     ("管理员扣分", ("admin_deduct",)),
 )
-EXPIRE = "expire"
+EXPIRE = Kind.EXPIRE
 OTHER = "其他"
 OFFERS_NAMED = 4
 CARD_KEEP_SECONDS = 24 * 3600  # older cards are removed when a new one is drawn
 
 _EARN = {kind: name for name, kinds in SOURCES for kind in kinds}
 _SPEND = {kind: name for name, kinds in SPENDING for kind in kinds}
-_UNDO = re.compile(r"^(?P<base>.+)_(?:revoke|reverse)$")
 
 
 def classify(kind: str, total: int) -> tuple[str, str]:
@@ -74,15 +74,6 @@ def classify(kind: str, total: int) -> tuple[str, str]:
         return "spent", _SPEND[kind]
     if kind == EXPIRE:
         return "expired", ""
-    undo = _UNDO.match(kind)
-    if undo is not None:
-        base = undo["base"]
-        if base == EXPIRE:
-            return "expired", ""
-        if base in _EARN:
-            return "earned", _EARN[base]
-        if base in _SPEND:
-            return "spent", _SPEND[base]
     return ("earned", OTHER) if total > 0 else ("spent", OTHER)
 
 
@@ -118,7 +109,7 @@ def statement_data(ctx: Context) -> dict[str, Any]:
     earned: dict[str, int] = {}
     spent: dict[str, int] = {}
     expired = 0
-    for kind, total in y.by_kind.items():
+    for kind, total in y.by_source.items():
         where, name = classify(kind, total)
         if where == "earned":
             earned[name] = earned.get(name, 0) + total
@@ -126,7 +117,7 @@ def statement_data(ctx: Context) -> dict[str, Any]:
             spent[name] = spent.get(name, 0) + total
         else:
             expired -= total
-    refunded = y.by_kind.get("refund", 0)
+    refunded = y.by_kind.get(Kind.REFUND, 0)
     net = sum(y.by_kind.values())
     sources = _lines(earned, [n for n, _ in SOURCES] + [OTHER], 1)
     spending = _lines(spent, [n for n, _ in SPENDING] + [OTHER], -1)

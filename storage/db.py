@@ -1,18 +1,36 @@
-"""Engines for SQLite (WAL, synchronous=FULL, BEGIN IMMEDIATE) and PostgreSQL, read-write (schema at head) or read-only."""
+"""The ground floor of storage: engines, the Database (transactions, savepoints, hot-path statements), codecs, locks.
+
+Every storage module works through a `Database`: `transaction()` joins the transaction already open in
+this context (the pipeline's batch: group commit) or opens one; `savepoint()` undoes one block's writes;
+`reading()` reads without taking the write lock. The check-in hot path runs `Statement`s on the DBAPI
+cursor of the open transaction (SQLAlchemy Core costs ~0.2 ms of CPU per statement); everything else
+uses SQLAlchemy Core on the same connection.
+"""
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from loguru import logger
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.pool import StaticPool
+
+from storage import models  # noqa: F401  (registers the tables)
+from storage.codecs import loaded_date, loaded_datetime, stored_date, stored_datetime
+
+__all__ = ["Database", "Locked", "Statement", "loaded_date", "loaded_datetime", "lock_member",
+           "make_engine", "open_readonly", "stored_date", "stored_datetime"]
 
 
 class _Checkpointer(threading.Thread):
@@ -128,3 +146,165 @@ def _sqlite_engine(url: str, database: str | None, *, readonly: bool = False,
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+class Statement:
+    """One hot-path statement, written once with :name parameters and run on the driver's own cursor.
+
+    SQLAlchemy's compiler renders it in the driver's paramstyle (and escapes what that style needs).
+    """
+
+    def __init__(self, sql: str, dialect: Dialect) -> None:
+        if dialect.name == "sqlite":
+            dialect = type(dialect)(paramstyle="named")  # type: ignore[call-arg]  # pysqlite takes :name as it is
+        self.sql = str(text(sql).compile(dialect=dialect))
+
+    def run(self, conn: Connection, /, **params: Any) -> Any:
+        """Execute on a fresh cursor of `conn`'s DBAPI connection; returns the cursor."""
+        # a fresh cursor per statement, so a caller may iterate one result while running another statement
+        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cur.execute(self.sql, params)
+        return cur
+
+
+class Locked(NamedTuple):
+    """A member's row as read under its lock: what the money verbs and check-ins start from."""
+
+    member: str
+    points: int
+    growth: int
+    checkin_streak: int
+    checkin_days: int
+    last_checkin: date | None
+
+
+_LOCK_SQL = "SELECT points, growth, checkin_streak, checkin_days, last_checkin FROM members WHERE id = :id"
+_lock_statements: dict[str, Statement] = {}
+
+
+def lock_member(conn: Connection, member: str) -> Locked:
+    """Lock `member`'s row for the rest of the transaction and read it; LookupError for an unknown member.
+
+    SQLite already holds the write lock (BEGIN IMMEDIATE); PostgreSQL locks the row (FOR UPDATE).
+    """
+    dialect = conn.dialect
+    stmt = _lock_statements.get(dialect.name)
+    if stmt is None:
+        sql = _LOCK_SQL if dialect.name == "sqlite" else _LOCK_SQL + " FOR UPDATE"
+        stmt = _lock_statements[dialect.name] = Statement(sql, dialect)
+    row = stmt.run(conn, id=member).fetchone()
+    if row is None:
+        raise LookupError(f"unknown member {member}: call see_member first")
+    last = None if row[4] is None else loaded_date(row[4])
+    return Locked(member, int(row[0]), int(row[1]), int(row[2]), int(row[3]), last)
+
+
+# -- the database ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Open:
+    """The transaction open in this context, and the journals tied to it."""
+
+    conn: Connection
+    journals: dict[str, list[Any]] = field(default_factory=dict)
+
+
+class Database:
+    """Transactions shared by every storage service: one per context (the pipeline's batch, or a verb's own)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+        if self.dialect.name not in ("sqlite", "postgresql"):
+            raise NotImplementedError(f"unsupported database {self.dialect.name}: use SQLite or PostgreSQL")
+        self.sqlite = self.dialect.name == "sqlite"
+        self._open: ContextVar[_Open | None] = ContextVar(f"db_open_{id(self)}", default=None)
+        self._savepoints = itertools.count(1)
+        self._last_at: tuple[Any, Any] = (None, None)
+        self._committed: dict[str, list[Any]] = {}  # journal lines of committed transactions, not yet taken
+
+    def statement(self, sql: str) -> Statement:
+        return Statement(sql, self.dialect)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """Join the open transaction, or open one and commit it when the block ends."""
+        current = self._open.get()
+        if current is not None:
+            yield current.conn
+            return
+        with self.engine.begin() as conn:
+            opened = _Open(conn)
+            token = self._open.set(opened)
+            try:
+                yield conn
+            finally:
+                self._open.reset(token)
+        # committed: its journal lines stand (a transaction that raised drops them with its writes)
+        for name, lines in opened.journals.items():
+            self._committed.setdefault(name, []).extend(lines)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[Connection]:
+        """Inside a transaction: undo just this block's writes (and its journal lines) if it raises."""
+        current = self._open.get()
+        if current is None:
+            with self.transaction() as conn:
+                yield conn
+            return
+        name = f"sp{next(self._savepoints)}"
+        cur = current.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        lengths = {k: len(v) for k, v in current.journals.items()}
+        cur.execute(f"SAVEPOINT {name}")
+        try:
+            yield current.conn
+        except BaseException:
+            cur.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            cur.execute(f"RELEASE SAVEPOINT {name}")
+            for k, v in current.journals.items():
+                del v[lengths.get(k, 0):]
+            raise
+        cur.execute(f"RELEASE SAVEPOINT {name}")
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """Read on the open transaction, or in a read-only one (no write lock taken)."""
+        current = self._open.get()
+        if current is not None:
+            yield current.conn
+            return
+        with self.engine.connect() as c:
+            c = c.execution_options(readonly=True)
+            with c.begin():
+                yield c
+
+    def note(self, name: str, line: Any) -> None:
+        """Add `line` to journal `name` of the open transaction: it is dropped if the savepoint or the
+        transaction it was written in rolls back, and kept once the transaction commits."""
+        current = self._open.get()
+        if current is None:
+            raise RuntimeError("a journal line needs an open transaction")
+        current.journals.setdefault(name, []).append(line)
+
+    def take(self, name: str) -> list[Any]:
+        """The lines of journal `name` not taken yet, oldest first: committed ones, then the open transaction's."""
+        out = self._committed.pop(name, [])
+        current = self._open.get()
+        if current is not None and name in current.journals:
+            out += current.journals[name]
+            current.journals[name].clear()
+        return out
+
+    def at(self, value: datetime) -> Any:
+        """`value` as a datetime column stores it (for Statements; Core binds through models.UTCDateTime)."""
+        last = self._last_at  # one read: another thread may replace it
+        if value is last[0]:  # one command stores the same time several times
+            return last[1]
+        out = stored_datetime(value, self.sqlite)
+        self._last_at = (value, out)
+        return out
+
+    def day(self, value: date | None) -> Any:
+        """`value` as a date column stores it (for Statements)."""
+        return stored_date(value, self.sqlite)

@@ -1,16 +1,25 @@
-"""Refusals the ledger raises; handlers turn them into replies. Nothing was written when one is raised."""
+"""Refusals storage raises; handlers turn them into replies. Nothing was written when one is raised.
+
+Each refusal names its reason (`reason`, a stable code for logs and replies) and carries what a reply shows.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
 
 
 class LedgerRefusal(Exception):
     """The ledger refused an operation; the database is unchanged."""
 
+    reason: ClassVar[str] = "refused"
+
 
 @dataclass
 class AlreadyCheckedIn(LedgerRefusal):
+    reason: ClassVar[str] = "already_checked_in"
     streak: int
     total_days: int
     points: int
@@ -18,6 +27,7 @@ class AlreadyCheckedIn(LedgerRefusal):
 
 @dataclass
 class InsufficientPoints(LedgerRefusal):
+    reason: ClassVar[str] = "insufficient_points"
     needed: int
     points: int
 
@@ -25,13 +35,86 @@ class InsufficientPoints(LedgerRefusal):
 class DuplicateEvent(LedgerRefusal):
     """The idempotency key was used before: this is a replay."""
 
+    reason: ClassVar[str] = "duplicate_event"
+
 
 @dataclass
 class NothingToMakeUp(LedgerRefusal):
+    reason: ClassVar[str] = "nothing_to_make_up"
     within_days: int
 
 
 @dataclass
 class MakeupLimit(LedgerRefusal):
+    reason: ClassVar[str] = "makeup_limit"
     used: int
     limit: int
+
+
+# -- the mall ---------------------------------------------------------------------------------------
+
+
+class MallRefusal(LedgerRefusal):
+    """The mall refused; the database is unchanged."""
+
+    reason: ClassVar[str] = "mall_refused"
+
+
+class OffSale(StrEnum):
+    """Why an item is not on sale."""
+
+    OFF = "off"  # 下架, or removed from config
+    NOT_YET = "not_yet"
+    ENDED = "ended"
+
+
+@dataclass
+class UnknownItem(MallRefusal):
+    reason: ClassVar[str] = "unknown_item"
+    wanted: str
+
+
+@dataclass
+class NotOnSale(MallRefusal):
+    name: str
+    why: OffSale
+    starts: datetime | None = None
+    ends: datetime | None = None
+
+    @property
+    def reason(self) -> str:  # type: ignore[override]
+        return str(self.why)
+
+
+@dataclass
+class OutOfStock(MallRefusal):
+    reason: ClassVar[str] = "out_of_stock"
+    name: str
+
+
+@dataclass
+class OverLimit(MallRefusal):
+    reason: ClassVar[str] = "over_limit"
+    name: str
+    limit: int
+    held: int
+
+
+@dataclass
+class BelowLevel(MallRefusal):
+    reason: ClassVar[str] = "below_level"
+    name: str
+    level: str  # the item's min_level
+
+
+@dataclass
+class NoSuchOrder(MallRefusal):
+    reason: ClassVar[str] = "no_such_order"
+    order: int
+
+
+@dataclass
+class WrongStatus(MallRefusal):
+    reason: ClassVar[str] = "wrong_status"
+    order: int
+    status: str  # the order's status, or "paid" for a paid cash order a member may not cancel

@@ -19,23 +19,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from storage.models import DailyCounter, LedgerEntry, LotUse, Member, PointLot
+from storage import keys
+from storage.db import Database, Locked, loaded_datetime, lock_member
+from storage.ledger import Entry, Ledger, Line
+from storage.models import DAILY_COUNTERS, LEDGER, LOT_USES, MEMBERS, POINT_LOTS
+from storage.vocabulary import Kind
 
-if TYPE_CHECKING:
-    from storage.ledger import Ledger
+LOT, USE, L, M, DC = POINT_LOTS, LOT_USES, LEDGER, MEMBERS, DAILY_COUNTERS
 
-LOT = PointLot.__table__  # type: ignore[attr-defined]
-USE = LotUse.__table__  # type: ignore[attr-defined]
-L = LedgerEntry.__table__  # type: ignore[attr-defined]
-M = Member.__table__  # type: ignore[attr-defined]
-DC = DailyCounter.__table__  # type: ignore[attr-defined]
-
-EXPIRE = "expire"
+EXPIRE = Kind.EXPIRE
 WARNED = "expiry_warned"  # daily_counters kind: the day a member was last told their points expire soon
 
 
@@ -68,78 +65,70 @@ class Notice:
 
 
 class Lots:
-    """The lot book of one ledger; every call runs on the connection of the ledger's open transaction."""
+    """The lot book of one ledger: attached as an entry hook, so every entry fills or draws on lots."""
 
     def __init__(self, ledger: Ledger, policy: Policy) -> None:
         self.ledger = ledger
+        self.db: Database = ledger.db
         self.policy = policy
-        self._t = ledger._t
-        q = {
-            "open": "INSERT INTO point_lots (member_id, entry_id, points, remaining, earned_at, expires_at, warned) "
-            "VALUES (:member, :entry, :points, :remaining, :at, :expires, :no) RETURNING id",
-            "use": "INSERT INTO lot_uses (entry_id, lot_id, points) VALUES (:entry, :lot, :points)",
-            "take": "UPDATE point_lots SET remaining = remaining - :points WHERE id = :lot",
-            "live": "SELECT id, remaining FROM point_lots WHERE member_id = :member AND remaining > 0 "
-            "ORDER BY expires_at, id",
-            "own": "SELECT id, remaining FROM point_lots WHERE entry_id = :entry AND remaining > 0",
-            "drawn": "SELECT lot_id, points FROM lot_uses WHERE entry_id = :entry AND points > 0 ORDER BY lot_id",
-            "due": "SELECT DISTINCT member_id FROM point_lots WHERE remaining > 0 AND expires_at <= :at "
-            "ORDER BY member_id",
-            "due_of": "SELECT id, remaining FROM point_lots WHERE member_id = :member AND remaining > 0 "
-            "AND expires_at <= :at ORDER BY expires_at, id",
-        }
-        from storage.ledger import _Sql
+        st = self.db.statement
+        self._open = st("INSERT INTO point_lots (member_id, entry_id, points, remaining, earned_at, expires_at, warned) "
+                        "VALUES (:member, :entry, :points, :remaining, :at, :expires, :no) RETURNING id")
+        self._use = st("INSERT INTO lot_uses (entry_id, lot_id, points) VALUES (:entry, :lot, :points)")
+        self._take = st("UPDATE point_lots SET remaining = remaining - :points WHERE id = :lot")
+        self._live = st("SELECT id, remaining FROM point_lots WHERE member_id = :member AND remaining > 0 "
+                        "ORDER BY expires_at, id")
+        self._own = st("SELECT id, remaining FROM point_lots WHERE entry_id = :entry AND remaining > 0")
+        self._drawn = st("SELECT lot_id, points FROM lot_uses WHERE entry_id = :entry AND points > 0 ORDER BY lot_id")
+        self._delta = st("SELECT delta FROM ledger WHERE id = :id")
+        self._due = st("SELECT DISTINCT member_id FROM point_lots WHERE remaining > 0 AND expires_at <= :at "
+                       "ORDER BY member_id")
+        self._due_of = st("SELECT id, remaining FROM point_lots WHERE member_id = :member AND remaining > 0 "
+                          "AND expires_at <= :at ORDER BY expires_at, id")
+        ledger.entry_hooks.append(self._entries)
+        ledger.audits.append(self.audit)
 
-        self._q = {k: _Sql(v, ledger.dialect).sql for k, v in q.items()}
+    # -- kept beside every entry (the ledger's entry hook) ----------------------------------------
 
-    def _run(self, conn: Connection, name: str, /, **params: Any) -> Any:
-        cur = self.ledger._cursor(conn)
-        cur.execute(self._q[name], params)
-        return cur
+    def _entries(self, conn: Connection, locked: Locked, entries: Sequence[Entry]) -> None:
+        for e in entries:
+            if e.kind == EXPIRE:
+                continue  # the daily run books what an expiry draws itself
+            before = e.balance_after - e.delta
+            undone = None if e.reverses is None else (e.reverses, int(self._delta.run(conn, id=e.reverses).fetchone()[0]))
+            if e.delta > 0:
+                self._credit(conn, e.member, e.id, e.delta, before, e.at, undone)
+            elif e.delta < 0:
+                self._debit(conn, e.member, e.id, -e.delta, undone)
 
-    # -- kept beside every entry (called by Ledger._append) ---------------------------------------
-
-    def entry(self, conn: Connection, *, member: str, entry: int, delta: int, before: int, at: datetime,
-              reverses: tuple[int, int] | None, draws: Sequence[tuple[int, int]] | None) -> None:
-        """Book entry `entry` (`delta` points, balance `before` it) against the member's lots.
-
-        `reverses` is (id, delta) of the entry it undoes; `draws` the (lot, points) an expiry takes.
-        """
-        if draws is not None:
-            for lot, n in draws:
-                self._draw(conn, entry, lot, n)
-        elif delta > 0:
-            self._credit(conn, member, entry, delta, before, at, reverses)
-        elif delta < 0:
-            self._debit(conn, member, entry, -delta, reverses)
-
-    def _draw(self, conn: Connection, entry: int, lot: int, n: int) -> None:
-        self._run(conn, "take", points=n, lot=lot)
-        self._run(conn, "use", entry=entry, lot=lot, points=n)
+    def _draw(self, conn: Connection, entry: int | None, lot: int, n: int) -> None:
+        self._take.run(conn, points=n, lot=lot)
+        self._use.run(conn, entry=entry, lot=lot, points=n)
 
     def _credit(self, conn: Connection, member: str, entry: int, n: int, before: int, at: datetime,
-                reverses: tuple[int, int] | None) -> None:
+                undone: tuple[int, int] | None) -> None:
         debt = min(n, max(0, -before))
         rest = n - debt
-        if rest and reverses is not None and reverses[1] < 0:
+        if rest and undone is not None and undone[1] < 0:
             # a refund: the points go back into the lots its redeem drew from, keeping their expiry
-            for lot, drawn in self._run(conn, "drawn", entry=reverses[0]).fetchall():
+            for lot, drawn in self._drawn.run(conn, entry=undone[0]).fetchall():
                 back = min(rest, int(drawn))
                 if back:
-                    self._run(conn, "take", points=-back, lot=lot)
-                    self._run(conn, "use", entry=entry, lot=lot, points=-back)
+                    self._take.run(conn, points=-back, lot=lot)
+                    self._use.run(conn, entry=entry, lot=lot, points=-back)
                     rest -= back
         if debt or rest:
-            lot = self._run(conn, "open", member=member, entry=entry, points=debt + rest, remaining=debt + rest,
-                            at=self._t(at), expires=self._t(self.policy.expires_at(at)), no=False).fetchone()[0]
+            lot = self._open.run(conn, member=member, entry=entry, points=debt + rest, remaining=debt + rest,
+                                 at=self.db.at(at), expires=self.db.at(self.policy.expires_at(at)),
+                                 no=False).fetchone()[0]
             if debt:  # paying off a debt draws on the new lot at once
                 self._draw(conn, entry, int(lot), debt)
 
-    def _debit(self, conn: Connection, member: str, entry: int, n: int, reverses: tuple[int, int] | None) -> None:
+    def _debit(self, conn: Connection, member: str, entry: int, n: int, undone: tuple[int, int] | None) -> None:
         lots: list[tuple[int, int]] = []
-        if reverses is not None and reverses[1] > 0:
-            lots = [(int(i), int(r)) for i, r in self._run(conn, "own", entry=reverses[0]).fetchall()]
-        lots += [(int(i), int(r)) for i, r in self._run(conn, "live", member=member).fetchall()
+        if undone is not None and undone[1] > 0:
+            lots = [(int(i), int(r)) for i, r in self._own.run(conn, entry=undone[0]).fetchall()]
+        lots += [(int(i), int(r)) for i, r in self._live.run(conn, member=member).fetchall()
                  if all(int(i) != j for j, _ in lots)]
         for lot, remaining in lots:
             if n == 0:
@@ -153,25 +142,25 @@ class Lots:
 
     def expire(self, at: datetime) -> list[Expired]:
         """Write an `expire` entry for each member whose lots passed their time; one transaction per member."""
-        led = self.ledger
-        with led.reading() as conn:
-            due = [str(r[0]) for r in self._run(conn, "due", at=self._t(at)).fetchall()]
+        db = self.db
+        with db.reading() as conn:
+            due = [str(r[0]) for r in self._due.run(conn, at=db.at(at)).fetchall()]
         out = []
         for member in due:
-            with led.transaction() as conn:
-                points, growth, *_ = led._lock_member(conn, member)
+            with db.transaction() as conn:
+                locked = lock_member(conn, member)
                 # the member's lots are read under the lock: a spend may have drawn on them meanwhile
-                lots = [(int(i), int(r)) for i, r in self._run(conn, "due_of", member=member, at=self._t(at)).fetchall()]
+                lots = [(int(i), int(r)) for i, r in self._due_of.run(conn, member=member, at=db.at(at)).fetchall()]
                 total = sum(r for _, r in lots)
                 if not total:
                     continue
-                key = f"expire:{at.astimezone(self.policy.tz).date().isoformat()}:{member}"
-                if led._run(conn, "key_used", key=key).fetchone() is not None:
+                key = keys.expire(at.astimezone(self.policy.tz).date(), member)
+                if self.ledger.key_used(conn, key):
                     continue
-                led._append(conn, member, [{"delta": -total, "growth_delta": 0, "kind": EXPIRE, "key": key,
-                                            "detail": "积分过期", "draws": lots}], points, at)
-                led._run(conn, "balance", id=member, points=points - total, growth=growth, at=led._t(at))
-                out.append(Expired(member=member, points=total, balance=points - total))
+                [entry] = self.ledger.append(conn, locked, [Line(-total, EXPIRE, key, detail="积分过期")], at)
+                for lot, n in lots:
+                    self._draw(conn, entry.id, lot, n)
+                out.append(Expired(member=member, points=total, balance=locked.points - total))
         return out
 
     def warn(self, at: datetime, within: timedelta) -> list[Notice]:
@@ -184,7 +173,7 @@ class Lots:
         recently = select(DC.c.member_id).where(DC.c.kind == WARNED, DC.c.day > today - within)
         due = [LOT.c.remaining > 0, LOT.c.warned.is_(False), LOT.c.expires_at > at, LOT.c.expires_at <= at + within,
                LOT.c.member_id.not_in(recently)]
-        with self.ledger.transaction() as conn:
+        with self.db.transaction() as conn:
             rows = conn.execute(
                 select(LOT.c.member_id, func.sum(LOT.c.remaining).label("n"), func.min(LOT.c.expires_at).label("first"))
                 .where(*due).group_by(LOT.c.member_id).order_by(LOT.c.member_id)).all()
@@ -196,7 +185,7 @@ class Lots:
 
     def expiring(self, member: str, at: datetime, within: timedelta) -> tuple[int, datetime | None]:
         """Points of `member` that expire in (at, at + within], and the first time any of them does."""
-        with self.ledger.reading() as conn:
+        with self.db.reading() as conn:
             row = conn.execute(select(func.sum(LOT.c.remaining), func.min(LOT.c.expires_at))
                                .where(LOT.c.member_id == member, LOT.c.remaining > 0, LOT.c.expires_at > at,
                                       LOT.c.expires_at <= at + within)).first()
@@ -213,8 +202,7 @@ class Lots:
 
         Returns how many members were settled.
         """
-        led = self.ledger
-        with led.transaction() as conn:
+        with self.db.transaction() as conn:
             held = {r.member_id: int(r.n) for r in conn.execute(
                 select(LOT.c.member_id, func.sum(LOT.c.remaining).label("n")).group_by(LOT.c.member_id))}
             wrong = [(m.id, max(0, m.points) - held.get(m.id, 0)) for m in conn.execute(select(M.c.id, M.c.points))
@@ -225,10 +213,9 @@ class Lots:
                                                     earned_at=at, expires_at=self.policy.expires_at(at), warned=False))
                     continue
                 excess = -short
-                for lot, remaining in self._run(conn, "live", member=member).fetchall():
+                for lot, remaining in self._live.run(conn, member=member).fetchall():
                     take = min(excess, int(remaining))
-                    self._run(conn, "take", points=take, lot=lot)
-                    self._run(conn, "use", entry=None, lot=lot, points=take)
+                    self._draw(conn, None, int(lot), take)
                     excess -= take
                     if not excess:
                         break
@@ -266,10 +253,4 @@ class Lots:
 
 
 def _aware(v: Any, tz: ZoneInfo) -> datetime:
-    from datetime import UTC
-
-    if isinstance(v, str):
-        v = datetime.fromisoformat(v)
-    if v.tzinfo is None:
-        v = v.replace(tzinfo=UTC)
-    return v.astimezone(tz)  # type: ignore[no-any-return]
+    return loaded_datetime(v).astimezone(tz)

@@ -14,13 +14,13 @@ from typing import Any, Protocol
 
 from sqlalchemy import func, insert, select, update
 
+from storage import keys
+from storage.db import Locked, lock_member
 from storage.ledger import Entry, Ledger
-from storage.models import Invite, Member, Newcomer, TaskTier
+from storage.models import INVITES, MEMBERS, NEWCOMERS, ROOM_MEMBERS, TASK_TIERS
+from storage.vocabulary import Kind
 
-N = Newcomer.__table__  # type: ignore[attr-defined]
-I = Invite.__table__  # type: ignore[attr-defined]  # noqa: E741
-T = TaskTier.__table__  # type: ignore[attr-defined]
-M = Member.__table__  # type: ignore[attr-defined]
+N, I, T, M, RM = NEWCOMERS, INVITES, TASK_TIERS, MEMBERS, ROOM_MEMBERS  # noqa: E741
 
 METRICS = ("invites", "checkin_days", "checkin_streak")
 
@@ -56,8 +56,15 @@ class ClaimResult:
     entries: tuple[Entry, ...] = ()
 
 
-def newcomer_key(member: str, room: str, scope: str) -> str:
-    return f"newcomer:{member}" if scope == "company" else f"newcomer:{member}:{room}"
+newcomer_key = keys.newcomer
+
+
+def _ever_member(conn: Any, member: str, room: str | None) -> bool:
+    """Was `member` ever seen in `room` (or, with no room, in any group)?"""
+    q = select(RM.c.member_id).where(RM.c.member_id == member)
+    if room is not None:
+        q = q.where(RM.c.room_id == room)
+    return conn.execute(q.limit(1)).first() is not None
 
 
 def newcomer_joined(
@@ -69,9 +76,9 @@ def newcomer_joined(
     New means never seen in the group (scope "room") or in any group (scope "company"), and never
     given a newcomer row there before, so leaving and rejoining never pays again.
     """
-    with ledger.transaction() as conn:
-        ledger._lock_member(conn, member)
-        prior = ledger.ever_member(member, None if scope == "company" else room)
+    with ledger.db.transaction() as conn:
+        lock_member(conn, member)
+        prior = _ever_member(conn, member, None if scope == "company" else room)
         q = select(N.c.status).where(N.c.member_id == member)
         if scope != "company":
             q = q.where(N.c.room_id == room)
@@ -81,7 +88,7 @@ def newcomer_joined(
             conn.execute(insert(N).values(member_id=member, room_id=room, joined_at=at, status="pending", key=""))
             return NewcomerResult("pending")
         key = newcomer_key(member, room, scope)
-        entry = (ledger.award(member=member, points=points, kind="newcomer", key=key, at=at, room=room,
+        entry = (ledger.award(member=member, points=points, kind=Kind.NEWCOMER, key=key, at=at, room=room,
                               detail="新人礼", campaign=campaign) if points > 0 else None)
         conn.execute(insert(N).values(member_id=member, room_id=room, joined_at=at, status="paid",
                                       key=key if entry else ""))
@@ -96,8 +103,8 @@ def newcomer_claim(
 
     A window of 0 (the operator switched to paying on joining) pays whatever is still open.
     """
-    with ledger.transaction() as conn:
-        balance = ledger._lock_member(conn, member)[0] if _known(conn, member) else 0
+    with ledger.db.transaction() as conn:
+        balance = lock_member(conn, member).points if _known(conn, member) else 0
         rows = conn.execute(select(N.c.room_id, N.c.joined_at, N.c.status).where(N.c.member_id == member)
                             .order_by(N.c.joined_at)).all()
         open_ = [r for r in rows if r.status == "pending"]
@@ -112,7 +119,7 @@ def newcomer_claim(
                 conn.execute(update(N).where(N.c.member_id == member, N.c.room_id == r.room_id).values(status="expired"))
                 continue
             key = newcomer_key(member, r.room_id, scope)
-            entry = (ledger.award(member=member, points=points, kind="newcomer", key=key, at=at, room=r.room_id,
+            entry = (ledger.award(member=member, points=points, kind=Kind.NEWCOMER, key=key, at=at, room=r.room_id,
                                   detail="新人礼", campaign=campaign) if points > 0 else None)
             conn.execute(update(N).where(N.c.member_id == member, N.c.room_id == r.room_id)
                          .values(status="paid", key=key if entry else ""))
@@ -128,7 +135,7 @@ def newcomer_claim(
 
 def newcomer_left(ledger: Ledger, *, member: str, room: str) -> bool:
     """A newcomer left before claiming: the open claim for that group closes. True when one closed."""
-    with ledger.transaction() as conn:
+    with ledger.db.transaction() as conn:
         res = conn.execute(update(N).where(N.c.member_id == member, N.c.room_id == room, N.c.status == "pending")
                            .values(status="expired"))
         return bool(res.rowcount)
@@ -160,8 +167,7 @@ class Clawback:
     joined_at: datetime
 
 
-def invite_key(event_id: str, invitee: str) -> str:
-    return f"invite:{event_id}:{invitee}"
+invite_key = keys.invite
 
 
 def invite_joined(
@@ -174,14 +180,14 @@ def invite_joined(
     admin). Otherwise the invitee does not count when they were in any group before (unless
     `count_returning`), or when this inviter already holds a valid invite of them.
     """
-    with ledger.transaction() as conn:
-        ledger._lock_member(conn, inviter)
+    with ledger.db.transaction() as conn:
+        lock_member(conn, inviter)
         seen = conn.execute(select(I.c.status, I.c.reason, I.c.points)
                             .where(I.c.event_id == event_id, I.c.invitee_id == invitee)).first()
         if seen is not None:
             return InviteResult(invitee, seen.status, seen.reason, seen.points, repeat=True)
         reason = refuse
-        if not reason and not count_returning and ledger.ever_member(invitee):
+        if not reason and not count_returning and _ever_member(conn, invitee, None):
             reason = "returning"
         if not reason and conn.execute(select(I.c.id).where(I.c.inviter_id == inviter, I.c.invitee_id == invitee,
                                                             I.c.status == "valid").limit(1)).first() is not None:
@@ -191,7 +197,7 @@ def invite_joined(
             conn.execute(insert(I).values(**row, status="ineligible", reason=reason, points=0, key=""))
             return InviteResult(invitee, "ineligible", reason)
         key = invite_key(event_id, invitee)
-        entry = (ledger.award(member=inviter, points=points, kind="invite", key=key, at=at, room=room,
+        entry = (ledger.award(member=inviter, points=points, kind=Kind.INVITE, key=key, at=at, room=room,
                               detail=detail, campaign=campaign) if points > 0 else None)
         paid = entry.delta if entry else 0
         conn.execute(insert(I).values(**row, status="valid", reason="", points=paid, key=key if entry else ""))
@@ -206,14 +212,14 @@ def invitee_left(ledger: Ledger, *, invitee: str, room: str, at: datetime, withi
     the window stays valid for good.
     """
     out: list[Clawback] = []
-    with ledger.transaction() as conn:
+    with ledger.db.transaction() as conn:
         rows = conn.execute(select(I.c.id, I.c.inviter_id, I.c.points, I.c.key, I.c.joined_at)
                             .where(I.c.invitee_id == invitee, I.c.room_id == room, I.c.status == "valid")
                             .order_by(I.c.id)).all()
         for r in rows:
             if within_days and at - r.joined_at >= timedelta(days=within_days):
                 continue
-            entry = (ledger.reverse(original_key=r.key, key=f"{r.key}:revoke", kind="invite_revoke", at=at,
+            entry = (ledger.reverse(original_key=r.key, key=keys.clawback(r.key), kind=Kind.INVITE_REVOKE, at=at,
                                     detail=detail) if r.key else None)
             conn.execute(update(I).where(I.c.id == r.id).values(status="reversed", reversed_at=at))
             out.append(Clawback(r.inviter_id, invitee, r.points, entry, r.joined_at))
@@ -228,7 +234,7 @@ class InviteStats:
 
 
 def invite_stats(ledger: Ledger, member: str, at: datetime, within_days: int) -> InviteStats:
-    with ledger.reading() as conn:
+    with ledger.db.reading() as conn:
         rows = conn.execute(select(I.c.points, I.c.joined_at)
                             .where(I.c.inviter_id == member, I.c.status == "valid")).all()
     since = at - timedelta(days=within_days) if within_days else None
@@ -263,13 +269,13 @@ class TaskProgress:
 
 
 def _metric_values(conn: Any, member: str, metrics: Iterable[str],
-                   locked: tuple[int, int, int, int, Any] | None = None) -> dict[str, int]:
-    """The metrics' current values; `locked` is Ledger._lock_member's row when the caller holds it."""
+                   locked: Locked | None = None) -> dict[str, int]:
+    """The metrics' current values; `locked` is the member's row when the caller holds its lock."""
     wanted = set(metrics)
     values: dict[str, int] = {}
     if wanted & {"checkin_days", "checkin_streak"}:
         if locked is not None:
-            values["checkin_streak"], values["checkin_days"] = locked[2], locked[3]
+            values["checkin_streak"], values["checkin_days"] = locked.checkin_streak, locked.checkin_days
         else:
             row = conn.execute(select(M.c.checkin_days, M.c.checkin_streak).where(M.c.id == member)).first()
             values["checkin_days"] = int(row.checkin_days) if row else 0
@@ -305,8 +311,8 @@ def settle_tasks(ledger: Ledger, *, member: str, tasks: Sequence[TaskSpec], at: 
     if not tasks:
         return []
     paid: list[TierChange] = []
-    with ledger.transaction() as conn:
-        locked = ledger._lock_member(conn, member)  # one settlement per member at a time
+    with ledger.db.transaction() as conn:
+        locked = lock_member(conn, member)  # one settlement per member at a time
         values = _metric_values(conn, member, {t.metric for t in tasks}, locked)
         if all(t.tiers[0].at > values[t.metric] for t in tasks):
             return []  # no tier reached yet: the common case on the check-in path costs no more reads
@@ -320,8 +326,8 @@ def settle_tasks(ledger: Ledger, *, member: str, tasks: Sequence[TaskSpec], at: 
                 if k in standing:
                     continue
                 gen = gens.get(k, 0) + 1
-                key = f"task:{member}:{task.id}:{tier.at}:{gen}"
-                entry = ledger.award(member=member, points=tier.points, kind="task", key=key, at=at, room=room,
+                key = keys.task_tier(member, task.id, tier.at, gen)
+                entry = ledger.award(member=member, points=tier.points, kind=Kind.TASK, key=key, at=at, room=room,
                                      detail=f"{task.name} {tier.at}")
                 conn.execute(insert(T).values(member_id=member, task_id=task.id, tier_at=tier.at, generation=gen,
                                               points=tier.points, key=key, paid_at=at))
@@ -341,8 +347,8 @@ def revoke_invite_tiers(ledger: Ledger, *, member: str, tasks: Sequence[TaskSpec
     if not by_id:
         return []
     out: list[TierChange] = []
-    with ledger.transaction() as conn:
-        ledger._lock_member(conn, member)
+    with ledger.db.transaction() as conn:
+        lock_member(conn, member)
         count = _invite_count(conn, member)
         rows = conn.execute(select(T.c.id, T.c.task_id, T.c.tier_at, T.c.points, T.c.key, T.c.paid_at)
                             .where(T.c.member_id == member, T.c.task_id.in_(list(by_id)), T.c.reversed_at.is_(None),
@@ -352,7 +358,7 @@ def revoke_invite_tiers(ledger: Ledger, *, member: str, tasks: Sequence[TaskSpec
             if within_days and at - r.paid_at >= timedelta(days=within_days):
                 continue
             task = by_id[r.task_id]
-            entry = ledger.reverse(original_key=r.key, key=f"{r.key}:revoke", kind="task_revoke", at=at,
+            entry = ledger.reverse(original_key=r.key, key=keys.clawback(r.key), kind=Kind.TASK_REVOKE, at=at,
                                    detail=f"{task.name} {r.tier_at}")
             conn.execute(update(T).where(T.c.id == r.id).values(reversed_at=at))
             out.append(TierChange(task.id, task.name, task.metric, r.tier_at, r.points, entry))
@@ -360,7 +366,7 @@ def revoke_invite_tiers(ledger: Ledger, *, member: str, tasks: Sequence[TaskSpec
 
 
 def task_progress(ledger: Ledger, member: str, tasks: Sequence[TaskSpec]) -> list[TaskProgress]:
-    with ledger.reading() as conn:
+    with ledger.db.reading() as conn:
         values = _metric_values(conn, member, {t.metric for t in tasks})
         standing, _ = _tiers(conn, member, [t.id for t in tasks])
     return [TaskProgress(t, values[t.metric], frozenset(at for tid, at in standing if tid == t.id),

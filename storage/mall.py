@@ -15,7 +15,6 @@ price shown and the price charged.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -24,72 +23,33 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from storage.errors import InsufficientPoints, LedgerRefusal
-from storage.ledger import AUDITS, Ledger
-from storage.models import LedgerEntry, MallCode, MallItem, MallOrder, Member
+from storage import keys
+from storage.db import Database, lock_member
+from storage.errors import (
+    BelowLevel,
+    InsufficientPoints,
+    MallRefusal,
+    NoSuchOrder,
+    NotOnSale,
+    OffSale,
+    OutOfStock,
+    OverLimit,
+    UnknownItem,
+    WrongStatus,
+)
+from storage.ledger import Ledger
+from storage.models import LEDGER, MALL_CODES, MALL_ITEMS, MALL_ORDERS, MEMBERS
+from storage.vocabulary import CLOSED, LIVE, MOVES, Kind, OrderMove, OrderStatus
 
-I = MallItem.__table__  # type: ignore[attr-defined]  # noqa: E741
-C = MallCode.__table__  # type: ignore[attr-defined]
-O = MallOrder.__table__  # type: ignore[attr-defined]  # noqa: E741
-L = LedgerEntry.__table__  # type: ignore[attr-defined]
-M = Member.__table__  # type: ignore[attr-defined]
+I, C, O, L, M = MALL_ITEMS, MALL_CODES, MALL_ORDERS, LEDGER, MEMBERS  # noqa: E741
 
-LIVE = ("address", "unpaid", "pending", "shipped", "done")  # orders that hold stock and points
-CLOSED = ("cancelled", "refunded", "expired")  # refunded: their points and stock (or code) came back
-MEMBER_CANCELS = ("address", "unpaid", "pending")  # not yet fulfilled (and, for cash orders, not paid)
 DIGITAL = ("card_code", "link", "coupon")
 
 Price = Callable[[int, int], int]  # (list price, member's growth) -> the points the member pays
 LevelOk = Callable[[str, int], bool]  # (item's min_level, member's growth) -> may the member buy it
 
-
-# -- refusals (nothing written when one is raised) ---------------------------------------------------
-
-
-class MallRefusal(LedgerRefusal):
-    """The mall refused; the database is unchanged."""
-
-
-@dataclass
-class UnknownItem(MallRefusal):
-    wanted: str
-
-
-@dataclass
-class NotOnSale(MallRefusal):
-    name: str
-    reason: str  # off (下架 or removed from config) | not_yet | ended
-    starts: datetime | None = None
-    ends: datetime | None = None
-
-
-@dataclass
-class OutOfStock(MallRefusal):
-    name: str
-
-
-@dataclass
-class OverLimit(MallRefusal):
-    name: str
-    limit: int
-    held: int
-
-
-@dataclass
-class BelowLevel(MallRefusal):
-    name: str
-    level: str  # the item's min_level
-
-
-@dataclass
-class NoSuchOrder(MallRefusal):
-    order: int
-
-
-@dataclass
-class WrongStatus(MallRefusal):
-    order: int
-    status: str
+__all__ = ["CLOSED", "DIGITAL", "LIVE", "BelowLevel", "ItemView", "Mall", "MallRefusal", "NoSuchOrder", "NotOnSale",
+           "OrderMove", "OrderStatus", "OrderView", "OutOfStock", "OverLimit", "UnknownItem", "WrongStatus"]
 
 
 # -- views ------------------------------------------------------------------------------------------
@@ -119,15 +79,15 @@ class ItemView:
         """What 商城 shows and 兑换 N takes: the item's place in config, stable while the catalogue is."""
         return self.position + 1
 
-    def unavailable(self, at: datetime) -> str:
-        """Why it cannot be bought at `at` (off | not_yet | ended), or "" when it is on sale."""
+    def unavailable(self, at: datetime) -> OffSale | None:
+        """Why it cannot be bought at `at`, or None when it is on sale."""
         if not (self.in_config and self.listed):
-            return "off"
+            return OffSale.OFF
         if self.starts is not None and at < self.starts:
-            return "not_yet"
+            return OffSale.NOT_YET
         if self.ends is not None and at >= self.ends:
-            return "ended"
-        return ""
+            return OffSale.ENDED
+        return None
 
 
 @dataclass(frozen=True)
@@ -161,28 +121,13 @@ class OrderView:
 
 
 def _item(r: Any) -> ItemView:
-    return ItemView(sku=r.sku, name=r.name, kind=r.kind, points=r.points, cash=r.cash, stock=r.stock, sold=r.sold,
-                    limit_per_member=r.limit_per_member, starts=r.starts, ends=r.ends, min_level=r.min_level,
-                    position=r.position, in_config=bool(r.in_config), listed=bool(r.listed),
-                    detail=_json(r.detail), first_seen=r.first_seen)
+    return ItemView(**r._mapping)
 
 
 def _order(r: Any) -> OrderView:
-    expires = r.expires_on
-    if isinstance(expires, str):
-        expires = date.fromisoformat(expires)
-    return OrderView(id=r.id, member=r.member_id, sku=r.sku, name=r.name, kind=r.kind, points=r.points, cash=r.cash,
-                     status=r.status, key=r.key, room=r.room_id, secret=r.secret, expires_on=expires,
-                     recipient=r.recipient, phone=r.phone, address=r.address, tracking=r.tracking, note=r.note,
-                     pay_by=r.pay_by, paid_at=r.paid_at, created_at=r.created_at, updated_at=r.updated_at)
-
-
-def _json(raw: Any) -> dict[str, Any]:
-    try:
-        data = json.loads(raw or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    row = dict(r._mapping)
+    row.pop("code_id")
+    return OrderView(member=row.pop("member_id"), room=row.pop("room_id"), **row)
 
 
 class Mall:
@@ -190,8 +135,11 @@ class Mall:
 
     def __init__(self, ledger: Ledger, tz: ZoneInfo) -> None:
         self.ledger = ledger
+        self.db: Database = ledger.db
         self.tz = tz
-        self._pg = ledger.dialect == "postgresql"
+        self._pg = not self.db.sqlite
+        if audit not in ledger.audits:
+            ledger.audits.append(audit)
 
     # -- catalogue ------------------------------------------------------------------------------
 
@@ -203,11 +151,11 @@ class Mall:
         unlimited, putting it back sets it. Items no longer configured stay for their orders, off sale.
         """
         notes: list[str] = []
-        with self.ledger.transaction() as conn:
+        with self.db.transaction() as conn:
             stored = {r.sku: r for r in conn.execute(select(I))}
             for pos, it in enumerate(items):
-                detail = json.dumps({"link": it.link, "coupon": it.coupon.model_dump() if it.coupon else None,
-                                     "description": it.description}, ensure_ascii=False)
+                detail = {"link": it.link, "coupon": it.coupon.model_dump() if it.coupon else None,
+                          "description": it.description}
                 values = {"name": it.name, "kind": it.kind, "points": it.points, "cash": it.cash,
                           "limit_per_member": it.limit_per_member, "starts": it.starts, "ends": it.ends,
                           "min_level": it.min_level, "detail": detail, "position": pos, "in_config": True}
@@ -230,12 +178,12 @@ class Mall:
 
     def items(self) -> list[ItemView]:
         """Every configured item in config order (off-sale ones too); callers filter by `unavailable`."""
-        with self.ledger.reading() as conn:
+        with self.db.reading() as conn:
             rows = conn.execute(select(I).where(I.c.in_config.is_(True)).order_by(I.c.position)).all()
             return [_item(r) for r in rows]
 
     def item(self, sku: str) -> ItemView | None:
-        with self.ledger.reading() as conn:
+        with self.db.reading() as conn:
             row = conn.execute(select(I).where(I.c.sku == sku)).first()
             if row is None:
                 row = conn.execute(select(I).where(func.lower(I.c.sku) == sku.lower())).first()
@@ -258,14 +206,14 @@ class Mall:
         raise UnknownItem(wanted=w)
 
     def set_listed(self, sku: str, listed: bool) -> ItemView:
-        with self.ledger.transaction() as conn:
+        with self.db.transaction() as conn:
             it = self._item_for_update(conn, sku)
             conn.execute(update(I).where(I.c.sku == it.sku).values(listed=listed))
         return self.item(it.sku)  # type: ignore[return-value]
 
     def restock(self, sku: str, count: int) -> ItemView:
         """补货: add `count` units; refused (ValueError) for card codes (import them) and unlimited items."""
-        with self.ledger.transaction() as conn:
+        with self.db.transaction() as conn:
             it = self._item_for_update(conn, sku)
             if it.kind == "card_code":
                 raise ValueError("card_code")
@@ -309,7 +257,7 @@ class Mall:
             nonlocal added, dupes
             if not batch:
                 return
-            with self.ledger.transaction() as conn:
+            with self.db.transaction() as conn:
                 self._item_for_update(conn, item.sku)
                 have = set(conn.execute(select(C.c.code).where(C.c.sku == item.sku, C.c.code.in_(batch))).scalars())
                 new = list(dict.fromkeys(c for c in batch if c not in have))
@@ -348,7 +296,7 @@ class Mall:
 
         Returns the item and the points the member would pay now.
         """
-        with self.ledger.reading() as conn:
+        with self.db.reading() as conn:
             row = conn.execute(select(I).where(I.c.sku == sku)).first()
             if row is None:
                 raise UnknownItem(wanted=sku)
@@ -361,8 +309,8 @@ class Mall:
                 price: Price | None, level_ok: LevelOk | None) -> int:
         """Raise the refusal a redemption of `it` meets now; otherwise return the points it costs `member`."""
         why = it.unavailable(at)
-        if why:
-            raise NotOnSale(name=it.name, reason=why, starts=it.starts, ends=it.ends)
+        if why is not None:
+            raise NotOnSale(name=it.name, why=why, starts=it.starts, ends=it.ends)
         if it.min_level and level_ok is not None and not level_ok(it.min_level, growth):
             raise BelowLevel(name=it.name, level=it.min_level)
         if it.limit_per_member:
@@ -388,9 +336,9 @@ class Mall:
         the points debited. Raises UnknownItem, NotOnSale, BelowLevel, OverLimit, InsufficientPoints
         or OutOfStock with nothing written.
         """
-        led = self.ledger
-        with led.savepoint() as conn:
-            points, growth, *_ = led._lock_member(conn, member)
+        with self.db.savepoint() as conn:
+            locked = lock_member(conn, member)
+            points, growth = locked.points, locked.growth
             before = conn.execute(select(O).where(O.c.key == key)).first()
             if before is not None:
                 return _order(before), False
@@ -402,13 +350,13 @@ class Mall:
             if taken.rowcount != 1:
                 raise OutOfStock(name=it.name)
             if it.kind == "physical":
-                status = "address"
+                status = OrderStatus.ADDRESS
             elif it.cash > 0:
-                status = "unpaid"
+                status = OrderStatus.UNPAID
             elif it.kind == "red_packet":
-                status = "pending"
+                status = OrderStatus.PENDING
             else:
-                status = "done"
+                status = OrderStatus.DONE
             secret, expires = "", None
             if it.kind == "link":
                 secret = str(it.detail.get("link") or "")
@@ -419,12 +367,12 @@ class Mall:
             res = conn.execute(insert(O).values(
                 member_id=member, sku=it.sku, name=it.name, kind=it.kind, points=cost, cash=it.cash,
                 status=status, key=key, room_id=room, secret=secret, expires_on=expires,
-                pay_by=at + pay_within if status == "unpaid" else None, created_at=at, updated_at=at).returning(O.c.id))
+                pay_by=at + pay_within if status == OrderStatus.UNPAID else None, created_at=at, updated_at=at).returning(O.c.id))
             order_id = int(res.scalar_one())
             if it.kind == "card_code":
                 code = self._reserve_code(conn, it, order_id)
                 conn.execute(update(O).where(O.c.id == order_id).values(code_id=code[0], secret=code[1]))
-            entry = led.spend(member=member, points=cost, kind="redeem", key=key, at=at, room=room,
+            entry = self.ledger.spend(member=member, points=cost, kind=Kind.REDEEM, key=key, at=at, room=room,
                               detail=f"兑换 {it.name}（单号 {order_id}）")
             if entry is None:  # the ledger knows the key but no order has it: never expected
                 raise RuntimeError(f"ledger key {key} used without an order")
@@ -442,51 +390,55 @@ class Mall:
                 return int(row.id), str(row.code)
         raise OutOfStock(name=it.name)
 
-    def refund(self, *, order: int, at: datetime, status: str, allowed: Sequence[str] = LIVE, reason: str = "",
-               member: str | None = None, unpaid_only: bool = False) -> OrderView:
-        """Close an order as `status` (cancelled | refunded | expired): a new `refund` entry returns exactly what
-        was paid and the unit (or the code) goes back. `member` set: only that member's order.
+    def refund(self, *, order: int, at: datetime, move: OrderMove, reason: str = "", member: str | None = None,
+               unpaid_only: bool = False) -> OrderView:
+        """Close an order by `move` (cancel, refund, expire; see vocabulary.MOVES): a new `refund` entry returns
+        exactly what was paid and the unit (or the code) goes back. `member` set: only that member's order.
 
         Raises NoSuchOrder or WrongStatus (also for a paid cash order when `unpaid_only`).
         """
+        start, [status] = MOVES[move]
         if status not in CLOSED:
-            raise ValueError(f"refund closes an order as one of {CLOSED}")
-        led = self.ledger
-        with led.savepoint() as conn:
+            raise ValueError(f"{move} does not close an order")
+        with self.db.savepoint() as conn:
             row = conn.execute(select(O.c.member_id).where(O.c.id == order)).first()
             if row is None or (member is not None and row.member_id != member):
                 raise NoSuchOrder(order=order)
-            led._lock_member(conn, row.member_id)
+            lock_member(conn, row.member_id)
             o = _order(conn.execute(select(O).where(O.c.id == order).with_for_update()).first())
-            if o.status not in allowed or (unpaid_only and o.paid_at is not None):
-                raise WrongStatus(order=order, status="paid" if o.status in allowed else o.status)
-            led.reverse(original_key=o.key, key=f"{o.key}:refund", kind="refund", at=at,
-                        detail=f"退款 {o.name}（单号 {o.id}）")
+            if o.status not in start or (unpaid_only and o.paid_at is not None):
+                raise WrongStatus(order=order, status="paid" if o.status in start else o.status)
+            self.ledger.reverse(original_key=o.key, key=keys.refund(o.key), kind=Kind.REFUND, at=at,
+                                detail=f"退款 {o.name}（单号 {o.id}）")
             conn.execute(update(I).where(I.c.sku == o.sku).values(stock=I.c.stock + 1, sold=I.c.sold - 1))
             if o.kind == "card_code":
                 conn.execute(update(C).where(C.c.order_id == o.id).values(order_id=None))
             conn.execute(update(O).where(O.c.id == order).values(status=status, note=reason, updated_at=at))
             return _order(conn.execute(select(O).where(O.c.id == order)).first())
 
-    def move(self, *, order: int, allowed: Sequence[str], status: str, at: datetime, **values: Any) -> OrderView:
-        """Move an order on (paid, shipped, done, an address given); WrongStatus unless it is in `allowed`."""
-        with self.ledger.transaction() as conn:
+    def move(self, *, order: int, move: OrderMove, status: OrderStatus, at: datetime, **values: Any) -> OrderView:
+        """Move an order on by `move` (paid, shipped, done, an address given) to `status`; WrongStatus unless
+        vocabulary.MOVES lets `move` start from the order's status."""
+        start, end = MOVES[move]
+        if status not in end:
+            raise ValueError(f"{move} does not lead to {status}")
+        with self.db.transaction() as conn:
             row = conn.execute(select(O).where(O.c.id == order).with_for_update()).first()
             if row is None:
                 raise NoSuchOrder(order=order)
-            if row.status not in allowed:
+            if row.status not in start:
                 raise WrongStatus(order=order, status=row.status)
             conn.execute(update(O).where(O.c.id == order).values(status=status, updated_at=at, **values))
             return _order(conn.execute(select(O).where(O.c.id == order)).first())
 
     def order(self, order: int) -> OrderView | None:
-        with self.ledger.reading() as conn:
+        with self.db.reading() as conn:
             row = conn.execute(select(O).where(O.c.id == order)).first()
             return _order(row) if row else None
 
     def orders(self, *, member: str | None = None, statuses: Sequence[str] = (), limit: int | None = None,
                newest_first: bool = False) -> list[OrderView]:
-        with self.ledger.reading() as conn:
+        with self.db.reading() as conn:
             q = select(O)
             if member is not None:
                 q = q.where(O.c.member_id == member)
@@ -499,8 +451,8 @@ class Mall:
 
     def overdue(self, at: datetime) -> list[OrderView]:
         """Points + cash orders still unpaid at their deadline."""
-        with self.ledger.reading() as conn:
-            rows = conn.execute(select(O).where(O.c.status == "unpaid", O.c.pay_by <= at).order_by(O.c.id)).all()
+        with self.db.reading() as conn:
+            rows = conn.execute(select(O).where(O.c.status == OrderStatus.UNPAID, O.c.pay_by <= at).order_by(O.c.id)).all()
             return [_order(r) for r in rows]
 
     def expire_overdue(self, at: datetime) -> list[OrderView]:
@@ -508,7 +460,7 @@ class Mall:
         out = []
         for o in self.overdue(at):
             try:
-                out.append(self.refund(order=o.id, at=at, status="expired", allowed=("unpaid",), reason="超时未付款"))
+                out.append(self.refund(order=o.id, at=at, move=OrderMove.EXPIRE, reason="超时未付款"))
             except WrongStatus:  # paid or cancelled meanwhile
                 continue
         return out
@@ -549,17 +501,15 @@ def audit(conn: Connection) -> list[str]:
             if owner != h.id:
                 problems.append(f"mall order {h.id} holds code {h.code_id}, which is not marked as its")
     entries = {r.key: r for r in conn.execute(select(L.c.key, L.c.member_id, L.c.delta, L.c.kind)
-                                              .where(L.c.kind.in_(("redeem", "refund"))))}
+                                              .where(L.c.kind.in_((Kind.REDEEM, Kind.REFUND))))}
     for o in conn.execute(select(O.c.id, O.c.member_id, O.c.points, O.c.status, O.c.key)):
         paid = entries.get(o.key)
-        if paid is None or paid.member_id != o.member_id or paid.delta != -o.points or paid.kind != "redeem":
+        if paid is None or paid.member_id != o.member_id or paid.delta != -o.points or paid.kind != Kind.REDEEM:
             problems.append(f"mall order {o.id}: no redeem entry of {-o.points} for {o.member_id}")
-        back = entries.get(f"{o.key}:refund")
+        back = entries.get(keys.refund(o.key))
         if o.status in CLOSED and (back is None or back.delta != o.points or back.member_id != o.member_id):
             problems.append(f"mall order {o.id} is {o.status} but no refund entry returns its {o.points} points")
         if o.status in LIVE and back is not None:
             problems.append(f"mall order {o.id} is {o.status} yet was refunded")
     return problems
 
-
-AUDITS.append(audit)

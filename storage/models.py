@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, DateTime, Index, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, DateTime, Index, Table, TypeDecorator, UniqueConstraint
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Field, SQLModel
+
+from storage.codecs import loaded_datetime, stored_datetime
+
+
+class _SQLiteStoredText(sqlite.DATETIME):
+    """SQLite DATETIME whose bound value is already the stored text (storage.codecs made it)."""
+
+    def bind_processor(self, dialect: Any) -> None:
+        return None
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -15,24 +25,24 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database; use bot.clock")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_SQLiteStoredText())
+        return dialect.type_descriptor(DateTime(timezone=True))
 
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> Any:
+        return None if value is None else stored_datetime(value, dialect.name == "sqlite")
+
+    def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
+        return None if value is None else loaded_datetime(value)
 
 
 def _ts(**kw: Any) -> Any:
     return Field(sa_column=Column(UTCDateTime(), **kw))
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=lambda: type(default)(), sa_column=Column(JSON(), nullable=False))
 
 
 class Member(SQLModel, table=True):
@@ -113,6 +123,7 @@ class LedgerEntry(SQLModel, table=True):
     room_id: str | None = None
     detail: str = ""
     campaign: str | None = None  # the campaign whose override paid this entry
+    reverses: int | None = None  # the entry a reversal (refund, clawback) undoes; NULL on rows from before
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -193,7 +204,7 @@ class Profile(SQLModel, table=True):
     __tablename__ = "profiles"
 
     member_id: str = Field(primary_key=True, foreign_key="members.id")
-    data: str = "{}"  # JSON object: field -> value
+    data: dict[str, str] = _json({})  # field -> value
     completed_at: datetime | None = _ts(nullable=True)
 
 
@@ -206,7 +217,7 @@ class Conversation(SQLModel, table=True):
     member_id: str = Field(primary_key=True)
     kind: str
     step: str = ""
-    data: str = "{}"  # JSON
+    data: dict[str, Any] = _json({})
     expires_at: datetime = _ts(nullable=False)
 
 
@@ -230,7 +241,7 @@ class MallItem(SQLModel, table=True):
     starts: datetime | None = _ts(nullable=True)
     ends: datetime | None = _ts(nullable=True)
     min_level: str = ""
-    detail: str = "{}"  # JSON: link, coupon, description as configured
+    detail: dict[str, Any] = _json({})  # link, coupon, description as configured
     position: int = 0  # order in config: the number 商城 shows
     in_config: bool = True  # false once the item is removed from config.toml
     listed: bool = True  # 上架 / 下架 by an operator
@@ -335,10 +346,10 @@ class QuizRound(SQLModel, table=True):
     key: str  # schedule entry id and due time
     number: int  # 1 for the first round ever; picks the question in turn
     question: str
-    answers: str  # JSON list, as configured when asked
+    answers: list[str] = _json([])  # as configured when asked
     points: int
     winners: int
-    rooms: str = "[]"  # JSON list of groups it was asked in; [] = every group served
+    rooms: list[str] = _json([])  # groups it was asked in; [] = every group served
     started_at: datetime = _ts(nullable=False)
     ends_at: datetime = _ts(nullable=False)
     closed: bool = False
@@ -387,3 +398,33 @@ class LotUse(SQLModel, table=True):
     entry_id: int | None = None  # None: settled at start (lots held more than the balance)
     lot_id: int = Field(foreign_key="point_lots.id")
     points: int
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model (SQLModel declares `__table__` untyped)."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+MEMBERS = table_of(Member)
+ROOMS = table_of(Room)
+ROOM_MEMBERS = table_of(RoomMember)
+CHECKINS = table_of(Checkin)
+LEDGER = table_of(LedgerEntry)
+PROCESSED_EVENTS = table_of(ProcessedEvent)
+ACTIVE_DAYS = table_of(ActiveDay)
+NEWCOMERS = table_of(Newcomer)
+INVITES = table_of(Invite)
+TASK_TIERS = table_of(TaskTier)
+PROFILES = table_of(Profile)
+CONVERSATIONS = table_of(Conversation)
+MALL_ITEMS = table_of(MallItem)
+MALL_CODES = table_of(MallCode)
+MALL_ORDERS = table_of(MallOrder)
+DAILY_COUNTERS = table_of(DailyCounter)
+LEVEL_UPS = table_of(LevelUp)
+PERIOD_SUMS = table_of(PeriodSum)
+QUIZ_ROUNDS = table_of(QuizRound)
+QUIZ_ANSWERS = table_of(QuizAnswer)
+POINT_LOTS = table_of(PointLot)
+LOT_USES = table_of(LotUse)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from storage.ledger import Ledger
-from storage.models import Profile
-
-PR = Profile.__table__  # type: ignore[attr-defined]
+from storage.db import Database
+from storage.models import PROFILES
 
 
 @dataclass(frozen=True)
@@ -23,48 +19,32 @@ class ProfileView:
 
 
 class Profiles:
-    """Profile verbs on the ledger's connection, so they share the pipeline's transaction and savepoints."""
+    """Profile verbs on the shared database, so they join the pipeline's transaction and savepoints."""
 
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def get(self, member: str) -> ProfileView | None:
-        with self.ledger.reading() as conn:
-            row = conn.execute(select(PR).where(PR.c.member_id == member)).first()
-            return _view(row) if row else None
+        with self.db.reading() as conn:
+            row = conn.execute(select(PROFILES).where(PROFILES.c.member_id == member)).first()
+            return ProfileView(member=row.member_id, data=dict(row.data), completed_at=row.completed_at) if row else None
 
     def save(self, member: str, values: dict[str, str]) -> dict[str, str]:
         """Merge `values` into the member's profile; returns the whole profile as it now stands."""
-        with self.ledger.transaction() as conn:
-            row = conn.execute(select(PR).where(PR.c.member_id == member).with_for_update()).first()
+        P = PROFILES
+        with self.db.transaction() as conn:
+            row = conn.execute(select(P).where(P.c.member_id == member).with_for_update()).first()
             if row is None:
-                data = dict(values)
-                conn.execute(insert(PR).values(member_id=member, data=_dump(data), completed_at=None))
+                data = dict(sorted(values.items()))
+                conn.execute(insert(P).values(member_id=member, data=data, completed_at=None))
             else:
-                data = {**_load(row.data), **values}
-                conn.execute(update(PR).where(PR.c.member_id == member).values(data=_dump(data)))
+                data = dict(sorted({**row.data, **values}.items()))
+                conn.execute(update(P).where(P.c.member_id == member).values(data=data))
             return data
 
     def mark_complete(self, member: str, at: datetime) -> bool:
         """Record when the profile was first complete; False when it was complete before."""
-        with self.ledger.transaction() as conn:
-            res = conn.execute(
-                update(PR).where(PR.c.member_id == member, PR.c.completed_at.is_(None)).values(completed_at=at)
-            )
+        P = PROFILES
+        with self.db.transaction() as conn:
+            res = conn.execute(update(P).where(P.c.member_id == member, P.c.completed_at.is_(None)).values(completed_at=at))
             return bool(res.rowcount)
-
-
-def _load(raw: Any) -> dict[str, str]:
-    try:
-        data = json.loads(raw or "{}")
-    except ValueError:
-        return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-
-def _dump(data: dict[str, str]) -> str:
-    return json.dumps(data, ensure_ascii=False, sort_keys=True)
-
-
-def _view(row: Any) -> ProfileView:
-    return ProfileView(member=row.member_id, data=_load(row.data), completed_at=row.completed_at)

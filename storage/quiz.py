@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,12 +9,12 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
+from storage import keys
 from storage.ledger import Entry, Ledger
-from storage.models import Member, QuizAnswer, QuizRound
+from storage.models import MEMBERS, QUIZ_ANSWERS, QUIZ_ROUNDS
+from storage.vocabulary import Kind
 
-QR = QuizRound.__table__  # type: ignore[attr-defined]
-QA = QuizAnswer.__table__  # type: ignore[attr-defined]
-M = Member.__table__  # type: ignore[attr-defined]
+QR, QA, M = QUIZ_ROUNDS, QUIZ_ANSWERS, MEMBERS
 
 
 @dataclass(frozen=True)
@@ -48,28 +47,28 @@ class Result:
 
 
 def _round(r: Any) -> Round:
-    return Round(id=r.id, number=r.number, question=r.question, answers=json.loads(r.answers), points=r.points,
-                 winners=r.winners, rooms=json.loads(r.rooms), started_at=r.started_at, ends_at=r.ends_at)
+    return Round(id=r.id, number=r.number, question=r.question, answers=list(r.answers), points=r.points,
+                 winners=r.winners, rooms=list(r.rooms), started_at=r.started_at, ends_at=r.ends_at)
 
 
 def rounds_so_far(ledger: Ledger) -> int:
-    with ledger.transaction() as conn:
+    with ledger.db.transaction() as conn:
         return int(conn.execute(select(func.count()).select_from(QR)).scalar_one())
 
 
 def start(ledger: Ledger, *, key: str, number: int, question: str, answers: Sequence[str], points: int, winners: int,
           rooms: Sequence[str], at: datetime, ends_at: datetime) -> Round:
-    with ledger.transaction() as conn:
+    with ledger.db.transaction() as conn:
         conn.execute(insert(QR).values(key=key, number=number, question=question,
-                                       answers=json.dumps(list(answers), ensure_ascii=False), points=points,
-                                       winners=winners, rooms=json.dumps(list(rooms), ensure_ascii=False),
+                                       answers=list(answers), points=points,
+                                       winners=winners, rooms=list(rooms),
                                        started_at=at, ends_at=ends_at, closed=False))
         return _round(conn.execute(select(QR).where(QR.c.key == key)).one())
 
 
 def open_round(ledger: Ledger, room: str, at: datetime) -> Round | None:
     """The round taking answers in `room` at `at` (the newest, should two overlap)."""
-    with ledger.transaction() as conn:
+    with ledger.db.transaction() as conn:
         q = (select(QR).where(QR.c.closed.is_(False), QR.c.started_at <= at, QR.c.ends_at > at)
              .order_by(QR.c.started_at.desc(), QR.c.id.desc()))
         for r in conn.execute(q).all():
@@ -81,9 +80,9 @@ def open_round(ledger: Ledger, room: str, at: datetime) -> Round | None:
 
 def answer(ledger: Ledger, rnd: Round, *, member: str, correct: bool, at: datetime, room: str | None) -> Answer:
     """Count `member`'s first answer; a right one within the first `winners` is paid (kind `quiz`)."""
-    with ledger.transaction() as conn:
+    with ledger.db.transaction() as conn:
         lock = select(QR.c.id).where(QR.c.id == rnd.id)
-        conn.execute(lock if ledger.dialect == "sqlite" else lock.with_for_update())  # winners counted one at a time
+        conn.execute(lock if ledger.db.sqlite else lock.with_for_update())  # winners counted one at a time
         if conn.execute(select(QA.c.correct).where(QA.c.round_id == rnd.id, QA.c.member_id == member)).first():
             return Answer(correct=False, place=None, entry=None, already=True)
         place = None
@@ -94,7 +93,7 @@ def answer(ledger: Ledger, rnd: Round, *, member: str, correct: bool, at: dateti
         conn.execute(insert(QA).values(round_id=rnd.id, member_id=member, at=at, correct=correct, place=place))
         entry = None
         if place is not None:
-            entry = ledger.award(member=member, points=rnd.points, kind="quiz", key=f"quiz:{rnd.id}:{member}", at=at,
+            entry = ledger.award(member=member, points=rnd.points, kind=Kind.QUIZ, key=keys.quiz(rnd.id, member), at=at,
                                  room=room, detail=f"互动问答第{rnd.number}题 第{place}位答对")
         return Answer(correct=correct, place=place, entry=entry)
 
@@ -102,7 +101,7 @@ def answer(ledger: Ledger, rnd: Round, *, member: str, correct: bool, at: dateti
 def close_due(ledger: Ledger, at: datetime) -> list[Result]:
     """Close every round whose window ended by `at`; what each one came to."""
     out = []
-    with ledger.transaction() as conn:
+    with ledger.db.transaction() as conn:
         for r in conn.execute(select(QR).where(QR.c.closed.is_(False), QR.c.ends_at <= at).order_by(QR.c.id)).all():
             rnd = _round(r)
             conn.execute(update(QR).where(QR.c.id == rnd.id).values(closed=True))

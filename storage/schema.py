@@ -178,28 +178,3 @@ def _locked(engine: Engine) -> Iterator[Connection]:
             finally:
                 raw.execute("PRAGMA foreign_keys=ON")
         return
-
-
-def _revision_cli(argv: list[str]) -> None:
-    """`python -m storage.schema revision MESSAGE`: autogenerate the next revision against a scratch database."""
-    import tempfile
-
-    from alembic import command
-
-    from storage.db import make_engine
-
-    if len(argv) != 2 or argv[0] != "revision":
-        raise SystemExit('usage: python -m storage.schema revision "what it changes"')
-    rev_id = f"{int(head()) + 1:04d}"
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'scratch.db'}")
-        with engine.begin() as conn:
-            script = command.revision(alembic_config(conn), message=argv[1], autogenerate=True, rev_id=rev_id)
-        engine.dispose()
-    print(f"wrote {getattr(script, 'path', script)}")
-
-
-if __name__ == "__main__":
-    import sys
-
-    _revision_cli(sys.argv[1:])

@@ -7,6 +7,7 @@ the rank percentile counts the members table once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -14,18 +15,15 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, exists, func, or_, select
 
+from storage.db import loaded_date
 from storage.ledger import Ledger
-from storage.mall import LIVE
-from storage.models import ActiveDay, Checkin, Invite, LedgerEntry, MallItem, MallOrder, Member, RoomMember
+from storage.models import ACTIVE_DAYS, CHECKINS, INVITES, LEDGER, MALL_ITEMS, MALL_ORDERS, MEMBERS, ROOM_MEMBERS
+from storage.vocabulary import LIVE
 
-L = LedgerEntry.__table__  # type: ignore[attr-defined]
-C = Checkin.__table__  # type: ignore[attr-defined]
-A = ActiveDay.__table__  # type: ignore[attr-defined]
-INV = Invite.__table__  # type: ignore[attr-defined]
-I = MallItem.__table__  # type: ignore[attr-defined]  # noqa: E741
-O = MallOrder.__table__  # type: ignore[attr-defined]  # noqa: E741
-M = Member.__table__  # type: ignore[attr-defined]
-RM = RoomMember.__table__  # type: ignore[attr-defined]
+L, C, A, INV, I, O, M, RM = LEDGER, CHECKINS, ACTIVE_DAYS, INVITES, MALL_ITEMS, MALL_ORDERS, MEMBERS, ROOM_MEMBERS  # noqa: E741
+
+# rows written before ledger.reverses: a clawback's kind names what it undoes (`invite_revoke`, `*_reverse`)
+_LEGACY_UNDO = re.compile(r"^(?P<base>.+)_(?:revoke|reverse)$")
 
 
 @dataclass(frozen=True)
@@ -51,15 +49,25 @@ class Year:
     redeemed: list[tuple[str, int]] = field(default_factory=list)  # (item name, orders standing), first bought first
     below: int = 0  # members ranked (see `percentile`) holding fewer points than this one
     others: int = 0  # members ranked besides this one; 0 when this one is not ranked
+    # the kind an entry counts as -> sum of deltas: a reversal counts as the kind of the entry it undoes
+    by_source: dict[str, int] = field(default_factory=dict)
 
 
 def read_year(ledger: Ledger, member: str, *, start: datetime, end: datetime, first: date, last: date,
               exclude: Sequence[str] = ()) -> Year:
     """The member's year: local days `first`..`last` are [start, end) in local time."""
-    with ledger.reading() as conn:
-        by_kind = {r.kind: int(r.total or 0) for r in conn.execute(
-            select(L.c.kind, func.sum(L.c.delta).label("total"))
-            .where(L.c.member_id == member, L.c.at >= start, L.c.at < end).group_by(L.c.kind))}
+    undone = L.alias("undone")
+    with ledger.db.reading() as conn:
+        by_kind: dict[str, int] = {}
+        by_source: dict[str, int] = {}
+        for r in conn.execute(
+            select(L.c.kind, undone.c.kind.label("source"), func.sum(L.c.delta).label("total"))
+            .select_from(L.outerjoin(undone, undone.c.id == L.c.reverses))
+            .where(L.c.member_id == member, L.c.at >= start, L.c.at < end).group_by(L.c.kind, undone.c.kind)):
+            total = int(r.total or 0)
+            by_kind[r.kind] = by_kind.get(r.kind, 0) + total
+            source = r.source or legacy_source(r.kind)
+            by_source[source] = by_source.get(source, 0) + total
         days = sorted(_day(r[0]) for r in conn.execute(
             select(C.c.day).where(C.c.member_id == member, C.c.day >= first, C.c.day <= last)))
         active = {_day(r[0]) for r in conn.execute(select(A.c.day).where(A.c.day >= first, A.c.day <= last))}
@@ -71,12 +79,17 @@ def read_year(ledger: Ledger, member: str, *, start: datetime, end: datetime, fi
             .where(O.c.member_id == member, O.c.status.in_(LIVE), O.c.created_at >= start, O.c.created_at < end)
             .group_by(O.c.name).order_by("first"))]
         below, others = _percentile(conn, member, exclude)
-    return Year(by_kind=by_kind, checkin_days=len(days), longest_streak=longest_run(days, active),
+    return Year(by_kind=by_kind, by_source=by_source, checkin_days=len(days), longest_streak=longest_run(days, active),
                 invites=invites, redeemed=redeemed, below=below, others=others)
 
 
-def _day(v: Any) -> date:
-    return date.fromisoformat(v) if isinstance(v, str) else v  # type: ignore[no-any-return]
+def legacy_source(kind: str) -> str:
+    """What an entry from before `reverses` counts as: a `*_revoke` / `*_reverse` kind, what it names."""
+    undo = _LEGACY_UNDO.match(kind)
+    return undo["base"] if undo is not None else kind
+
+
+_day = loaded_date
 
 
 def longest_run(days: Iterable[date], active: set[date]) -> int:
@@ -123,7 +136,7 @@ def _percentile(conn: Connection, member: str, exclude: Sequence[str]) -> tuple[
 def offers(ledger: Ledger, member: str, at: datetime) -> list[Offer]:
     """Mall items on sale at `at` (configured, listed, inside their window), in stock and under the
     member's per-member limit, in catalogue order."""
-    with ledger.reading() as conn:
+    with ledger.db.reading() as conn:
         held = {r.sku: int(r.n) for r in conn.execute(
             select(O.c.sku, func.count().label("n")).where(O.c.member_id == member, O.c.status.in_(LIVE))
             .group_by(O.c.sku))}

@@ -74,7 +74,7 @@ def give(bot: ChatBot, who: str, points: int, *, key: str = "", name: str | None
     """Points (and as much growth) straight into the ledger, as an admin award: a scenario's starting balance.
     `who` is known by `name` (else who.title()), as after checkin()."""
     when = sh(at) if isinstance(at, str) else at
-    bot.ledger.see_member(who, name or who.title(), when)
+    bot.rt.services.presence.see_member(who, name or who.title(), when)
     bot.ledger.award(member=who, points=points, kind="admin_award", key=key or f"seed:{who}:{points}", at=when)
 
 

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.dispatch import Context
-from handlers.common import ledger
+from handlers.common import services
 
 
 def last_day(settings: Any, expires_at: datetime) -> date:
@@ -24,7 +24,7 @@ def rule(settings: Any) -> str:
 
 def expiring_soon(ctx: Context, member: str) -> dict[str, Any] | None:
     """For 积分: the points of `member` expiring within warn_days (at least 30 days), or None."""
-    lots = ledger(ctx).lots
+    lots = services(ctx).lots
     cfg = ctx.settings.expiry
     if lots is None or cfg is None:
         return None

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.dispatch import Context, Reply
 from bot.errors import UsageError, UserError
-from handlers.common import ledger
+from handlers.common import ledger, services
 from handlers.lib.levels import benefits, level_of, meets, member_price
 from storage.errors import InsufficientPoints
 from storage.mall import (
@@ -21,6 +21,7 @@ from storage.mall import (
     MallRefusal,
     NoSuchOrder,
     NotOnSale,
+    OrderStatus,
     OrderView,
     OutOfStock,
     OverLimit,
@@ -30,7 +31,7 @@ from storage.mall import (
 
 
 def mall(ctx: Context) -> Mall:
-    return Mall(ledger(ctx), ctx.settings.bot.tz)
+    return services(ctx).mall
 
 
 def yuan(fen: int) -> str:
@@ -78,7 +79,7 @@ def order_data(ctx: Context, o: OrderView, secrets: bool = True) -> dict[str, An
         it = mall(ctx).item(o.sku)
         coupon = (it.detail.get("coupon") or {}) if it else {}
     return {"id": o.id, "name": o.name, "kind": o.kind, "points": o.points, "cash": yuan(o.cash) if o.cash else "",
-            "status": o.status, "secret": o.secret if secrets and o.live and o.status != "unpaid" else "",
+            "status": o.status, "secret": o.secret if secrets and o.live and o.status != OrderStatus.UNPAID else "",
             "threshold": str(coupon.get("threshold") or ""), "expires_on": o.expires_on.isoformat() if o.expires_on else "",
             "recipient": o.recipient, "phone": o.phone, "address": o.address, "tracking": o.tracking, "note": o.note,
             "pay_by": local(ctx, o.pay_by), "at": local(ctx, o.created_at), "member": o.member,

@@ -115,16 +115,14 @@ def test_period_is_only_for_the_leaderboard_job() -> None:
 async def test_a_database_from_before_the_boards_gets_its_period_sums_once(make_chat, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import text
 
-    from storage.boards import backfill_periods
-
     url = f"sqlite:///{tmp_path / 'old.db'}"
     bot: ChatBot = make_chat(config(schedule=[]), url=url)
     await checkin(bot, "alice", "2026-11-30 09:00")
     await checkin(bot, "alice", "2026-12-01 09:00")
     with bot.ledger.engine.begin() as c:
         c.execute(text("DELETE FROM period_sums"))
-    assert backfill_periods(bot.ledger) == 3  # week of 11-30, November, December
-    assert backfill_periods(bot.ledger) == 0
+    assert bot.rt.services.boards.backfill() == 3  # week of 11-30, November, December
+    assert bot.rt.services.boards.backfill() == 0
     bot.at("2026-12-01 10:00")
     r = await bot.say("周榜", as_="alice", name="Alice")
     assert rows(r.text) == ["1. Alice  10 分 ← 你"]

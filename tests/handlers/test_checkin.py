@@ -64,7 +64,7 @@ async def test_a_missed_day_resets_the_streak(chat: ChatBot) -> None:
     chat.at("2026-11-26 09:00")
     r = await chat.say("签到", as_="alice")
     assert "连续签到 1 天" in r.text and "累计签到 3 天" in r.text
-    assert [c[1] for c in chat.ledger.checkins("alice")] == [1, 2, 1]
+    assert [c[1] for c in chat.rt.services.checkins.checkins("alice")] == [1, 2, 1]
 
 
 async def test_a_day_the_bot_was_not_running_breaks_no_streak(chat: ChatBot) -> None:
@@ -160,7 +160,7 @@ async def test_full_width_spaces_punctuation_and_bot_mention_still_match(chat: C
         chat.at(f"2026-11-{10 + i:02d} 09:00")
         r = await chat.say(text, as_="carol", mentions=mentions)
         assert "获得" in r.text, text
-    assert len(chat.ledger.checkins("carol")) == len(variants)
+    assert len(chat.rt.services.checkins.checkins("carol")) == len(variants)
 
 
 async def test_private_checkin_points_to_the_group_and_changes_nothing(chat: ChatBot) -> None:

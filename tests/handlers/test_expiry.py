@@ -42,7 +42,7 @@ async def test_year_end_expiry_across_two_years(make_chat) -> None:  # type: ign
     await bot.tick("2029-01-01 00:06")
     assert bot.balance("alice") == 0
     assert [e.delta for e in bot.entries("alice") if e.kind == "expire"] == [-3, -15]
-    assert replay_fifo(bot.entries(), lot_expiry(bot.ledger)) == []
+    assert replay_fifo(bot.entries(), lot_expiry(bot.rt.services.lots, bot.entries())) == []
 
 
 async def test_rolling_expiry_spends_oldest_first_through_the_mall(make_chat) -> None:  # type: ignore[no-untyped-def]
@@ -62,7 +62,7 @@ async def test_rolling_expiry_spends_oldest_first_through_the_mall(make_chat) ->
     await bot.tick("2026-12-04 00:06")
     assert bot.balance("alice") == 0
     assert [e.delta for e in bot.entries("alice") if e.kind == "expire"] == [-2, -15]
-    assert replay_fifo(bot.entries(), lot_expiry(bot.ledger)) == []
+    assert replay_fifo(bot.entries(), lot_expiry(bot.rt.services.lots, bot.entries())) == []
 
 
 async def test_without_a_policy_nothing_expires_and_no_job_runs(make_chat) -> None:  # type: ignore[no-untyped-def]
@@ -71,7 +71,7 @@ async def test_without_a_policy_nothing_expires_and_no_job_runs(make_chat) -> No
     assert bot.rt.schedule.next_due(sh("2026-01-01 09:00")) is None
     assert await bot.tick(sh("2026-01-01 09:00") + timedelta(days=900)) == []
     assert bot.balance("alice") == 5
-    assert bot.ledger.lots is None
+    assert bot.rt.services.lots is None
 
 
 async def test_the_run_fires_at_run_at_local_time(make_chat) -> None:  # type: ignore[no-untyped-def]

@@ -52,7 +52,7 @@ async def test_without_a_code_it_explains_how_and_counts_nothing(bot: ChatBot) -
     r = await bot.say("关注", as_="alice")
     assert "自动回复里有领取码" in r.text and "关注 领取码" in r.text
     assert "A1B2" not in r.text
-    assert bot.ledger.counter("alice", "follow_wrong", sh("2026-11-23 08:00").date()) == 0
+    assert bot.rt.services.conversations.counter("alice", "follow_wrong", sh("2026-11-23 08:00").date()) == 0
 
 
 async def test_after_five_wrong_codes_a_day_every_try_is_refused_even_the_right_one(bot: ChatBot) -> None:
@@ -67,7 +67,7 @@ async def test_after_five_wrong_codes_a_day_every_try_is_refused_even_the_right_
     assert "次数太多" in seventh.text
     assert bot.entries() == []
     # the refused tries are counted, though refused (a refusal that rolled back would not be)
-    assert bot.ledger.counter("alice", "follow_wrong", day) == 7
+    assert bot.rt.services.conversations.counter("alice", "follow_wrong", day) == 7
     # another member is not affected
     assert "获得 15 积分" in (await bot.say("关注 A1B2", as_="bob", at=sh("2026-11-23 23:59"))).text
     # a new local day starts afresh
@@ -90,7 +90,7 @@ async def test_a_replayed_claim_changes_nothing(bot: ChatBot) -> None:
     wrong_again = await bot.say("关注 BAD", as_="alice", id="wx-2")
     assert "获得 15 积分" in first.text and again == []
     assert "还可以再试 4 次" in wrong.text and wrong_again == []
-    assert bot.ledger.counter("alice", "follow_wrong", sh("2026-11-23 08:00").date()) == 1
+    assert bot.rt.services.conversations.counter("alice", "follow_wrong", sh("2026-11-23 08:00").date()) == 1
     assert len(bot.entries("alice")) == 1
 
 

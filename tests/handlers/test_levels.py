@@ -73,7 +73,7 @@ async def test_level_command_shows_level_growth_and_next(make_chat, db_url) -> N
     r = await bot.say("等级", as_="carol")
     assert "会员等级：青铜" in r.text and "成长值：0" in r.text
     assert "再得 20 成长值升级为「白银」（20）" in r.text and "升级后：签到积分 ×1.5，商城9.5折" in r.text
-    bot.ledger.see_member("carol", "Carol", sh("2026-11-23 07:30"))
+    bot.rt.services.presence.see_member("carol", "Carol", sh("2026-11-23 07:30"))
     bot.ledger.award(member="carol", points=70, kind="test", key="t1", at=sh("2026-11-23 07:31"))
     r = await bot.private("我的等级", as_="carol")
     assert "会员等级：黄金" in r[0].text and "当前权益：签到积分 ×2，商城9折" in r[0].text and "已是最高等级" in r[0].text

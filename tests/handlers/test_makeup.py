@@ -49,7 +49,7 @@ async def test_makeup_refusals_change_nothing(make_chat, db_url) -> None:  # typ
     r = await bot.say("补签", as_="alice")
     assert "补签需要 20 积分" in r.text and "你目前有 10 积分" in r.text
     assert [e.kind for e in bot.entries("alice")] == ["checkin", "checkin"]
-    assert len(bot.ledger.checkins("alice")) == 2
+    assert len(bot.rt.services.checkins.checkins("alice")) == 2
 
 
 async def test_a_day_the_bot_was_down_needs_no_makeup(make_chat, db_url) -> None:  # type: ignore[no-untyped-def]

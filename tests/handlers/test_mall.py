@@ -199,7 +199,7 @@ async def test_the_expire_job_tells_the_member(bot: ChatBot) -> None:
     from handlers.mall import expire_job
 
     ctx = bot.rt.app.context(at=sh("2026-11-24 10:01"))
-    with bot.ledger.transaction():
+    with bot.rt.services.ledger.db.transaction():
         replies = await expire_job(ctx)
     assert isinstance(replies, list) and len(replies) == 1 and replies[0].to == "alice" and replies[0].data["event"] == "expired"
     assert bot.balance("alice") == 200

@@ -95,7 +95,9 @@ async def test_a_database_from_before_first_seen_gets_the_column_and_its_items_a
     await checkin(before, "alice", "2026-11-20 09:00", room="g1")
     with before.ledger.engine.begin() as c:
         c.execute(text("ALTER TABLE mall_items DROP COLUMN first_seen"))
-        c.execute(text("DROP TABLE alembic_version"))  # such a database was written before schema versions
+        # such a database was written before schema versions, and before revision 0002's ledger.reverses
+        c.execute(text("ALTER TABLE ledger DROP COLUMN reverses"))
+        c.execute(text("DROP TABLE alembic_version"))
     before.ledger.engine.dispose()
     # the upgraded bot: the red packet was there before (not new), the sticker arrives now (new)
     sticker = {"sku": "sticker", "name": "贴纸", "kind": "red_packet", "points": 5}

@@ -185,10 +185,10 @@ async def test_cancel_clears_only_the_chat_it_is_sent_in(bot: ChatBot) -> None:
 
 
 async def test_cancel_clears_any_kind_of_conversation(bot: ChatBot) -> None:
-    bot.ledger.set_pending("g1", "alice", "address", "street", {}, sh("2026-11-23 09:00"))
+    bot.rt.services.conversations.set_pending("g1", "alice", "address", "street", {}, sh("2026-11-23 09:00"))
     r = await bot.say("取消", as_="alice")
     assert r.text == "已取消 👌" and r[0].room == "g1"
-    assert bot.ledger.pending("g1", "alice", sh("2026-11-23 07:31")) is None
+    assert bot.rt.services.conversations.pending("g1", "alice", sh("2026-11-23 07:31")) is None
 
 
 async def test_answers_in_a_group_are_not_taken(bot: ChatBot) -> None:
@@ -208,7 +208,7 @@ async def test_a_conversation_left_alone_expires(bot: ChatBot) -> None:
     assert "手机号已保存" in (await bot.private(PHONE, as_="alice", at=sh("2026-11-23 10:58"))).text
     # 30 minutes of silence: the conversation is gone and the answer is ignored
     assert (await bot.private("1990-05-20", as_="alice", at=sh("2026-11-23 11:28"))) == []
-    assert bot.ledger.pending("", "alice", sh("2026-11-23 11:28")) is None
+    assert bot.rt.services.conversations.pending("", "alice", sh("2026-11-23 11:28")) is None
     assert "当前没有进行中的操作" in (await bot.private("取消", as_="alice")).text
     mine = await bot.private("我的资料", as_="alice")
     assert "生日：未填写" in mine.text and f"手机号：{PHONE}" in mine.text

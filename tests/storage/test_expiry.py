@@ -16,7 +16,8 @@ from sqlalchemy import text
 
 from storage.db import make_engine
 from storage.expiry import Lots, Policy
-from storage.ledger import Entry, Ledger
+from storage.ledger import Entry
+from storage.store import Storage
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -25,26 +26,25 @@ def at(day: str, hm: str = "09:00") -> datetime:
     return datetime.fromisoformat(f"{day} {hm}").replace(tzinfo=SH)
 
 
-def book(url: str, kind: str = "rolling", days: int = 10) -> Ledger:
-    led = Ledger(make_engine(url), tz=SH)
-    led.lots = Lots(led, Policy(kind, days, SH))
+def book(url: str, kind: str = "rolling", days: int = 10) -> Storage:
+    led = Storage.open(make_engine(url), SH, Policy(kind, days, SH))
     for m in ("a", "b"):
-        led.see_member(m, m.upper(), at("2026-01-01"))
+        led.presence.see_member(m, m.upper(), at("2026-01-01"))
     return led
 
 
 @pytest.fixture
-def rolling(db_url: str) -> Iterator[Ledger]:
+def rolling(db_url: str) -> Iterator[Storage]:
     led = book(db_url)
     yield led
-    led.engine.dispose()
+    led.ledger.engine.dispose()
 
 
 @pytest.fixture
-def year_end(db_url: str) -> Iterator[Ledger]:
+def year_end(db_url: str) -> Iterator[Storage]:
     led = book(db_url, "year_end")
     yield led
-    led.engine.dispose()
+    led.ledger.engine.dispose()
 
 
 def replay_fifo(entries: list[Entry], expires: dict[int, datetime], tz: ZoneInfo = SH) -> list[str]:
@@ -97,122 +97,123 @@ def replay_fifo(entries: list[Entry], expires: dict[int, datetime], tz: ZoneInfo
     return problems
 
 
-def run(led: Ledger, when: datetime) -> list[int]:
+def run(led: Storage, when: datetime) -> list[int]:
     """The daily expiry at `when`: the points it took, one figure per member it wrote an entry for."""
     assert led.lots is not None
     return [g.points for g in led.lots.expire(when)]
 
 
-def lot_expiry(led: Ledger) -> dict[int, datetime]:
+def lot_expiry(lots: Lots | None, entries: list[Entry]) -> dict[int, datetime]:
     """When the lot each credit opened expires, as the policy says (computed here, not read back)."""
-    assert led.lots is not None
-    return {e.id: led.lots.policy.expires_at(e.at) for e in led.entries() if e.delta > 0}
+    assert lots is not None
+    return {e.id: lots.policy.expires_at(e.at) for e in entries if e.delta > 0}
 
 
-def check(led: Ledger) -> None:
-    assert led.audit() == []
-    assert replay_fifo(led.entries(), lot_expiry(led)) == []
+def check(led: Storage) -> None:
+    assert led.ledger.audit() == []
+    assert replay_fifo(led.ledger.entries(), lot_expiry(led.lots, led.ledger.entries())) == []
 
 
-def test_rolling_expiry_takes_only_the_unspent_remainder(rolling: Ledger) -> None:
+def test_rolling_expiry_takes_only_the_unspent_remainder(rolling: Storage) -> None:
     led = rolling
-    led.award(member="a", points=5, kind="checkin", key="c1", at=at("2026-03-01"))
-    led.award(member="a", points=5, kind="checkin", key="c2", at=at("2026-03-02"))
-    led.spend(member="a", points=7, kind="redeem", key="r1", at=at("2026-03-05"))  # all of c1, 2 of c2
+    led.ledger.award(member="a", points=5, kind="checkin", key="c1", at=at("2026-03-01"))
+    led.ledger.award(member="a", points=5, kind="checkin", key="c2", at=at("2026-03-02"))
+    led.ledger.spend(member="a", points=7, kind="redeem", key="r1", at=at("2026-03-05"))  # all of c1, 2 of c2
     # c1 is good through 03-11, expires at the start of 03-12: nothing of it is left to expire
     assert run(led, at("2026-03-12", "00:05")) == []
     [gone] = led.lots.expire(at("2026-03-13", "00:05"))  # type: ignore[union-attr]
     assert (gone.member, gone.points, gone.balance) == ("a", 3, 0)
-    assert [(e.kind, e.delta) for e in led.entries("a")] == [("checkin", 5), ("checkin", 5), ("redeem", -7), ("expire", -3)]
-    assert led.member("a").growth == 10  # type: ignore[union-attr]  # expiry never lowers growth
+    assert [(e.kind, e.delta) for e in led.ledger.entries("a")] == [
+        ("checkin", 5), ("checkin", 5), ("redeem", -7), ("expire", -3)]
+    assert led.ledger.member("a").growth == 10  # type: ignore[union-attr]  # expiry never lowers growth
     assert run(led, at("2026-03-14", "00:05")) == []  # never twice
     check(led)
 
 
-def test_expiry_starts_at_the_local_day_after_the_last_valid_one(rolling: Ledger) -> None:
+def test_expiry_starts_at_the_local_day_after_the_last_valid_one(rolling: Storage) -> None:
     led = rolling
-    led.award(member="a", points=5, kind="checkin", key="c1", at=at("2026-03-01", "23:59"))
+    led.ledger.award(member="a", points=5, kind="checkin", key="c1", at=at("2026-03-01", "23:59"))
     assert run(led, at("2026-03-11", "23:59")) == []  # day 10 still good
     assert run(led, at("2026-03-12", "00:00")) == [5]
     check(led)
 
 
-def test_a_refund_puts_the_points_back_where_they_came_from(rolling: Ledger) -> None:
+def test_a_refund_puts_the_points_back_where_they_came_from(rolling: Storage) -> None:
     led = rolling
-    led.award(member="a", points=10, kind="checkin", key="old", at=at("2026-03-01"))
-    led.award(member="a", points=10, kind="checkin", key="new", at=at("2026-03-08"))
-    led.spend(member="a", points=12, kind="redeem", key="order1", at=at("2026-03-09"))
-    led.reverse(original_key="order1", key="order1:refund", kind="refund", at=at("2026-03-10"))
+    led.ledger.award(member="a", points=10, kind="checkin", key="old", at=at("2026-03-01"))
+    led.ledger.award(member="a", points=10, kind="checkin", key="new", at=at("2026-03-08"))
+    led.ledger.spend(member="a", points=12, kind="redeem", key="order1", at=at("2026-03-09"))
+    led.ledger.reverse(original_key="order1", key="order1:refund", kind="refund", at=at("2026-03-10"))
     # the refund did not make old points young: all 10 of "old" expire on time, "new" stays
     assert run(led, at("2026-03-12", "00:05")) == [10]
-    assert led.member("a").points == 10  # type: ignore[union-attr]
+    assert led.ledger.member("a").points == 10  # type: ignore[union-attr]
     check(led)
 
 
-def test_a_refund_after_its_points_expired_expires_them_at_the_next_run(rolling: Ledger) -> None:
+def test_a_refund_after_its_points_expired_expires_them_at_the_next_run(rolling: Storage) -> None:
     led = rolling
-    led.award(member="a", points=10, kind="checkin", key="old", at=at("2026-03-01"))
-    led.spend(member="a", points=10, kind="redeem", key="order1", at=at("2026-03-02"))
+    led.ledger.award(member="a", points=10, kind="checkin", key="old", at=at("2026-03-01"))
+    led.ledger.spend(member="a", points=10, kind="redeem", key="order1", at=at("2026-03-02"))
     assert run(led, at("2026-03-12", "00:05")) == []  # all spent
-    led.reverse(original_key="order1", key="order1:refund", kind="refund", at=at("2026-03-12", "10:00"))
+    led.ledger.reverse(original_key="order1", key="order1:refund", kind="refund", at=at("2026-03-12", "10:00"))
     assert run(led, at("2026-03-13", "00:05")) == [10]
     check(led)
 
 
-def test_a_clawback_takes_its_own_points_first_and_may_leave_a_debt(rolling: Ledger) -> None:
+def test_a_clawback_takes_its_own_points_first_and_may_leave_a_debt(rolling: Storage) -> None:
     led = rolling
-    led.award(member="a", points=5, kind="checkin", key="c1", at=at("2026-03-01"))
-    led.award(member="a", points=20, kind="invite", key="inv", at=at("2026-03-05"))
-    led.reverse(original_key="inv", key="inv:revoke", kind="invite_revoke", at=at("2026-03-06"))
+    led.ledger.award(member="a", points=5, kind="checkin", key="c1", at=at("2026-03-01"))
+    led.ledger.award(member="a", points=20, kind="invite", key="inv", at=at("2026-03-05"))
+    led.ledger.reverse(original_key="inv", key="inv:revoke", kind="invite_revoke", at=at("2026-03-06"))
     # the clawback took the invite's own lot, so c1 is untouched and still expires in full
     assert run(led, at("2026-03-12", "00:05")) == [5]
-    led.award(member="a", points=20, kind="invite", key="inv2", at=at("2026-03-13"))
-    led.spend(member="a", points=20, kind="redeem", key="r", at=at("2026-03-13"))
-    led.reverse(original_key="inv2", key="inv2:revoke", kind="invite_revoke", at=at("2026-03-14"))
-    assert led.member("a").points == -20  # type: ignore[union-attr]  # the member sees the debt
-    led.award(member="a", points=30, kind="checkin", key="c2", at=at("2026-03-15"))  # pays the debt first
+    led.ledger.award(member="a", points=20, kind="invite", key="inv2", at=at("2026-03-13"))
+    led.ledger.spend(member="a", points=20, kind="redeem", key="r", at=at("2026-03-13"))
+    led.ledger.reverse(original_key="inv2", key="inv2:revoke", kind="invite_revoke", at=at("2026-03-14"))
+    assert led.ledger.member("a").points == -20  # type: ignore[union-attr]  # the member sees the debt
+    led.ledger.award(member="a", points=30, kind="checkin", key="c2", at=at("2026-03-15"))  # pays the debt first
     [gone] = led.lots.expire(at("2026-03-26", "00:05"))  # type: ignore[union-attr]
     assert (gone.points, gone.balance) == (10, 0)
     check(led)
 
 
-def test_year_end_across_two_years(year_end: Ledger) -> None:
+def test_year_end_across_two_years(year_end: Storage) -> None:
     led = year_end
-    led.award(member="a", points=100, kind="checkin", key="y1", at=at("2026-06-01"))
-    led.award(member="a", points=50, kind="checkin", key="y2", at=at("2026-12-31", "23:00"))
-    led.award(member="a", points=40, kind="checkin", key="y3", at=at("2027-01-01", "08:00"))
-    led.spend(member="a", points=120, kind="redeem", key="buy", at=at("2027-05-01"))  # 100 of y1, 20 of y2
+    led.ledger.award(member="a", points=100, kind="checkin", key="y1", at=at("2026-06-01"))
+    led.ledger.award(member="a", points=50, kind="checkin", key="y2", at=at("2026-12-31", "23:00"))
+    led.ledger.award(member="a", points=40, kind="checkin", key="y3", at=at("2027-01-01", "08:00"))
+    led.ledger.spend(member="a", points=120, kind="redeem", key="buy", at=at("2027-05-01"))  # 100 of y1, 20 of y2
     assert run(led, at("2027-12-31", "23:59")) == []  # 2026's points good all 2027
     [gone] = led.lots.expire(at("2028-01-01", "00:05"))  # type: ignore[union-attr]
     assert (gone.points, gone.balance) == (30, 40)  # the unspent 30 of 2026; 2027's 40 stay a year more
     assert run(led, at("2028-06-01", "00:05")) == []
     assert run(led, at("2029-01-01", "00:05")) == [40]
-    assert led.member("a").points == 0  # type: ignore[union-attr]
+    assert led.ledger.member("a").points == 0  # type: ignore[union-attr]
     check(led)
 
 
-def test_warnings_go_once_for_points_expiring_within_the_window(rolling: Ledger) -> None:
+def test_warnings_go_once_for_points_expiring_within_the_window(rolling: Storage) -> None:
     led = rolling
-    led.award(member="a", points=5, kind="checkin", key="c1", at=at("2026-03-01"))
-    led.award(member="b", points=8, kind="checkin", key="c2", at=at("2026-03-09"))
+    led.ledger.award(member="a", points=5, kind="checkin", key="c1", at=at("2026-03-01"))
+    led.ledger.award(member="b", points=8, kind="checkin", key="c2", at=at("2026-03-09"))
     lots = led.lots
     assert lots is not None
     [w] = lots.warn(at("2026-03-05", "00:05"), timedelta(days=7))
     assert (w.member, w.points, w.expires_at) == ("a", 5, at("2026-03-12", "00:00"))
     assert lots.warn(at("2026-03-06", "00:05"), timedelta(days=7)) == []  # told once
     assert lots.expiring("b", at("2026-03-10"), timedelta(days=30)) == (8, at("2026-03-20", "00:00"))
-    led.spend(member="b", points=8, kind="redeem", key="r", at=at("2026-03-10"))
+    led.ledger.spend(member="b", points=8, kind="redeem", key="r", at=at("2026-03-10"))
     assert lots.warn(at("2026-03-15", "00:05"), timedelta(days=7)) == []  # nothing left to lose
     check(led)
 
 
-def test_daily_earnings_bring_one_reminder_a_week_not_one_a_day(rolling: Ledger) -> None:
+def test_daily_earnings_bring_one_reminder_a_week_not_one_a_day(rolling: Storage) -> None:
     led, lots = rolling, rolling.lots
     assert lots is not None
     told = []
     for d in range(1, 29):
         day = (date(2026, 3, 1) + timedelta(days=d - 1)).isoformat()
-        led.award(member="a", points=5, kind="checkin", key=f"c{d}", at=at(day, "08:00"))
+        led.ledger.award(member="a", points=5, kind="checkin", key=f"c{d}", at=at(day, "08:00"))
         lots.expire(at(day, "09:00"))
         told += [(day, w.points) for w in lots.warn(at(day, "09:00"), timedelta(days=7))]
     # the first lot comes within 7 days of expiring on 03-05; then once a week, each time what is due
@@ -221,31 +222,31 @@ def test_daily_earnings_bring_one_reminder_a_week_not_one_a_day(rolling: Ledger)
 
 
 def test_settle_counts_points_held_before_expiry_was_on_from_now(db_url: str) -> None:
-    led = Ledger(make_engine(db_url), tz=SH)
-    led.see_member("a", "A", at("2025-01-01"))
-    led.award(member="a", points=70, kind="checkin", key="c1", at=at("2025-01-01"))
-    led.lots = Lots(led, Policy("rolling", 10, SH))
-    assert led.audit() != []  # the lots do not hold the balance yet
+    led = Storage.open(make_engine(db_url), SH)
+    led.presence.see_member("a", "A", at("2025-01-01"))
+    led.ledger.award(member="a", points=70, kind="checkin", key="c1", at=at("2025-01-01"))
+    led.lots = Lots(led.ledger, Policy("rolling", 10, SH))
+    assert led.ledger.audit() != []  # the lots do not hold the balance yet
     assert led.lots.settle(at("2026-03-01")) == 1
-    assert led.audit() == []
+    assert led.ledger.audit() == []
     assert led.lots.settle(at("2026-03-01")) == 0
     assert run(led, at("2026-03-11", "00:05")) == []  # counted from the day it was turned on
     assert run(led, at("2026-03-12", "00:05")) == [70]
-    assert led.audit() == []
-    led.engine.dispose()
+    assert led.ledger.audit() == []
+    led.ledger.engine.dispose()
 
 
-def test_audit_finds_an_expiry_of_spent_points(rolling: Ledger) -> None:
+def test_audit_finds_an_expiry_of_spent_points(rolling: Storage) -> None:
     led = rolling
-    led.award(member="a", points=5, kind="checkin", key="c1", at=at("2026-03-01"))
-    led.spend(member="a", points=5, kind="redeem", key="r", at=at("2026-03-02"))
-    with led.engine.begin() as conn:  # a broken expiry: takes 5 already spent points from the lot
+    led.ledger.award(member="a", points=5, kind="checkin", key="c1", at=at("2026-03-01"))
+    led.ledger.spend(member="a", points=5, kind="redeem", key="r", at=at("2026-03-02"))
+    with led.ledger.engine.begin() as conn:  # a broken expiry: takes 5 already spent points from the lot
         lot = conn.execute(text("SELECT id FROM point_lots")).scalar_one()
         conn.execute(text("UPDATE point_lots SET remaining = 5 WHERE id = :id"), {"id": lot})
     run(led, at("2026-03-12", "00:05"))
-    problems = led.audit()
+    problems = led.ledger.audit()
     assert any("lot" in p and "drawn" in p for p in problems), problems
-    assert replay_fifo(led.entries(), lot_expiry(led)) != []
+    assert replay_fifo(led.ledger.entries(), lot_expiry(led.lots, led.ledger.entries())) != []
 
 
 def test_random_histories_never_expire_a_spent_point(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -266,27 +267,27 @@ def test_random_histories_never_expire_a_spent_point(tmp_path) -> None:  # type:
         spent: list[str] = []
         for i, (op, n, days) in enumerate(steps):
             t += timedelta(days=days, minutes=7)
-            bal = led.member("a").points  # type: ignore[union-attr]
+            bal = led.ledger.member("a").points  # type: ignore[union-attr]
             if op == "earn":
-                led.award(member="a", points=n, kind="checkin", key=f"e{i}", at=t)
+                led.ledger.award(member="a", points=n, kind="checkin", key=f"e{i}", at=t)
                 earned.append(f"e{i}")
             elif op == "spend" and bal > 0:
-                led.spend(member="a", points=min(n, bal), kind="redeem", key=f"s{i}", at=t)
+                led.ledger.spend(member="a", points=min(n, bal), kind="redeem", key=f"s{i}", at=t)
                 spent.append(f"s{i}")
             elif op == "refund" and spent:
                 k = spent.pop(0)
-                led.reverse(original_key=k, key=f"{k}:refund", kind="refund", at=t)
+                led.ledger.reverse(original_key=k, key=f"{k}:refund", kind="refund", at=t)
             elif op == "revoke" and earned:
                 k = earned.pop(0)
-                led.reverse(original_key=k, key=f"{k}:revoke", kind="invite_revoke", at=t)
+                led.ledger.reverse(original_key=k, key=f"{k}:revoke", kind="invite_revoke", at=t)
             elif op == "run":
                 run(led, datetime.combine(t.date(), time(0, 5), tzinfo=SH))
         run(led, t + timedelta(days=800))
         try:
             check(led)
-            assert max(0, led.member("a").points) == 0  # type: ignore[union-attr]  # everything expired in the end
+            assert max(0, led.ledger.member("a").points) == 0  # type: ignore[union-attr]  # everything expired in the end
         finally:
-            led.engine.dispose()
+            led.ledger.engine.dispose()
 
     scenario()
 

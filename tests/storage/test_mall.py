@@ -19,8 +19,8 @@ from sqlalchemy import text
 from bot.config import parse
 from storage.db import make_engine
 from storage.errors import InsufficientPoints
-from storage.ledger import Ledger
-from storage.mall import Mall, NotOnSale, OutOfStock, OverLimit, WrongStatus
+from storage.mall import Mall, NotOnSale, OrderMove, OutOfStock, OverLimit, WrongStatus
+from storage.store import Storage
 from tests.factories import config
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
@@ -38,15 +38,15 @@ CODES = {"sku": "vip", "name": "会员卡密", "kind": "card_code", "points": 50
 
 @pytest.fixture
 def mall(db_url: str) -> Iterator[Mall]:
-    led = Ledger(make_engine(db_url))
+    st = Storage.open(make_engine(db_url), SH)
     for m in ("a", "b"):
-        led.see_member(m, m.upper(), T0)
-        led.award(member=m, points=1000, kind="admin_award", key=f"seed:{m}", at=T0)
-    mall = Mall(led, SH)
+        st.presence.see_member(m, m.upper(), T0)
+        st.ledger.award(member=m, points=1000, kind="admin_award", key=f"seed:{m}", at=T0)
+    mall = st.mall
     mall.sync(items(MUG, CODES), T0)
     yield mall
-    assert led.audit() == []
-    led.engine.dispose()
+    assert st.ledger.audit() == []
+    st.db.engine.dispose()
 
 
 def test_sync_keeps_stock_and_sales_across_restarts(mall: Mall) -> None:
@@ -70,14 +70,14 @@ def test_codes_import_skips_duplicates_and_a_refund_puts_the_code_back(mall: Mal
     o1, _ = mall.redeem(member="a", sku="vip", key="k1", at=T0)
     o2, _ = mall.redeem(member="b", sku="vip", key="k2", at=T0)
     assert (o1.secret, o2.secret, o1.status) == ("C1", "C2", "done")
-    back = mall.refund(order=o1.id, at=T0, status="refunded", reason="测试")
+    back = mall.refund(order=o1.id, at=T0, move=OrderMove.REFUND, reason="测试")
     assert back.status == "refunded"
     assert mall.item("vip").stock == 3  # type: ignore[union-attr]
     o3, _ = mall.redeem(member="b", sku="vip", key="k3", at=T0)
     assert o3.secret == "C1"  # back in the pool
     assert [(e.kind, e.delta) for e in mall.ledger.entries("a")][-2:] == [("redeem", -50), ("refund", 50)]
     with pytest.raises(WrongStatus):
-        mall.refund(order=o1.id, at=T0, status="refunded")
+        mall.refund(order=o1.id, at=T0, move=OrderMove.REFUND)
 
 
 def test_refusals_write_nothing(mall: Mall) -> None:
@@ -90,7 +90,7 @@ def test_refusals_write_nothing(mall: Mall) -> None:
     with pytest.raises(NotOnSale):
         mall.redeem(member="b", sku="mug", key="k4", at=T0)
     mall.set_listed("mug", True)
-    mall.ledger.see_member("poor", "", T0)
+    Storage.open(mall.db.engine, SH).presence.see_member("poor", "", T0)
     with pytest.raises(InsufficientPoints):
         mall.redeem(member="poor", sku="mug", key="k5", at=T0)
     assert len(mall.orders()) == 1 and mall.item("mug").stock == 9  # type: ignore[union-attr]
@@ -140,22 +140,22 @@ def test_cash_orders_expire_and_are_refunded(mall: Mall) -> None:
 N_MEMBERS, N_UNITS = 50, 10
 
 
-def _seed(url: str, kind: str) -> Ledger:
-    led = Ledger(make_engine(url))
+def _seed(url: str, kind: str) -> Storage:
+    led = Storage.open(make_engine(url), SH)
     row = {"sku": "hot", "name": "热门", "kind": kind, "points": 100, "limit_per_member": 1}
     if kind != "card_code":
         row["stock"] = N_UNITS
-    Mall(led, SH).sync(items(row), T0)
+    led.mall.sync(items(row), T0)
     if kind == "card_code":
-        Mall(led, SH).import_codes("hot", [f"CODE-{i}" for i in range(N_UNITS)], T0)
+        led.mall.import_codes("hot", [f"CODE-{i}" for i in range(N_UNITS)], T0)
     for i in range(N_MEMBERS):
-        led.see_member(f"m{i}", "", T0)
-        led.award(member=f"m{i}", points=150, kind="admin_award", key=f"seed:{i}", at=T0)
+        led.presence.see_member(f"m{i}", "", T0)
+        led.ledger.award(member=f"m{i}", points=150, kind="admin_award", key=f"seed:{i}", at=T0)
     return led
 
 
-def _check(led: Ledger, kind: str) -> None:
-    mall = Mall(led, SH)
+def _check(led: Storage, kind: str) -> None:
+    mall = led.mall
     orders = mall.orders()
     assert len(orders) == N_UNITS
     assert len({o.member for o in orders}) == N_UNITS
@@ -164,19 +164,19 @@ def _check(led: Ledger, kind: str) -> None:
     if kind == "card_code":
         assert len({o.secret for o in orders}) == N_UNITS
     buyers = {o.member for o in orders}
-    for m in led.members():
+    for m in led.ledger.members():
         assert m.points == (50 if m.id in buyers else 150)
-    assert led.audit() == []
+    assert led.ledger.audit() == []
 
 
-def _race(url: str, members: list[str], out: list[str]) -> None:
+def race(url: str, members: list[str], out: list[str]) -> None:
     """Each member redeems at once on its own connection (threads)."""
-    ledgers = [Ledger(make_engine(url, create=False)) for _ in range(8)]
+    ledgers = [Storage.open(make_engine(url, create=False), SH) for _ in range(8)]
     barrier = threading.Barrier(len(members))
     lock = threading.Lock()
 
     def buyer(i: int, m: str) -> None:
-        mall = Mall(ledgers[i % len(ledgers)], SH)
+        mall = ledgers[i % len(ledgers)].mall
         barrier.wait()
         try:
             mall.redeem(member=m, sku="hot", key=f"redeem:{m}", at=T0)
@@ -192,17 +192,17 @@ def _race(url: str, members: list[str], out: list[str]) -> None:
     for t in threads:
         t.join()
     for led in ledgers:
-        led.engine.dispose()
+        led.db.engine.dispose()
 
 
 @pytest.mark.parametrize("kind", ["physical", "card_code"])
 def test_fifty_members_race_for_the_last_ten_in_one_process(db_url: str, kind: str) -> None:
     led = _seed(db_url, kind)
     out: list[str] = []
-    _race(db_url, [f"m{i}" for i in range(N_MEMBERS)], out)
+    race(db_url, [f"m{i}" for i in range(N_MEMBERS)], out)
     assert out.count("ok") == N_UNITS and out.count("sold_out") == N_MEMBERS - N_UNITS
     _check(led, kind)
-    led.engine.dispose()
+    led.db.engine.dispose()
 
 
 def test_fifty_members_race_for_the_last_ten_across_two_processes(tmp_path: Path) -> None:
@@ -213,13 +213,13 @@ def test_fifty_members_race_for_the_last_ten_across_two_processes(tmp_path: Path
         import sys, time
         from pathlib import Path
         sys.path.insert(0, {str(ROOT)!r})
-        from tests.storage.test_mall import _race
+        from tests.storage.test_mall import race
         members = sys.argv[1].split(",")
         Path({str(tmp_path)!r}, "ready-" + sys.argv[2]).touch()
         while not Path({str(go)!r}).exists():
             time.sleep(0.005)
         out = []
-        _race({url!r}, members, out)
+        race({url!r}, members, out)
         print(out.count("ok"), out.count("sold_out"))
     """)
     halves = [",".join(f"m{i}" for i in range(N_MEMBERS) if i % 2 == p) for p in (0, 1)]
@@ -237,4 +237,4 @@ def test_fifty_members_race_for_the_last_ten_across_two_processes(tmp_path: Path
     assert sum(r[0] for r in results) == N_UNITS and sum(r[1] for r in results) == N_MEMBERS - N_UNITS
     assert all(r[0] + r[1] == N_MEMBERS // 2 for r in results)
     _check(led, "card_code")
-    led.engine.dispose()
+    led.db.engine.dispose()

@@ -46,17 +46,15 @@ def test_import_codes_then_export_orders(tmp_path: Path) -> None:
     assert r.returncode != 0 and "no mall item with sku 'nope'" in r.stderr
 
     from storage.db import make_engine
-    from storage.ledger import Ledger
-    from storage.mall import Mall
+    from storage.store import Storage
     from tests.factories import sh
 
-    led = Ledger(make_engine(db, create=False))
-    led.see_member("wxid_a", "张三", sh("2026-11-23 08:00"))
-    led.award(member="wxid_a", points=500, kind="admin_award", key="seed", at=sh("2026-11-23 08:00"))
-    mall = Mall(led, sh("2026-11-23 08:00").tzinfo)  # type: ignore[arg-type]
-    mall.redeem(member="wxid_a", sku="vip", key="k1", at=sh("2026-11-23 09:00"))
-    mall.redeem(member="wxid_a", sku="mug", key="k2", at=sh("2026-11-23 09:00"))
-    led.engine.dispose()
+    st = Storage.open(make_engine(db, create=False), sh("2026-11-23 08:00").tzinfo)  # type: ignore[arg-type]
+    st.presence.see_member("wxid_a", "张三", sh("2026-11-23 08:00"))
+    st.ledger.award(member="wxid_a", points=500, kind="admin_award", key="seed", at=sh("2026-11-23 08:00"))
+    st.mall.redeem(member="wxid_a", sku="vip", key="k1", at=sh("2026-11-23 09:00"))
+    st.mall.redeem(member="wxid_a", sku="mug", key="k2", at=sh("2026-11-23 09:00"))
+    st.db.engine.dispose()
 
     r = run("orders", "--csv", "out.csv", "--db", db, cwd=tmp_path)
     assert r.returncode == 0 and "2 orders written" in r.stdout, r.stderr

@@ -1,0 +1,224 @@
+"""Check-ins, 补签 (makeups) and the days the bot ran: the measured hot path, on raw DBAPI statements.
+
+A check-in is the command members send most; it runs 6-8 statements, so they go straight to the
+driver's cursor of the open transaction (storage.db.Statement) instead of through SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Connection, String, and_, cast, func, literal, select
+
+from storage import keys
+from storage.db import Database, loaded_date, lock_member
+from storage.errors import AlreadyCheckedIn, InsufficientPoints, MakeupLimit, NothingToMakeUp
+from storage.ledger import Ledger, Line
+from storage.models import CHECKINS, LEDGER, MEMBERS
+from storage.vocabulary import Kind
+
+
+@dataclass(frozen=True)
+class Reward:
+    """One line of a payout: a kind for the ledger and a name the member reads."""
+
+    kind: str
+    points: int
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class CheckinResult:
+    day: date
+    streak: int
+    total_days: int
+    rewards: tuple[Reward, ...]
+    earned: int
+    points: int
+    growth: int
+
+
+@dataclass(frozen=True)
+class MakeupResult:
+    day: date
+    cost: int
+    points: int
+    streak: int
+    total_days: int
+    used: int
+    limit: int
+
+
+class Checkins:
+    """签到 and 补签 on the ledger's database; audits that every check-in is counted and paid."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.db: Database = ledger.db
+        ledger.audits.append(self.audit)
+        st = self.db.statement
+        self._active = st("INSERT INTO active_days (day) VALUES (:day) ON CONFLICT DO NOTHING")
+        self._active_between = st("SELECT COUNT(*) FROM active_days WHERE day > :after AND day < :before")
+        self._checkin = st("INSERT INTO checkins (member_id, day, at, room_id, streak, total_days, points, makeup) "
+                           "VALUES (:member, :day, :at, :room, :streak, :total, :points, :makeup)")
+        self._days = st("SELECT day FROM checkins WHERE member_id = :member AND day >= :since ORDER BY day DESC")
+        self._active_days = st("SELECT day FROM active_days WHERE day >= :since AND day <= :until")
+        self._makeups = st("SELECT COUNT(*) FROM checkins WHERE member_id = :member AND makeup = :yes AND at >= :since")
+        self._streak_set = st("UPDATE members SET checkin_days = :total, checkin_streak = :streak, last_checkin = :day "
+                              "WHERE id = :id")
+        self._member = st("UPDATE members SET points = :points, growth = :growth, checkin_days = :total, "
+                          "checkin_streak = :streak, last_checkin = :day, points_at = COALESCE(:paid_at, points_at) "
+                          "WHERE id = :id")
+
+    def mark_active(self, day: date) -> None:
+        """Record that the bot handled an event on local `day`."""
+        with self.db.transaction() as conn:
+            self._active.run(conn, day=self.db.day(day))
+
+    def check_in(
+        self,
+        *,
+        member: str,
+        day: date,
+        at: datetime,
+        room: str | None,
+        rewards: Callable[[int, int], Sequence[Reward]],
+        campaign: str | None = None,
+        scale: Callable[[int, int], int] | None = None,
+    ) -> CheckinResult:
+        """Check `member` in for local `day`; `rewards(streak, total_days)` says what it pays.
+
+        `scale(points, growth)`, when given, turns each reward line's points into what is paid, from the
+        member's growth before this check-in (the level's multiplier), read under the same lock.
+
+        The streak goes on when every day since the last check-in was a day the bot handled no
+        event at all (it was not running). Raises AlreadyCheckedIn (nothing written) when the
+        member already checked in that day.
+        """
+        db = self.db
+        with db.transaction() as conn:
+            locked = lock_member(conn, member)
+            last = locked.last_checkin
+            if last is not None and last >= day:
+                raise AlreadyCheckedIn(streak=locked.checkin_streak, total_days=locked.checkin_days,
+                                       points=locked.points)
+            streak = locked.checkin_streak + 1 if last is not None and self._unbroken(conn, last, day) else 1
+            total = locked.checkin_days + 1
+            due = rewards(streak, total)
+            if scale is not None:
+                due = [Reward(r.kind, scale(r.points, locked.growth), r.name) for r in due]
+            paid = tuple(r for r in due if r.points > 0)
+            earned = sum(r.points for r in paid)
+            self._checkin.run(conn, member=member, day=db.day(day), at=db.at(at), room=room, streak=streak,
+                              total=total, points=earned, makeup=False)
+            base = keys.checkin(day, member)
+            lines = [Line(r.points, r.kind, base if i == 0 else keys.checkin_bonus(base, r.kind, i),
+                          growth_delta=r.points, room=room, detail=r.name, campaign=campaign)
+                     for i, r in enumerate(paid)]
+            if lines:
+                self.ledger.append(conn, locked, lines, at, move_balance=False)
+            # the balance and the check-in counters in one statement: one round trip less on the hot path
+            self._member.run(conn, id=member, points=locked.points + earned, growth=locked.growth + earned,
+                             total=total, streak=streak, day=db.day(day), paid_at=db.at(at) if lines else None)
+            return CheckinResult(day=day, streak=streak, total_days=total, rewards=paid, earned=earned,
+                                 points=locked.points + earned, growth=locked.growth + earned)
+
+    def makeup(
+        self,
+        *,
+        member: str,
+        today: date,
+        at: datetime,
+        room: str | None,
+        within_days: int,
+        cost: int,
+        max_per_month: int,
+        month_start: datetime,
+    ) -> MakeupResult:
+        """补签: fill the most recent missed day of the last `within_days` for `cost` points.
+
+        A missed day is one the bot was running (see mark_active) without a check-in by the member;
+        filling it reconnects the streak around it. Raises NothingToMakeUp, MakeupLimit or
+        InsufficientPoints, each with nothing written.
+        """
+        db = self.db
+        with db.transaction() as conn:
+            locked = lock_member(conn, member)
+            since = today - timedelta(days=within_days)
+            done = {loaded_date(r[0]) for r in self._days.run(conn, member=member, since=db.day(since))}
+            active = {loaded_date(r[0]) for r in self._active_days.run(conn, since=db.day(since),
+                                                                     until=db.day(today - timedelta(days=1)))}
+            missed = [d for d in sorted(active, reverse=True) if d not in done]
+            if not missed:
+                raise NothingToMakeUp(within_days=within_days)
+            used = int(self._makeups.run(conn, member=member, yes=True, since=db.at(month_start)).fetchone()[0])
+            if used >= max_per_month:
+                raise MakeupLimit(used=used, limit=max_per_month)
+            if locked.points < cost:
+                raise InsufficientPoints(needed=cost, points=locked.points)
+            day = missed[0]
+            self.ledger.append(conn, locked, [Line(-cost, Kind.MAKEUP, keys.makeup(member, day), room=room,
+                                                   detail=f"补签 {day.isoformat()}")], at)
+            last = locked.last_checkin
+            new_last = day if last is None or day > last else last
+            total = locked.checkin_days + 1
+            self._checkin.run(conn, member=member, day=db.day(day), at=db.at(at), room=room, streak=0,
+                              total=total, points=0, makeup=True)
+            streak = self._streak_ending(conn, member, new_last)
+            self._streak_set.run(conn, id=member, total=total, streak=streak, day=db.day(new_last))
+            return MakeupResult(day=day, cost=cost, points=locked.points - cost, streak=streak, total_days=total,
+                                used=used + 1, limit=max_per_month)
+
+    def _streak_ending(self, conn: Connection, member: str, last: date) -> int:
+        """The run of check-in days ending at `last`; days the bot did not run do not break it."""
+        days = [loaded_date(r[0]) for r in self._days.run(conn, member=member, since=self.db.day(date.min))]
+        days = [d for d in days if d <= last]
+        streak, prev = 0, None
+        for d in days:
+            if prev is not None and not self._unbroken(conn, d, prev):
+                break
+            streak, prev = streak + 1, d
+        return streak
+
+    def _unbroken(self, conn: Connection, last: date, day: date) -> bool:
+        """No day between `last` and `day` (both excluded) on which the bot was running."""
+        if day - last <= timedelta(days=1):
+            return True
+        n = self._active_between.run(conn, after=self.db.day(last), before=self.db.day(day)).fetchone()[0]
+        return int(n) == 0
+
+    def checkins(self, member: str) -> list[tuple[date, int, int, int]]:
+        with self.db.reading() as conn:
+            q = (select(CHECKINS.c.day, CHECKINS.c.streak, CHECKINS.c.total_days, CHECKINS.c.points)
+                 .where(CHECKINS.c.member_id == member).order_by(CHECKINS.c.day))
+            return [(r.day, r.streak, r.total_days, r.points) for r in conn.execute(q)]
+
+    def audit(self, conn: Connection) -> list[str]:
+        """Check-in counters match the check-in rows, and each paid check-in has its ledger line."""
+        problems: list[str] = []
+        C, M, L = CHECKINS, MEMBERS, LEDGER
+        stats = {
+            r.member_id: (int(r.n), r.last)
+            for r in conn.execute(
+                select(C.c.member_id, func.count().label("n"), func.max(C.c.day).label("last")).group_by(C.c.member_id)
+            )
+        }
+        for m in conn.execute(select(M.c.id, M.c.checkin_days, M.c.last_checkin)):
+            n, last = stats.get(m.id, (0, None))
+            if m.checkin_days != n or m.last_checkin != last:
+                problems.append(
+                    f"member {m.id}: check-in counters ({m.checkin_days} days, last {m.last_checkin}) "
+                    f"!= check-in rows ({n} days, last {last})"
+                )
+        unpaid = conn.execute(
+            select(C.c.member_id, C.c.day)
+            .select_from(C.outerjoin(L, and_(L.c.member_id == C.c.member_id,
+                                             # keys.checkin, in SQL
+                                             L.c.key == literal("checkin:") + cast(C.c.day, String) + ":" + C.c.member_id)))
+            .where(C.c.points > 0, L.c.id.is_(None))
+        ).all()
+        for u in unpaid:
+            problems.append(f"check-in of {u.member_id} on {u.day} has points but no ledger line")
+        return problems

@@ -1,0 +1,94 @@
+"""Storage put together: every service on one database (Storage), and the runtime's Store composed of them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine
+
+from storage.boards import Boards
+from storage.checkins import Checkins
+from storage.conversations import Conversations, Pending
+from storage.db import Database
+from storage.expiry import Lots, Policy
+from storage.growth import Growth
+from storage.ledger import Ledger
+from storage.mall import Mall
+from storage.presence import Presence
+from storage.profiles import Profiles
+
+
+class Store:
+    """What the pipeline needs: transactions and savepoints, presence, active days, the pending conversation."""
+
+    def __init__(self, db: Database, presence: Presence, checkins: Checkins, conversations: Conversations) -> None:
+        self.db = db
+        self.presence = presence
+        self.checkins = checkins
+        self.conversations = conversations
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        return self.db.transaction()
+
+    def savepoint(self) -> AbstractContextManager[Connection]:
+        return self.db.savepoint()
+
+    def claim_event(self, event_id: str, at: datetime) -> bool:
+        return self.presence.claim_event(event_id, at)
+
+    def see_member(self, member: str, name: str, at: datetime) -> None:
+        self.presence.see_member(member, name, at)
+
+    def see_room(self, room: str, name: str, at: datetime) -> None:
+        self.presence.see_room(room, name, at)
+
+    def see_in_room(self, room: str, member: str, at: datetime) -> None:
+        self.presence.see_in_room(room, member, at)
+
+    def left_room(self, room: str, member: str, at: datetime) -> None:
+        self.presence.left_room(room, member, at)
+
+    def rooms(self, only: Sequence[str] = ()) -> list[tuple[str, str]]:
+        return self.presence.rooms(only)
+
+    def mark_active(self, day: date) -> None:
+        self.checkins.mark_active(day)
+
+    def pending(self, chat: str, member: str, at: datetime) -> Pending | None:
+        return self.conversations.pending(chat, member, at)
+
+
+__all__ = ["Store"]
+
+
+@dataclass
+class Storage:
+    """Every storage service on one database, wired together (what run_bot.build and the tests open)."""
+
+    db: Database
+    ledger: Ledger
+    presence: Presence
+    checkins: Checkins
+    conversations: Conversations
+    boards: Boards
+    growth: Growth
+    mall: Mall
+    profiles: Profiles
+    lots: Lots | None = None  # None when points expiry is off
+
+    @classmethod
+    def open(cls, engine: Engine, tz: ZoneInfo, expiry: Policy | None = None) -> Storage:
+        db = Database(engine)
+        ledger = Ledger(db)
+        return cls(db=db, ledger=ledger, presence=Presence(db), checkins=Checkins(ledger),
+                   conversations=Conversations(db), boards=Boards(ledger, tz), growth=Growth(ledger),
+                   mall=Mall(ledger, tz), profiles=Profiles(db),
+                   lots=Lots(ledger, expiry) if expiry is not None else None)
+
+    def store(self) -> Store:
+        """The runtime's view: bot.app.Store."""
+        return Store(self.db, self.presence, self.checkins, self.conversations)

@@ -1,0 +1,72 @@
+"""Named vocabulary of the stored data: ledger kinds, order statuses and the one table of order moves."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    """What a ledger entry is for; the values are the strings stored in `ledger.kind`."""
+
+    CHECKIN = "checkin"
+    CHECKIN_STREAK = "checkin_streak"
+    CHECKIN_TOTAL = "checkin_total"
+    MAKEUP = "makeup"
+    INVITE = "invite"
+    INVITE_REVOKE = "invite_revoke"
+    NEWCOMER = "newcomer"
+    TASK = "task"
+    TASK_REVOKE = "task_revoke"
+    PROFILE = "profile"
+    FOLLOW = "follow"
+    QUIZ = "quiz"
+    ADMIN_AWARD = "admin_award"
+    ADMIN_DEDUCT = "admin_deduct"
+    REDEEM = "redeem"
+    REFUND = "refund"
+    EXPIRE = "expire"
+
+
+class OrderStatus(StrEnum):
+    """Where a mall order stands; the values are the strings stored in `mall_orders.status`."""
+
+    ADDRESS = "address"  # waiting for the member's parcel address
+    UNPAID = "unpaid"  # points + cash: waiting for the cash
+    PENDING = "pending"  # waiting for an operator (ship, send the red packet)
+    SHIPPED = "shipped"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    EXPIRED = "expired"  # unpaid past its deadline
+
+
+LIVE = (OrderStatus.ADDRESS, OrderStatus.UNPAID, OrderStatus.PENDING, OrderStatus.SHIPPED, OrderStatus.DONE)
+CLOSED = (OrderStatus.CANCELLED, OrderStatus.REFUNDED, OrderStatus.EXPIRED)  # points and stock came back
+
+
+class OrderMove(StrEnum):
+    """Something that moves an order on; MOVES says from where and to where."""
+
+    GIVE_ADDRESS = "give_address"
+    PAY = "pay"
+    SHIP = "ship"
+    COMPLETE = "complete"
+    DROP_ADDRESS = "drop_address"  # the member cancels while asked for the address
+    CANCEL = "cancel"  # the member cancels an order not yet fulfilled (nor, for cash, paid)
+    REFUND = "refund"  # an operator refunds a standing order
+    EXPIRE = "expire"  # unpaid past its deadline
+
+
+S = OrderStatus
+# move -> (statuses it may start from, statuses it may end in): every status change is checked here
+MOVES: dict[OrderMove, tuple[frozenset[OrderStatus], frozenset[OrderStatus]]] = {
+    OrderMove.GIVE_ADDRESS: (frozenset({S.ADDRESS}), frozenset({S.UNPAID, S.PENDING})),
+    OrderMove.PAY: (frozenset({S.UNPAID}), frozenset({S.PENDING, S.DONE})),
+    OrderMove.SHIP: (frozenset({S.PENDING}), frozenset({S.SHIPPED})),
+    OrderMove.COMPLETE: (frozenset({S.PENDING, S.SHIPPED}), frozenset({S.DONE})),
+    OrderMove.DROP_ADDRESS: (frozenset({S.ADDRESS}), frozenset({S.CANCELLED})),
+    OrderMove.CANCEL: (frozenset({S.ADDRESS, S.UNPAID, S.PENDING}), frozenset({S.CANCELLED})),
+    OrderMove.REFUND: (frozenset(LIVE), frozenset({S.REFUNDED})),
+    OrderMove.EXPIRE: (frozenset({S.UNPAID}), frozenset({S.EXPIRED})),
+}
+del S
