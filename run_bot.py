@@ -58,13 +58,12 @@ class Runtime:
     schedule: Schedule
     renderer: Renderer
     clock: Clock
-    services: Any = None  # handlers.common.Services
+    services: Any = None  # storage.store.Storage, what handlers reach as ctx.services
 
 
 def build(settings: Settings, clock: Clock | None = None, templates: Path | None = None,
           registry: Registry = REGISTRY) -> Runtime:
     """Wire features into one app: the only place that knows both the runtime and the handlers."""
-    from handlers.common import Services
     from storage.db import make_engine
     from storage.store import Storage
 
@@ -73,8 +72,6 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
     renderer.check()
     tz = settings.bot.tz
     st = Storage.open(make_engine(settings.storage.url, tz=tz), tz, _policy(settings))  # the schema at head
-    services = Services(ledger=st.ledger, checkins=st.checkins, presence=st.presence, conversations=st.conversations,
-                        boards=st.boards, growth=st.growth, mall=st.mall, profiles=st.profiles, lots=st.lots)
     clock = clock or Clock(tz)
     if settings.mall is not None:  # the catalogue into the database by sku; stock and sales stay as they are
         for note in st.mall.sync(settings.mall.items, clock.now()):
@@ -83,8 +80,8 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
         logger.info("points expiry: the points {} members held are counted from now", settled)
     schedule = Schedule([*settings.schedule, *follow_ups(settings.schedule, registry.followups, settings),
                          *standing_jobs(registry.standing, settings)], settings.bot.tz)
-    app = App(settings, st.store(), services, renderer, clock, registry=registry, schedule_rooms=schedule.rooms())
-    return Runtime(settings, st.ledger, app, schedule, renderer, clock, services)
+    app = App(settings, st.store(), st, renderer, clock, registry=registry, schedule_rooms=schedule.rooms())
+    return Runtime(settings, st.ledger, app, schedule, renderer, clock, st)
 
 
 def check_jobs(settings: Settings, registry: Registry = REGISTRY) -> None:

@@ -32,6 +32,7 @@ from bot.clock import ManualClock  # noqa: E402
 from bot.config import Settings, parse  # noqa: E402
 from bot.transports.replay import replay  # noqa: E402
 from storage import keys  # noqa: E402
+from storage.boards import periods  # noqa: E402
 from storage.db import make_engine, stored_datetime  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -242,6 +243,15 @@ def fill(db: Path, members: int, ledger_rows: int, rooms: int, today: date) -> i
                 ((member_id(m), BASE_POINTS, BASE_POINTS, BASE_POINTS * n, "checkin",
                   keys.checkin(day, member_id(m)), _ts(checkin_at(m, day)), room_id(m, rooms), "每日签到")
                  for m, n, day in by_day()))
+    # the period sums 周榜/月榜 read, as the ledger's entry hook would have kept them
+    sums: dict[tuple[str, str], list[Any]] = {}
+    for m, _n, day in by_day():
+        for period in periods(day):
+            row = sums.setdefault((period, member_id(m)), [0, None])
+            row[0] += BASE_POINTS
+            row[1] = _ts(checkin_at(m, day))
+    bulk_insert(con, "period_sums", ("period", "member_id", "points", "reached_at"),
+                ((period, member, points, at) for (period, member), (points, at) in sums.items()))
     bulk_insert(con, "processed_events", ("id", "at"),
                 ((f"msg:m{day:%Y%m%d}-{m}", _ts(checkin_at(m, day))) for m, _n, day in by_day()))
     con.execute("COMMIT")

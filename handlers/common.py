@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from bot.dispatch import Context
-from storage.boards import Boards
-from storage.checkins import Checkins
-from storage.conversations import Conversations
-from storage.expiry import Lots
-from storage.growth import Growth
 from storage.ledger import Ledger
-from storage.mall import Mall
-from storage.presence import Presence
-from storage.profiles import Profiles
+from storage.store import Storage
 
 
-@dataclass
-class Services:
-    """The storage services run_bot wires in for handlers; reached as ctx.services."""
-
-    ledger: Ledger
-    checkins: Checkins
-    presence: Presence
-    conversations: Conversations
-    boards: Boards
-    growth: Growth
-    mall: Mall
-    profiles: Profiles
-    lots: Lots | None = None  # None when points expiry is off
-
-
-def services(ctx: Context) -> Services:
+def services(ctx: Context) -> Storage:
+    """The storage services run_bot wired in (storage.store.Storage)."""
     return ctx.services  # type: ignore[no-any-return]
 
 
