@@ -111,6 +111,7 @@ class BotSettings(Section):
     admins: list[Text] = Field(default_factory=list)
     rooms: list[Text] = Field(default_factory=list)  # empty: serve every group the bot is in
     rate_limit: NonNegInt = 10  # commands one member may trigger per minute; beyond it the bot stays silent (0: off)
+    staff_earn: Flag = False  # admins earn check-in, invite, task and newcomer points and may award themselves
 
     @property
     def tz(self) -> ZoneInfo:

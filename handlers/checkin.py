@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from bot.config import Flag, NonNegInt, PosInt, Section, Text, problem, section
 from bot.dispatch import Context, Reply, command, job
 from bot.errors import UserError, WrongPlace
-from handlers.common import services
+from handlers.common import earns, services
 from handlers.lib import levels, tasks
 from storage.checkins import Reward
 from storage.errors import AlreadyCheckedIn, InsufficientPoints, MakeupLimit, NothingToMakeUp
@@ -67,6 +67,20 @@ def _rewards(cfg: Any) -> Any:
     return pay
 
 
+def _makeup_bonuses(cfg: Any) -> Any:
+    """What a makeup pays: every streak bonus the repaired run reached or passed that the run has not paid
+    yet, and the cumulative bonus the new total reaches; scaled as a check-in's lines are."""
+    m = cfg.multiplier
+
+    def pay(streak: int, total: int, paid: frozenset[int]) -> list[Reward]:
+        out = [Reward(Kind.CHECKIN_STREAK, b.bonus * m, b.name, b.days) for b in cfg.consecutive
+               if b.days <= streak and b.days not in paid]
+        out += [Reward(Kind.CHECKIN_TOTAL, b.bonus * m, b.name, b.days) for b in cfg.cumulative if b.days == total]
+        return out
+
+    return pay
+
+
 def campaign_name(ctx: Context, section: str) -> str:
     """The name of the campaign overriding `section` now, or "" outside any campaign."""
     cid = ctx.campaign(section)
@@ -88,6 +102,8 @@ async def checkin(ctx: Context, args: str) -> Reply | list[Reply]:
     cfg = ctx.settings.checkin
     if cfg.group_only and ctx.room is None:
         raise WrongPlace("请在群里签到", where="group")
+    if not earns(ctx, ctx.sender):
+        return ctx.reply("checkin/staff")
     try:
         # a campaign multiplies the configured points first (an integer), then the level's multiplier the
         # result, rounded down once per line: 5 points, campaign x2, level x1.25 -> floor(5 * 2 * 1.25) = 12
@@ -115,23 +131,28 @@ async def checkin(ctx: Context, args: str) -> Reply | list[Reply]:
 
 
 @command("补签", feature="checkin.makeup")
-async def makeup(ctx: Context, args: str) -> Reply:
+async def makeup(ctx: Context, args: str) -> Reply | list[Reply]:
     """花积分补上最近漏签的一天，接上连续签到"""
     cfg = ctx.settings.checkin.makeup
+    if not earns(ctx, ctx.sender):
+        return ctx.reply("checkin/staff")
     local = ctx.now.astimezone(ctx.settings.bot.tz)
     month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     try:
         res = services(ctx).checkins.makeup(member=ctx.sender, today=ctx.day, at=ctx.now, room=ctx.room,
                                  within_days=cfg.within_days, cost=cfg.cost, max_per_month=cfg.max_per_month,
-                                 month_start=month_start)
+                                 month_start=month_start, bonuses=_makeup_bonuses(ctx.settings.checkin),
+                                 campaign=ctx.campaign("checkin"), scale=levels.checkin_scale(ctx.settings))
     except NothingToMakeUp as e:
         raise UserError("没有可以补签的日期", template="checkin/makeup_none", within_days=e.within_days) from None
     except MakeupLimit as e:
         raise UserError("本月补签次数已用完", template="checkin/makeup_limit", used=e.used, limit=e.limit) from None
     except InsufficientPoints as e:
         raise UserError("积分不足", template="checkin/makeup_poor", cost=e.needed, points=e.points) from None
-    return ctx.reply("checkin/makeup_ok", day=res.day, cost=res.cost, points=res.points, streak=res.streak,
-                     total_days=res.total_days, used=res.used, limit=res.limit)
+    return [ctx.reply("checkin/makeup_ok", day=res.day, cost=res.cost, points=res.points, streak=res.streak,
+                      total_days=res.total_days, used=res.used, limit=res.limit, earned=res.earned,
+                      bonuses=[{"name": r.name, "points": r.points} for r in res.rewards]),
+            *tasks.after_checkin(ctx)]  # tiers of check-in tasks the repaired counts reached
 
 
 @job("checkin_reminder")

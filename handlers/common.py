@@ -18,6 +18,12 @@ def ledger(ctx: Context) -> Ledger:
     return services(ctx).ledger
 
 
+def earns(ctx: Context, member: str) -> bool:
+    """Whether `member` earns points automatically: staff (bot.admins) only with bot.staff_earn."""
+    bot = ctx.settings.bot
+    return bot.staff_earn or member not in bot.admins
+
+
 def checked_in_today(last: Any, ctx: Context) -> bool:
     return last is not None and last == ctx.day
 

@@ -20,6 +20,13 @@ from storage.models import CHECKINS, LEDGER, MEMBERS
 from storage.vocabulary import Kind
 
 
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class Reward:
     """One line of a payout: a kind for the ledger and a name the member reads."""
@@ -27,6 +34,7 @@ class Reward:
     kind: str
     points: int
     name: str = ""
+    days: int = 0  # the bonus's day count (a makeup's bonus keys name it)
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,8 @@ class MakeupResult:
     total_days: int
     used: int
     limit: int
+    rewards: tuple[Reward, ...] = ()  # bonuses the repaired days reached
+    earned: int = 0
 
 
 class Checkins:
@@ -136,12 +146,18 @@ class Checkins:
         cost: int,
         max_per_month: int,
         month_start: datetime,
+        bonuses: Callable[[int, int, frozenset[int]], Sequence[Reward]] | None = None,
+        campaign: str | None = None,
+        scale: Callable[[int, int], int] | None = None,
     ) -> MakeupResult:
         """补签: fill the most recent missed day of the last `within_days` for `cost` points.
 
         A missed day is one the bot was running (see mark_active) without a check-in by the member;
-        filling it reconnects the streak around it. Raises NothingToMakeUp, MakeupLimit or
-        InsufficientPoints, each with nothing written.
+        filling it reconnects the streak around it. `bonuses(streak, total_days, paid)` says what the
+        repaired run (`streak` days long) and the new total pay, given the streak-bonus day counts
+        `paid` already paid by check-ins of that run; each Reward names its `days`, which its key holds.
+        `scale` as for check_in. Raises NothingToMakeUp, MakeupLimit or InsufficientPoints, each with
+        nothing written.
         """
         db = self.db
         with db.transaction() as conn:
@@ -159,28 +175,59 @@ class Checkins:
             if locked.points < cost:
                 raise InsufficientPoints(needed=cost, points=locked.points)
             day = missed[0]
-            self.ledger.append(conn, locked, [Line(-cost, Kind.MAKEUP, keys.makeup(member, day), room=room,
-                                                   detail=f"补签 {day.isoformat()}")], at)
             last = locked.last_checkin
             new_last = day if last is None or day > last else last
             total = locked.checkin_days + 1
             self._checkin.run(conn, member=member, day=db.day(day), at=db.at(at), room=room, streak=0,
                               total=total, points=0, makeup=True)
-            streak = self._streak_ending(conn, member, new_last)
+            run = self._run_ending(conn, member, new_last)
+            streak = len(run)
+            due: Sequence[Reward] = bonuses(streak, total, self._streak_bonuses_paid(conn, member, run)) if bonuses else ()
+            if scale is not None:
+                due = [Reward(r.kind, scale(r.points, locked.growth), r.name, r.days) for r in due]
+            paid = tuple(r for r in due if r.points > 0)
+            lines = [Line(-cost, Kind.MAKEUP, keys.makeup(member, day), room=room, detail=f"补签 {day.isoformat()}")]
+            lines += [Line(r.points, r.kind, keys.makeup_bonus(member, day, r.kind, r.days), growth_delta=r.points,
+                           room=room, detail=r.name, campaign=campaign) for r in paid]
+            self.ledger.append(conn, locked, lines, at)
             self._streak_set.run(conn, id=member, total=total, streak=streak, day=db.day(new_last))
-            return MakeupResult(day=day, cost=cost, points=locked.points - cost, streak=streak, total_days=total,
-                                used=used + 1, limit=max_per_month)
+            earned = sum(r.points for r in paid)
+            return MakeupResult(day=day, cost=cost, points=locked.points - cost + earned, streak=streak,
+                                total_days=total, used=used + 1, limit=max_per_month, rewards=paid, earned=earned)
 
-    def _streak_ending(self, conn: Connection, member: str, last: date) -> int:
-        """The run of check-in days ending at `last`; days the bot did not run do not break it."""
+    def _run_ending(self, conn: Connection, member: str, last: date) -> list[date]:
+        """The run of check-in days ending at `last`, newest first; days the bot did not run do not break it."""
         days = [loaded_date(r[0]) for r in self._days.run(conn, member=member, since=self.db.day(date.min))]
         days = [d for d in days if d <= last]
-        streak, prev = 0, None
+        run: list[date] = []
         for d in days:
-            if prev is not None and not self._unbroken(conn, d, prev):
+            if run and not self._unbroken(conn, d, run[-1]):
                 break
-            streak, prev = streak + 1, d
-        return streak
+            run.append(d)
+        return run
+
+    def _streak_bonuses_paid(self, conn: Connection, member: str, run: Sequence[date]) -> frozenset[int]:
+        """The day counts of streak bonuses check-ins and makeups of `run` paid (a bonus pays once per run).
+
+        A check-in's streak bonus is the one of its row's streak; a makeup's names its day count in its key.
+        """
+        days = set(run)
+        streaks = {loaded_date(r.day): int(r.streak) for r in conn.execute(
+            select(CHECKINS.c.day, CHECKINS.c.streak).where(CHECKINS.c.member_id == member,
+                                                             CHECKINS.c.day >= min(run), CHECKINS.c.day <= max(run)))}
+        made_up = keys.makeup(member, date.min)[:-len(date.min.isoformat())]  # "makeup:<member>:"
+        out: set[int] = set()
+        for (key,) in conn.execute(select(LEDGER.c.key).where(LEDGER.c.member_id == member,
+                                                              LEDGER.c.kind == str(Kind.CHECKIN_STREAK))):
+            if key.startswith("checkin:"):
+                d = _day(key[len("checkin:"):][:10])
+                if d in days and key.startswith(keys.checkin(d, member) + ":"):
+                    out.add(streaks.get(d, 0))
+            elif key.startswith(made_up):
+                d = _day(key[len(made_up):][:10])
+                if d in days:
+                    out.add(int(key.rsplit(":", 1)[1]))
+        return frozenset(out)
 
     def _unbroken(self, conn: Connection, last: date, day: date) -> bool:
         """No day between `last` and `day` (both excluded) on which the bot was running."""

@@ -19,6 +19,11 @@ def makeup(member: str, day: date) -> str:
     return f"makeup:{member}:{day.isoformat()}"
 
 
+def makeup_bonus(member: str, day: date, kind: str, days: int) -> str:
+    """A bonus a makeup of `day` paid: the streak or cumulative bonus of `days` days."""
+    return f"{makeup(member, day)}:{kind}:{days}"
+
+
 def redeem(event_id: str, member: str) -> str:
     return f"redeem:{event_id}:{member}"
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from tests.conftest import ChatBot
 from tests.factories import config, sh
-from tests.helpers import checkin
+from tests.helpers import checkin, replayed, sent_lines
 
 
 def makeup_config(**makeup: Any) -> dict[str, Any]:
@@ -92,3 +92,52 @@ async def test_the_monthly_limit_counts_makeups_of_this_month(make_chat, db_url)
 
 async def test_makeup_is_off_without_its_section(chat: ChatBot) -> None:
     assert (await chat.say("补签", as_="alice")) == []
+
+
+async def test_a_makeup_that_completes_a_cumulative_bonus_pays_it(make_chat, db_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    data = makeup_config(cost=5)
+    data["checkin"]["consecutive"] = [{"days": 3, "bonus": 10}]
+    data["checkin"]["cumulative"] = [{"days": 5, "bonus": 50}]
+    bot: ChatBot = make_chat(data, url=db_url)
+    await checkin(bot, "alice", "2026-11-01 09:00")
+    await checkin(bot, "alice", "2026-11-02 09:00")
+    await busy_day(bot, "2026-11-03 12:00")  # missed
+    await checkin(bot, "alice", "2026-11-04 09:00")
+    await checkin(bot, "alice", "2026-11-05 09:00")  # 4 x 5 = 20
+    r = await bot.say("补签", as_="alice")
+    assert "已补上 11月3日" in r.text and "累计签到 5 天" in r.text and "连续签到 5 天" in r.text
+    # the total reached 5 and the repaired run passed 3, which no check-in of it had paid
+    assert "累计签到5天奖励 +50" in r.text and "连续签到3天奖励 +10" in r.text
+    assert "当前积分：75" in r.text  # 20 - 5 + 60
+    bonus = [(e.kind, e.delta, e.key) for e in bot.entries("alice") if e.kind != "checkin"]
+    assert bonus == [("makeup", -5, "makeup:alice:2026-11-03"),
+                     ("checkin_streak", 10, "makeup:alice:2026-11-03:checkin_streak:3"),
+                     ("checkin_total", 50, "makeup:alice:2026-11-03:checkin_total:5")]
+    assert bot.growth("alice") == 80
+    # the next check-in pays no bonus of this run again
+    r = await checkin(bot, "alice", "2026-11-06 09:00")
+    assert "连续签到 6 天" in r.text and "🎁" not in r.text and bot.balance("alice") == 80
+    # a replay of the same messages pays the same, once
+    assert await replayed(bot, f"sqlite:///{tmp_path / 'replay.db'}") == sent_lines(bot)
+
+
+async def test_a_repaired_run_pays_the_streak_bonus_it_jumps_past_once(make_chat, db_url) -> None:  # type: ignore[no-untyped-def]
+    data = makeup_config(cost=5, within_days=7)
+    data["checkin"]["consecutive"] = [{"days": 3, "bonus": 10}, {"days": 7, "bonus": 30}]
+    data["checkin"]["cumulative"] = []
+    bot: ChatBot = make_chat(data, url=db_url)
+    await checkin(bot, "bob", "2026-11-01 09:00")
+    await checkin(bot, "bob", "2026-11-02 09:00")
+    await busy_day(bot, "2026-11-03 12:00")  # missed
+    for d in range(4, 9):
+        await checkin(bot, "bob", f"2026-11-{d:02d} 09:00")  # the 6th reaches 3 in a row: +10
+    assert bot.balance("bob") == 45
+    r = await bot.say("补签", as_="bob")
+    # 1st to 8th: 8 days in a row; the 3-day bonus of this run was paid on the 6th, the 7-day one never
+    assert "连续签到 8 天" in r.text and "连续签到7天奖励 +30" in r.text and "连续签到3天奖励" not in r.text
+    assert "当前积分：70" in r.text
+    assert [e.key for e in bot.entries("bob") if e.kind == "checkin_streak"] == [
+        "checkin:2026-11-06:bob:checkin_streak:1", "makeup:bob:2026-11-03:checkin_streak:7"]
+    r = await checkin(bot, "bob", "2026-11-09 09:00")
+    assert "连续签到 9 天" in r.text and "🎁" not in r.text
+    assert "不需要补签" in (await bot.say("补签", as_="bob")).text
