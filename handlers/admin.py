@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.dispatch import Context, Reply, command
 from bot.errors import UserError
-from handlers.common import ledger, services
+from handlers.common import earns, ledger, services
 from storage import keys
 from storage.errors import InsufficientPoints
 from storage.vocabulary import Kind
@@ -102,6 +102,8 @@ async def award(ctx: Context, args: str) -> Reply:
     """给成员加积分（管理员）
     加分 @某人 50 理由"""
     who, amount, reason = _order(ctx)
+    if ctx.sender in who and not earns(ctx, ctx.sender):
+        raise UserError(template="admin/self_award")  # staff earn only with bot.staff_earn; nobody changes
     names = _names(ctx, who)
     rows = []
     for m in who:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.config import Flag, NonNegInt, Section, section
+from bot.config import Flag, NonNegInt, PosInt, Section, section
 from bot.dispatch import Context, Reply, command, on_join, on_leave
-from handlers.common import ledger
+from handlers.common import earns, ledger
 from handlers.lib import tasks
 from storage import invites as store
 
@@ -15,6 +15,7 @@ class InviteSettings(Section):
     points: NonNegInt = 20
     revoke_within_days: NonNegInt = 7  # invitee leaves within this many days: the award is reversed (0: any time)
     count_returning: Flag = False  # pay for invitees who were in a company group before
+    max_per_event: PosInt = 20  # invitees one join event pays for at most; the rest are recorded as not counted
 
 
 section("invite", InviteSettings, campaign=True)
@@ -36,10 +37,14 @@ async def invited(ctx: Context, ev: Any) -> Reply | None:
     Decisions where the issue is silent:
     - An inviter is paid at most once per invitee while that invite stands (matters with
       count_returning = true: pulling the same friend out and back in pays nothing more).
-    - A join "invited" by the bot itself pays no one; an admin inviting is paid like anyone (the
-      leaderboards leave admins out anyway).
+    - A join "invited" by the bot itself pays no one; an admin inviting earns only with
+      bot.staff_earn (otherwise each invitee is recorded as not counted, reason "staff", silently:
+      staff bring people in all day).
+    - One join event pays for at most max_per_event invitees; the others are recorded as not
+      counted (reason "limit") and the note says how many.
     - The private note also names invitees who did not count (admin, in a group before, already
-      counted), so the inviter is not left wondering; invites of oneself or of the bot are silent.
+      counted or clawed back), so the inviter is not left wondering; invites of oneself or of the
+      bot are silent.
     - Invite tiers the new count reaches are paid at once and told in the same note.
     """
     cfg = ctx.settings.invite
@@ -47,33 +52,40 @@ async def invited(ctx: Context, ev: Any) -> Reply | None:
     bot = ctx.settings.bot
     if cfg is None or not inviter or ctx.room is None or inviter == bot.self_id:
         return None
+    staff = not earns(ctx, inviter)
     paid: list[str] = []
     refused: list[dict[str, str]] = []
+    over = 0  # invitees past max_per_event
     earned = 0
     for p in ev.members:
         refuse = ("self" if p.id == inviter else "bot" if p.id == bot.self_id
-                  else "admin" if p.id in bot.admins else "")
+                  else "admin" if p.id in bot.admins else "staff" if staff else "")
         res = store.invite_joined(ledger(ctx), event_id=ctx.event_id, inviter=inviter, invitee=p.id, room=ctx.room,
                                   at=ctx.now, points=cfg.points, count_returning=cfg.count_returning, refuse=refuse,
-                                  campaign=ctx.campaign("invite"), detail=f"邀请 {_name(p)}")
+                                  campaign=ctx.campaign("invite"), detail=f"邀请 {_name(p)}",
+                                  max_per_event=cfg.max_per_event)
         if res.repeat:
             continue
         if res.status == "valid":
             paid.append(_name(p))
             earned += res.points
-        elif res.reason not in ("self", "bot"):
+        elif res.reason == "limit":
+            over += 1
+        elif res.reason not in ("self", "bot", "staff"):
             refused.append({"name": _name(p), "reason": res.reason})
     tiers = tasks.settle_invites(ctx, inviter) if paid else []
-    if not paid and not refused:
+    if not paid and not refused and not over:
         return None
-    return Reply("invite/paid", {"paid": paid, "earned": earned, "refused": refused,
+    return Reply("invite/paid", {"paid": paid, "earned": earned, "refused": refused, "over": over,
+                                 "max_per_event": cfg.max_per_event,
                                  "tiers": tasks.tier_rows(tiers), "within_days": cfg.revoke_within_days,
                                  "balance": _balance(ctx, inviter)}, to=inviter)
 
 
 @on_leave
 async def left(ctx: Context, ev: Any) -> list[Reply] | None:
-    """Claw back invites of members who left within revoke_within_days, and the invite tiers they held up.
+    """Claw back invites of members who left every group the bot serves within revoke_within_days, and the
+    invite tiers they held up.
 
     Each inviter gets one private note per leave event: who left, what was taken back, the
     balance after (which may be below zero: later earnings pay the debt first).
@@ -84,7 +96,8 @@ async def left(ctx: Context, ev: Any) -> list[Reply] | None:
     by_inviter: dict[str, list[tuple[str, store.Clawback]]] = {}
     for p in ev.members:
         for back in store.invitee_left(ledger(ctx), invitee=p.id, room=ctx.room, at=ctx.now,
-                                       within_days=cfg.revoke_within_days, detail=f"{_name(p)} 退群"):
+                                       within_days=cfg.revoke_within_days, detail=f"{_name(p)} 退群",
+                                       served=ctx.settings.bot.rooms):
             by_inviter.setdefault(back.inviter, []).append((_name(p), back))
     out = []
     for inviter, backs in by_inviter.items():

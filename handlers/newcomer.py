@@ -8,7 +8,7 @@ from pydantic import Field
 
 from bot.config import Flag, NonNegInt, Section, Text, section
 from bot.dispatch import Context, Reply, command, on_join, on_leave
-from handlers.common import ledger, services
+from handlers.common import earns, ledger, services
 from storage import invites as store
 
 
@@ -32,7 +32,8 @@ async def welcome(ctx: Context, ev: Any) -> Reply | None:
     """Pay (or open a claim for) each newcomer of a join, then greet them together by @-mention.
 
     Decisions where the issue is silent:
-    - The bot itself and admins are neither paid nor greeted: admins run the programme.
+    - The bot itself is neither paid nor greeted, nor are admins (they run the programme) unless
+      bot.staff_earn lets staff earn like members.
     - The welcome greets everyone new to *this* group, also those the company scope does not pay
       (they were in another group before): they are still new here. Someone coming back to a group
       they were in is not greeted again; across 50 groups people bounce, and a second welcome is noise.
@@ -49,7 +50,7 @@ async def welcome(ctx: Context, ev: Any) -> Reply | None:
     paid: list[str] = []
     pending: list[str] = []
     for p in ev.members:
-        if p.id == bot.self_id or p.id in bot.admins:
+        if p.id == bot.self_id or not earns(ctx, p.id):
             continue
         if not services(ctx).presence.ever_member(p.id, ctx.room):
             greet.append(p)

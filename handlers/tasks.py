@@ -11,7 +11,7 @@ from pydantic import model_validator
 
 from bot.config import PosInt, Section, Text, problem, section, unique_ids
 from bot.dispatch import Context, Reply, command
-from handlers.common import ledger, live_streak
+from handlers.common import earns, ledger, live_streak
 from handlers.lib.tasks import LABELS, next_tier, tier_rows
 from storage import invites as store
 
@@ -55,7 +55,8 @@ async def my_tasks(ctx: Context, args: str) -> Reply:
     tasks = list(ctx.settings.tasks)
     if not tasks:
         return ctx.reply("tasks/list", tasks=[], fresh=[])
-    fresh = store.settle_tasks(ledger(ctx), member=ctx.sender, tasks=tasks, at=ctx.now, room=ctx.room)
+    fresh = (store.settle_tasks(ledger(ctx), member=ctx.sender, tasks=tasks, at=ctx.now, room=ctx.room)
+             if earns(ctx, ctx.sender) else [])  # staff earn no task points unless bot.staff_earn
     m = ledger(ctx).member(ctx.sender)
     rows = []
     for p in store.task_progress(ledger(ctx), ctx.sender, tasks):

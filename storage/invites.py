@@ -152,7 +152,7 @@ def _known(conn: Any, member: str) -> bool:
 class InviteResult:
     invitee: str
     status: str  # valid | ineligible
-    reason: str = ""  # self | bot | admin | returning | duplicate
+    reason: str = ""  # self | bot | admin | staff | returning | duplicate | clawed_back | limit
     points: int = 0
     entry: Entry | None = None
     repeat: bool = False  # this (join event, invitee) was handled before
@@ -172,13 +172,14 @@ invite_key = keys.invite
 
 def invite_joined(
     ledger: Ledger, *, event_id: str, inviter: str, invitee: str, room: str, at: datetime, points: int,
-    count_returning: bool, refuse: str = "", campaign: str | None = None, detail: str = "",
+    count_returning: bool, refuse: str = "", campaign: str | None = None, detail: str = "", max_per_event: int = 0,
 ) -> InviteResult:
     """Record that `inviter` brought `invitee` into `room`, paying `points` when the invitee counts.
 
     Call before the join is recorded. `refuse` is a reason the caller already knows (self, bot,
-    admin). Otherwise the invitee does not count when they were in any group before (unless
-    `count_returning`), or when this inviter already holds a valid invite of them.
+    admin, staff). Otherwise the invitee does not count when they were in any group before (unless
+    `count_returning`), when this inviter already holds a valid invite of them or had one clawed
+    back, or when `max_per_event` (> 0) invitees of this join event were paid already.
     """
     with ledger.db.transaction() as conn:
         lock_member(conn, inviter)
@@ -189,9 +190,14 @@ def invite_joined(
         reason = refuse
         if not reason and not count_returning and _ever_member(conn, invitee, None):
             reason = "returning"
-        if not reason and conn.execute(select(I.c.id).where(I.c.inviter_id == inviter, I.c.invitee_id == invitee,
-                                                            I.c.status == "valid").limit(1)).first() is not None:
-            reason = "duplicate"
+        if not reason:
+            before = {r.status for r in conn.execute(select(I.c.status).where(
+                I.c.inviter_id == inviter, I.c.invitee_id == invitee, I.c.status.in_(("valid", "reversed"))))}
+            reason = "duplicate" if "valid" in before else "clawed_back" if "reversed" in before else ""
+        if not reason and max_per_event and int(conn.execute(
+                select(func.count()).select_from(I).where(I.c.event_id == event_id, I.c.status == "valid")
+        ).scalar_one()) >= max_per_event:
+            reason = "limit"
         row = {"event_id": event_id, "inviter_id": inviter, "invitee_id": invitee, "room_id": room, "joined_at": at}
         if reason:
             conn.execute(insert(I).values(**row, status="ineligible", reason=reason, points=0, key=""))
@@ -205,16 +211,22 @@ def invite_joined(
 
 
 def invitee_left(ledger: Ledger, *, invitee: str, room: str, at: datetime, within_days: int,
-                 detail: str = "") -> list[Clawback]:
-    """`invitee` left `room`: claw back every valid invite into it made less than `within_days` ago (0 = any time).
+                 detail: str = "", served: Sequence[str] = ()) -> list[Clawback]:
+    """`invitee` left `room` (already recorded): once they are in no group the bot serves (`served`, empty:
+    every group), claw back every valid invite of them made less than `within_days` ago (0 = any time).
 
     The reversal is a new ledger entry and may take the inviter below zero. An invite older than
-    the window stays valid for good.
+    the window stays valid for good; one clawed back never pays its inviter again.
     """
     out: list[Clawback] = []
     with ledger.db.transaction() as conn:
+        still = select(RM.c.room_id).where(RM.c.member_id == invitee, RM.c.active.is_(True))
+        if served:
+            still = still.where(RM.c.room_id.in_(list(served)))
+        if conn.execute(still.limit(1)).first() is not None:
+            return out  # still in the community
         rows = conn.execute(select(I.c.id, I.c.inviter_id, I.c.points, I.c.key, I.c.joined_at)
-                            .where(I.c.invitee_id == invitee, I.c.room_id == room, I.c.status == "valid")
+                            .where(I.c.invitee_id == invitee, I.c.status == "valid")
                             .order_by(I.c.id)).all()
         for r in rows:
             if within_days and at - r.joined_at >= timedelta(days=within_days):

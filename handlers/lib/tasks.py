@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.dispatch import Context, Reply
-from handlers.common import ledger
+from handlers.common import earns, ledger
 from storage import invites as store
 
 CHECKIN_METRICS = ("checkin_days", "checkin_streak")
@@ -25,7 +25,7 @@ def tier_rows(changes: Sequence[store.TierChange]) -> list[dict[str, Any]]:
 def after_checkin(ctx: Context) -> list[Reply]:
     """Tiers of check-in tasks the sender's check-in just reached, as replies to add to the check-in reply."""
     tasks = of_metric(ctx, *CHECKIN_METRICS)
-    if not tasks:
+    if not tasks or not earns(ctx, ctx.sender):
         return []
     paid = store.settle_tasks(ledger(ctx), member=ctx.sender, tasks=tasks, at=ctx.now, room=ctx.room)
     if not paid:
@@ -36,6 +36,8 @@ def after_checkin(ctx: Context) -> list[Reply]:
 
 def settle_invites(ctx: Context, inviter: str) -> list[store.TierChange]:
     """Pay the invite tiers `inviter` now reaches."""
+    if not earns(ctx, inviter):
+        return []
     return store.settle_tasks(ledger(ctx), member=inviter, tasks=of_metric(ctx, "invites"), at=ctx.now, room=ctx.room)
 
 

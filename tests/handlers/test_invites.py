@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
+from storage.models import INVITES
 from tests.conftest import ChatBot
 from tests.factories import config
 
@@ -175,3 +178,55 @@ async def test_a_replayed_join_or_leave_event_changes_nothing(make_chat: Any, db
     assert "扣回" in (await bot.leave("g1", "bob", id="l1")).text
     assert (await bot.leave("g1", "bob", id="l1")) == []
     assert rows(bot) == [("invite", 20, "invite:j1:bob"), ("invite_revoke", -20, "invite:j1:bob:revoke")]
+
+
+async def test_no_clawback_while_the_invitee_is_still_in_another_group(make_chat: Any, db_url: str) -> None:
+    bot: ChatBot = make_chat(invite_config(), url=db_url)
+    bot.at("2026-11-23 09:00")
+    assert "获得 20 积分" in (await bot.join("g1", "carol", inviter="alice", id="j1")).text
+    r = await bot.join("g2", "carol", inviter="alice", id="j2")  # also in group 2: not a new invite
+    assert "carol 之前已在群里" in r.text
+    bot.at("2026-11-24 09:00")
+    assert (await bot.leave("g1", "carol")) == []  # still in the community
+    assert bot.balance("alice") == 20
+    bot.at("2026-11-25 09:00")
+    r = await bot.leave("g2", "carol")  # gone from every group within the window
+    assert r[0].to == "alice" and "carol 入群不满 7 天就退群了" in r.text and "当前积分：0" in r.text
+    assert rows(bot) == [("invite", 20, "invite:j1:carol"), ("invite_revoke", -20, "invite:j1:carol:revoke")]
+
+
+async def test_a_clawed_back_invitee_coming_back_pays_nothing_again(make_chat: Any, db_url: str) -> None:
+    bot: ChatBot = make_chat(invite_config(count_returning=True), url=db_url)
+    assert "获得 20 积分" in (await bot.join("g1", "carol", inviter="alice", id="j1")).text
+    assert "扣回" in (await bot.leave("g1", "carol", id="l1")).text
+    r = await bot.join("g1", "carol", inviter="alice", id="j2")
+    assert "carol 之前退群时邀请积分已扣回，不计入邀请奖励" in r.text and "当前积分：0" in r.text
+    assert rows(bot) == [("invite", 20, "invite:j1:carol"), ("invite_revoke", -20, "invite:j1:carol:revoke")]
+
+
+async def test_a_group_the_bot_no_longer_serves_does_not_hold_a_clawback_off(make_chat: Any, db_url: str) -> None:
+    bot: ChatBot = make_chat(invite_config(), url=db_url)
+    assert "获得 20 积分" in (await bot.join("g1", "carol", inviter="alice", id="j1")).text
+    assert "获得" in (await bot.say("签到", as_="carol", room="g9")).text
+    data = invite_config()
+    data["bot"]["rooms"] = ["g1", "g2"]  # the operator stopped serving g9
+    served: ChatBot = make_chat(data, url=db_url)
+    r = await served.leave("g1", "carol")
+    assert r[0].to == "alice" and "扣回" in r.text
+    assert served.balance("alice") == 0
+
+
+async def test_one_join_event_pays_for_at_most_max_per_event_invitees(make_chat: Any, db_url: str) -> None:
+    bot: ChatBot = make_chat(invite_config(max_per_event=3), url=db_url)
+    members = [f"m{i:02d}" for i in range(10)]
+    r = await bot.join("g1", *members, inviter="alice", id="j1")
+    assert r[0].to == "alice" and "你获得 60 积分" in r.text
+    assert "一次入群最多按 3 人计邀请奖励，另外 7 人不计入" in r.text
+    assert rows(bot) == [("invite", 20, f"invite:j1:m0{i}") for i in range(3)]
+    with bot.rt.services.db.reading() as conn:
+        got = conn.execute(select(INVITES.c.invitee_id, INVITES.c.status, INVITES.c.reason)
+                           .order_by(INVITES.c.id)).all()
+    assert [tuple(g) for g in got] == [(m, "valid", "") for m in members[:3]] + \
+        [(m, "ineligible", "limit") for m in members[3:]]
+    # a second event pays again, up to its own cap
+    assert "你获得 20 积分" in (await bot.join("g2", "n1", inviter="alice", id="j2")).text
