@@ -268,4 +268,13 @@ class Checkins:
         ).all()
         for u in unpaid:
             problems.append(f"check-in of {u.member_id} on {u.day} has points but no ledger line")
+        # a makeup's bonus lines (keys.makeup_bonus) belong to that member's makeup of that day
+        made_up = {(r.member_id, loaded_date(r.day)) for r in conn.execute(
+            select(C.c.member_id, C.c.day).where(C.c.makeup.is_(True)))}
+        for e in conn.execute(select(L.c.id, L.c.member_id, L.c.key).where(
+                L.c.kind.in_((str(Kind.CHECKIN_STREAK), str(Kind.CHECKIN_TOTAL))), L.c.key.like("makeup:%"))):
+            prefix = keys.makeup(e.member_id, date.min)[:-len(date.min.isoformat())]
+            day = _day(e.key[len(prefix):][:10]) if e.key.startswith(prefix) else None
+            if day is None or (e.member_id, day) not in made_up:
+                problems.append(f"ledger line {e.id} ({e.member_id}): makeup bonus {e.key} without its makeup check-in")
         return problems

@@ -17,10 +17,10 @@ from sqlalchemy import func, insert, select, update
 from storage import keys
 from storage.db import Locked, lock_member
 from storage.ledger import Entry, Ledger
-from storage.models import INVITES, MEMBERS, NEWCOMERS, ROOM_MEMBERS, TASK_TIERS
+from storage.models import INVITES, LEDGER, MEMBERS, NEWCOMERS, ROOM_MEMBERS, TASK_TIERS
 from storage.vocabulary import Kind
 
-N, I, T, M, RM = NEWCOMERS, INVITES, TASK_TIERS, MEMBERS, ROOM_MEMBERS  # noqa: E741
+N, I, T, M, RM, L = NEWCOMERS, INVITES, TASK_TIERS, MEMBERS, ROOM_MEMBERS, LEDGER  # noqa: E741
 
 METRICS = ("invites", "checkin_days", "checkin_streak")
 
@@ -236,6 +236,28 @@ def invitee_left(ledger: Ledger, *, invitee: str, room: str, at: datetime, withi
             conn.execute(update(I).where(I.c.id == r.id).values(status="reversed", reversed_at=at))
             out.append(Clawback(r.inviter_id, invitee, r.points, entry, r.joined_at))
     return out
+
+
+def audit(conn: Any) -> list[str]:
+    """An inviter is paid once per invitee (never again after a clawback); each paid invite has its entry, each
+    clawed-back one its reversal."""
+    problems: list[str] = []
+    pairs: dict[tuple[str, str], list[str]] = {}
+    for r in conn.execute(select(I.c.inviter_id, I.c.invitee_id, I.c.status)
+                          .where(I.c.status.in_(("valid", "reversed"))).order_by(I.c.id)):
+        pairs.setdefault((r.inviter_id, r.invitee_id), []).append(r.status)
+    for (inviter, invitee), statuses in pairs.items():
+        if len(statuses) > 1:
+            problems.append(f"invites: {inviter} was paid {len(statuses)} times for inviting {invitee}")
+    entries = {r.key: (r.member_id, int(r.delta)) for r in conn.execute(
+        select(L.c.key, L.c.member_id, L.c.delta).where(L.c.kind.in_((str(Kind.INVITE), str(Kind.INVITE_REVOKE)))))}
+    for r in conn.execute(select(I.c.id, I.c.inviter_id, I.c.status, I.c.points, I.c.key)
+                          .where(I.c.status.in_(("valid", "reversed")), I.c.key != "")):
+        if entries.get(r.key) != (r.inviter_id, int(r.points)):
+            problems.append(f"invite {r.id} ({r.inviter_id}): no ledger entry {r.key} paying {r.points}")
+        if r.status == "reversed" and entries.get(keys.clawback(r.key)) != (r.inviter_id, -int(r.points)):
+            problems.append(f"invite {r.id} ({r.inviter_id}): clawed back without its reversal entry")
+    return problems
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine
 
+from storage import invites
 from storage.boards import Boards
 from storage.checkins import Checkins
 from storage.conversations import Conversations, Pending
@@ -84,6 +85,7 @@ class Storage:
     def open(cls, engine: Engine, tz: ZoneInfo, expiry: Policy | None = None) -> Storage:
         db = Database(engine)
         ledger = Ledger(db)
+        ledger.audits.append(invites.audit)
         return cls(db=db, ledger=ledger, presence=Presence(db), checkins=Checkins(ledger),
                    conversations=Conversations(db), boards=Boards(ledger, tz), growth=Growth(ledger),
                    mall=Mall(ledger, tz), profiles=Profiles(db),

@@ -10,7 +10,7 @@ from typing import Any
 from bot.app import DIGEST_SEPARATOR
 from tests.conftest import ChatBot
 from tests.factories import config, sh
-from tests.helpers import checkin
+from tests.helpers import checkin, give
 
 
 def rows(text: str) -> list[str]:
@@ -22,7 +22,7 @@ async def test_week_and_month_boards_count_points_earned_in_the_period_across_th
     await checkin(bot, "alice", "2026-12-27 09:00")  # Sunday: last week, this month
     await checkin(bot, "bob", "2026-12-28 09:00")  # Monday
     await checkin(bot, "carol", "2026-12-28 10:00")  # same points as bob, later
-    await checkin(bot, "wxid_owner", "2026-12-28 11:00")  # an admin: never listed
+    give(bot, "wxid_owner", 5, at="2026-12-28 11:00")  # an admin (who earns nothing by checking in): never listed
     r = await bot.say("周榜", as_="dave", name="Dave")
     assert r.text.splitlines()[0] == "🏆 本周积分榜 TOP 10"
     assert rows(r.text) == ["1. Bob  5 分", "1. Carol  5 分"]  # a tie: who got there first is first

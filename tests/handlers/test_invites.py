@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, update
 
 from storage.models import INVITES
 from tests.conftest import ChatBot
-from tests.factories import config
+from tests.factories import config, sh
 
 
 def invite_config(tasks: list[dict[str, Any]] | None = None, **invite: Any) -> dict[str, Any]:
@@ -230,3 +230,23 @@ async def test_one_join_event_pays_for_at_most_max_per_event_invitees(make_chat:
         [(m, "ineligible", "limit") for m in members[3:]]
     # a second event pays again, up to its own cap
     assert "你获得 20 积分" in (await bot.join("g2", "n1", inviter="alice", id="j2")).text
+
+
+async def test_audit_reports_an_invite_paid_twice_or_without_its_entries(make_chat: Any, db_url: str) -> None:
+    bot: ChatBot = make_chat(invite_config(), url=db_url)
+    assert "获得 20 积分" in (await bot.join("g1", "carol", inviter="alice", id="j1")).text
+    assert "扣回" in (await bot.leave("g1", "carol", id="l1")).text
+    assert bot.ledger.audit() == []
+    db = bot.rt.services.db
+    with db.transaction() as conn:  # by hand: a second payment row for the same pair, and a reversal lost
+        conn.execute(insert(INVITES).values(event_id="j9", inviter_id="alice", invitee_id="carol", room_id="g1",
+                                            joined_at=sh("2026-11-24 09:00"), status="valid", reason="", points=0,
+                                            key=""))
+        conn.execute(update(INVITES).where(INVITES.c.event_id == "j1").values(key="invite:j1:nobody"))
+    problems = bot.ledger.audit()
+    assert any("alice was paid 2 times for inviting carol" in p for p in problems), problems
+    assert any("no ledger entry invite:j1:nobody paying 20" in p for p in problems), problems
+    assert any("clawed back without its reversal entry" in p for p in problems), problems
+    with db.transaction() as conn:
+        conn.execute(delete(INVITES).where(INVITES.c.event_id == "j9"))
+        conn.execute(update(INVITES).where(INVITES.c.event_id == "j1").values(key="invite:j1:carol"))

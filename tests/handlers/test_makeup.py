@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+from sqlalchemy import update
+
+from storage.models import CHECKINS
 from tests.conftest import ChatBot
 from tests.factories import config, sh
 from tests.helpers import checkin, replayed, sent_lines
@@ -141,3 +145,23 @@ async def test_a_repaired_run_pays_the_streak_bonus_it_jumps_past_once(make_chat
     r = await checkin(bot, "bob", "2026-11-09 09:00")
     assert "连续签到 9 天" in r.text and "🎁" not in r.text
     assert "不需要补签" in (await bot.say("补签", as_="bob")).text
+
+
+async def test_audit_reports_a_makeup_bonus_without_its_makeup(make_chat, db_url) -> None:  # type: ignore[no-untyped-def]
+    data = makeup_config(cost=5)
+    data["checkin"]["consecutive"] = []
+    data["checkin"]["cumulative"] = [{"days": 3, "bonus": 50}]
+    bot: ChatBot = make_chat(data, url=db_url)
+    await checkin(bot, "alice", "2026-11-01 09:00")
+    await busy_day(bot, "2026-11-02 12:00")
+    await checkin(bot, "alice", "2026-11-03 09:00")
+    assert "累计签到3天奖励 +50" in (await bot.say("补签", as_="alice")).text
+    assert bot.ledger.audit() == []
+    # by hand: the makeup row is no longer a makeup
+    C = CHECKINS
+    with bot.rt.services.db.transaction() as conn:
+        conn.execute(update(C).where(C.c.member_id == "alice", C.c.makeup.is_(True)).values(makeup=False))
+    [problem] = bot.ledger.audit()
+    assert "makeup bonus makeup:alice:2026-11-02:checkin_total:3 without its makeup check-in" in problem
+    with bot.rt.services.db.transaction() as conn:
+        conn.execute(update(C).where(C.c.member_id == "alice", C.c.day == date(2026, 11, 2)).values(makeup=True))
