@@ -74,7 +74,7 @@ async def invited(ctx: Context, ev: Any) -> Reply | None:
         elif res.reason not in ("self", "bot", "staff"):
             refused.append({"name": _name(p), "reason": res.reason})
     tiers = tasks.settle_invites(ctx, inviter) if paid else []
-    if not paid and not refused and not over:
+    if staff or (not paid and not refused and not over):
         return None
     return Reply("invite/paid", {"paid": paid, "earned": earned, "refused": refused, "over": over,
                                  "max_per_event": cfg.max_per_event,
