@@ -273,7 +273,8 @@ def replay(file: Annotated[Path, typer.Argument(help="JSON-lines events, one per
         raise _fail(f"events file {file} not found")
     rt = _runtime(settings, ManualClock(Clock().now(), settings.bot.tz))
     out = sys.stdout
-    src = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
+    # bytes: a line that is not UTF-8 is reported and skipped, not the end of the file
+    src = sys.stdin.buffer if str(file) == "-" else file.open("rb")
     with src:
         stats = asyncio.run(run_replay(rt.app, rt.schedule, src, _writer(out), batch_size=settings.storage.batch_size,
                                        budget=Budget.from_settings(settings.outbox, settings.bot.tz)))

@@ -131,6 +131,27 @@ def test_bad_replay_lines_are_reported_and_skipped(workdir: Path) -> None:
     assert "line 4" in res.stderr and "Traceback" not in res.stderr
 
 
+def test_a_line_not_in_utf8_or_nested_too_deep_is_reported_and_the_rest_replayed(workdir: Path) -> None:
+    def line(i: int) -> bytes:
+        return json.dumps({"type": "message", "id": f"m{i}", "at": f"2026-11-23T09:0{i}:00+08:00", "room": "r1",
+                           "from": f"wxid_{i}", "name": "Alice", "text": "签到"}, ensure_ascii=False).encode()
+
+    (workdir / "odd.jsonl").write_bytes(b"\n".join([
+        line(1),
+        '{"type": "message", "text": "签到"}'.encode("gbk"),  # saved by another program in GBK
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a": ' * 100_000 + b"1" + b"}" * 100_000,
+        line(2),
+    ]) + b"\n")
+    res = run("replay", "odd.jsonl", "--db", f"sqlite:///{workdir / 'o.db'}", cwd=workdir)
+    assert res.returncode == 3, res.stderr
+    assert [json.loads(out)["reply_to"] for out in res.stdout.splitlines()] == ["m1", "m2"]
+    assert "line 2: not UTF-8" in res.stderr
+    assert "line 3: not an event: brackets nested too deeply" in res.stderr
+    assert "line 4: not an event: brackets nested too deeply" in res.stderr
+    assert "3 line(s) could not be read" in res.stderr and "Traceback" not in res.stderr
+
+
 def test_a_wrong_config_value_stops_with_the_key_not_a_traceback(workdir: Path) -> None:
     (workdir / "config.toml").write_text('[checkin]\npoints = "五"\n', encoding="utf-8")
     res = run("replay", "events.jsonl", cwd=workdir)

@@ -79,14 +79,28 @@ def parse_event(d: Any) -> Event:
     raise ValueError(f'unknown "type" {kind!r}: use message, join, leave or tick')
 
 
-def read_events(lines: Iterable[str]) -> Iterator[Event | BadLine]:
-    for n, line in enumerate(lines, 1):
+def read_events(lines: Iterable[str | bytes]) -> Iterator[Event | BadLine]:
+    """Events of a JSON-lines stream; a line that cannot be read is a BadLine and the stream goes on.
+
+    Lines may come as bytes (a file opened in binary), so one that is not UTF-8 costs that line only.
+    """
+    for n, raw in enumerate(lines, 1):
+        if isinstance(raw, bytes):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield BadLine(n, f"not UTF-8 (byte {exc.start + 1} of the line)")
+                continue
+        else:
+            line = raw
         if not line.strip():
             continue
         try:
             yield parse_event(json.loads(line))
         except json.JSONDecodeError as exc:
             yield BadLine(n, f"not JSON: {exc.msg} at column {exc.colno}")
+        except RecursionError:
+            yield BadLine(n, "not an event: brackets nested too deeply")
         except ValueError as exc:
             yield BadLine(n, str(exc))
 

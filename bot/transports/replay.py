@@ -33,7 +33,7 @@ class ReplayStats:
 async def replay(
     app: App,
     schedule: Schedule,
-    lines: Iterable[str],
+    lines: Iterable[str | bytes],
     write: Callable[[str], None],
     *,
     batch_size: int = 256,
