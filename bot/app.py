@@ -12,7 +12,7 @@ from loguru import logger
 from bot.clock import Clock, ManualClock
 from bot.dispatch import REGISTRY, Context, Matcher, Registry, Reply, gate, normalize, strip_bot_mention
 from bot.errors import UserError
-from bot.events import Event, JobDue, MemberJoined, MemberLeft, Message, Outgoing, Tick
+from bot.events import Down, Event, JobDue, MemberJoined, MemberLeft, Message, Outgoing, Tick, Up
 from bot.templating import Renderer
 
 
@@ -113,7 +113,7 @@ class App:
             return await self._job(ev)
         if isinstance(ev, (MemberJoined, MemberLeft)):
             return await self._membership(ev, batch)
-        if isinstance(ev, Tick):
+        if isinstance(ev, (Tick, Down, Up)):  # the bot ran at that moment: the day counts, nothing else
             return []
         logger.warning("unknown event ignored: {!r}", ev)
         return []

@@ -53,6 +53,20 @@ class Tick:
 
 
 @dataclass(frozen=True)
+class Down:
+    """Replay: the bot stopped at `at`; until the next Up nothing fires and no day counts as online."""
+
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Up:
+    """Replay: the bot started again at `at`; scheduled runs fire again from then on."""
+
+    at: datetime
+
+
+@dataclass(frozen=True)
 class JobDue:
     """A scheduled job whose due time has come (from the live scheduler or from event time)."""
 
@@ -65,7 +79,7 @@ class JobDue:
         return self.due
 
 
-Event = Message | MemberJoined | MemberLeft | Tick | JobDue
+Event = Message | MemberJoined | MemberLeft | Tick | JobDue | Down | Up
 
 
 @dataclass(frozen=True)

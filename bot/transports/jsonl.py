@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.events import Event, MemberJoined, MemberLeft, Message, Outgoing, Person, Tick
+from bot.events import Down, Event, MemberJoined, MemberLeft, Message, Outgoing, Person, Tick, Up
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,11 @@ def parse_event(d: Any) -> Event:
                           room_name=_str(d, "room_name", False))
     if kind == "tick":
         return Tick(at=at)
-    raise ValueError(f'unknown "type" {kind!r}: use message, join, leave or tick')
+    if kind == "down":
+        return Down(at=at)
+    if kind == "up":
+        return Up(at=at)
+    raise ValueError(f'unknown "type" {kind!r}: use message, join, leave, tick, down or up')
 
 
 def read_events(lines: Iterable[str | bytes]) -> Iterator[Event | BadLine]:
