@@ -64,12 +64,13 @@ class Runtime:
 def build(settings: Settings, clock: Clock | None = None, templates: Path | None = None,
           registry: Registry = REGISTRY) -> Runtime:
     """Wire features into one app: the only place that knows both the runtime and the handlers."""
+    from handlers.lib.samples import BASE, SAMPLES
     from storage.db import make_engine
     from storage.store import Storage
 
     check_jobs(settings, registry)
     renderer = Renderer(templates)
-    renderer.check()
+    renderer.check_samples(SAMPLES, BASE)  # compiles every template, and renders each on its sample data
     tz = settings.bot.tz
     st = Storage.open(make_engine(settings.storage.url, tz=tz), tz, _policy(settings))  # the schema at head
     clock = clock or Clock(tz)
@@ -497,8 +498,10 @@ def check_config(config: ConfigOpt = None, db: DbOpt = None) -> None:
     for i, entry in enumerate(settings.schedule):
         if entry.job not in REGISTRY.jobs:
             raise _fail(f'schedule[{i}].job must be one of {", ".join(sorted(REGISTRY.jobs))}, got "{entry.job}"')
+    from handlers.lib.samples import BASE, SAMPLES
+
     try:
-        Renderer().check()
+        Renderer().check_samples(SAMPLES, BASE)
     except TemplateProblem as exc:
         raise _fail(str(exc)) from None
     typer.echo("config ok")

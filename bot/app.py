@@ -15,7 +15,6 @@ from bot.errors import UserError
 from bot.events import Down, Event, JobDue, MemberJoined, MemberLeft, Message, Outgoing, Tick, Up
 from bot.templating import Renderer
 
-
 # sent when errors/internal itself cannot be rendered
 FALLBACK_APOLOGY = "抱歉，处理你的消息时出了点问题，已记录下来，请稍后再试。"
 
@@ -122,7 +121,7 @@ class App:
         if not isinstance(ev, Message):
             return []
         try:
-            text = self.renderer.render("errors/internal", {})
+            text = self.renderer.render("errors/internal", {"name": ev.sender_name, "keyword": "", "now": ev.at})
         except Exception:  # the apology must not fail: a broken errors/internal falls back to this text
             logger.exception("template errors/internal failed; sent the built-in apology")
             text = FALLBACK_APOLOGY

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -150,6 +151,33 @@ def test_a_line_not_in_utf8_or_nested_too_deep_is_reported_and_the_rest_replayed
     assert "line 3: not an event: brackets nested too deeply" in res.stderr
     assert "line 4: not an event: brackets nested too deeply" in res.stderr
     assert "3 line(s) could not be read" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_check_config_renders_every_template_and_names_a_typo_with_its_file_and_line(tmp_path: Path) -> None:
+    # a copy of the program, so its templates can be broken as an operator would
+    app = tmp_path / "app"
+    for part in ("bot", "handlers", "storage", "templates"):
+        shutil.copytree(ROOT / part, app / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "run_bot.py", app / "run_bot.py")
+    (app / "config.toml").write_text(CONFIG, encoding="utf-8")
+    ok = subprocess.run([sys.executable, "run_bot.py", "check-config"], cwd=app, capture_output=True, text=True,
+                        timeout=120)
+    assert ok.returncode == 0 and "config ok" in ok.stdout, ok.stderr
+    ok_txt = app / "templates" / "checkin" / "ok.txt.j2"
+    lines = ok_txt.read_text(encoding="utf-8").split("\n")
+    ok_txt.write_text("\n".join([lines[0], "{{ earnd }}", *lines[1:]]), encoding="utf-8")
+    for args in (["check-config"], ["replay", "-", "--db", f"sqlite:///{tmp_path / 'x.db'}"]):
+        res = subprocess.run([sys.executable, "run_bot.py", *args], cwd=app, capture_output=True, text=True,
+                             timeout=120, input="")
+        assert res.returncode == 2, res.stdout
+        assert f"{ok_txt} line 2: 'earnd' is undefined" in res.stderr and "Traceback" not in res.stderr
+        assert "config ok" not in res.stdout and res.stdout == ""
+    ok_txt.write_text("\n".join(lines), encoding="utf-8")
+    internal = app / "templates" / "errors" / "internal.txt.j2"
+    internal.write_text("抱歉{% if %}", encoding="utf-8")
+    res = subprocess.run([sys.executable, "run_bot.py", "check-config"], cwd=app, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 2 and f"{internal} line 1" in res.stderr
 
 
 def test_a_wrong_config_value_stops_with_the_key_not_a_traceback(workdir: Path) -> None:

@@ -2,9 +2,10 @@
 
 The clock follows each event's `at`; jobs that fell due since the previous event fire first, each at
 its own due time. Between a `down` and the next `up` event the bot was not running: nothing fires,
-no day counts as online, and any other event there is logged and ignored. Consecutive events are handled in batches of one transaction (group commit); a
-batch's replies are written only after it committed. Replies pass through the outbox on event time:
-its send budget and coalescing decide each line's `at` as they would live.
+no day counts as online, and any other event there is logged and ignored. Consecutive events are
+handled in batches of one transaction (group commit); a batch's replies are written only after it
+committed. Replies pass through the outbox on event time: its send budget and coalescing decide each
+line's `at` as they would live.
 """
 
 from __future__ import annotations

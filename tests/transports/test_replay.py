@@ -28,7 +28,8 @@ async def run(url: str, lines: list[str]) -> tuple[list[dict[str, Any]], ReplayS
     rt = run_bot.build(settings, ManualClock(sh("2026-11-23 07:00"), settings.bot.tz))
     out: list[str] = []
     try:
-        stats = await replay(rt.app, rt.schedule, lines, out.append, budget=Budget.from_settings(settings.outbox, settings.bot.tz))
+        budget = Budget.from_settings(settings.outbox, settings.bot.tz)
+        stats = await replay(rt.app, rt.schedule, lines, out.append, budget=budget)
         problems = rt.ledger.audit()
         checkins = rt.services.checkins.checkins("wxid_a")
     finally:
