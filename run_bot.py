@@ -238,6 +238,8 @@ def _run_bridge(settings: Settings) -> None:
 
     if not secret(settings.bridge):
         raise _fail('transport "bridge" needs a shared secret: set [bridge] secret or BOT_BRIDGE_SECRET')
+    for note in config_mod.warnings(settings):
+        logger.warning(note)
     try:
         asyncio.run(_live(settings, lambda submit, clock: BridgeTransport(settings.bridge, submit, tz=settings.bot.tz)))
     except BridgeError as exc:
@@ -504,6 +506,8 @@ def check_config(config: ConfigOpt = None, db: DbOpt = None) -> None:
         Renderer().check_samples(SAMPLES, BASE)
     except TemplateProblem as exc:
         raise _fail(str(exc)) from None
+    for note in config_mod.warnings(settings):
+        typer.echo(f"warning: {note}", err=True)
     typer.echo("config ok")
 
 

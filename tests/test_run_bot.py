@@ -180,11 +180,22 @@ def test_check_config_renders_every_template_and_names_a_typo_with_its_file_and_
     assert res.returncode == 2 and f"{internal} line 1" in res.stderr
 
 
+def test_check_config_warns_of_a_bridge_open_to_the_network(workdir: Path) -> None:
+    (workdir / "config.toml").write_text(CONFIG + '[bridge]\nhost = "0.0.0.0"\n', encoding="utf-8")
+    res = run("check-config", cwd=workdir)
+    assert res.returncode == 0 and "config ok" in res.stdout
+    assert 'warning: bridge.host = "0.0.0.0" exposes the bridge beyond this machine' in res.stderr
+    (workdir / "config.toml").write_text(CONFIG + "[bridge]\nport = 70000\n", encoding="utf-8")
+    res = run("check-config", cwd=workdir)
+    assert res.returncode == 2 and "bridge.port must be an integer >= 1 and <= 65535, got 70000" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
 def test_a_wrong_config_value_stops_with_the_key_not_a_traceback(workdir: Path) -> None:
     (workdir / "config.toml").write_text('[checkin]\npoints = "五"\n', encoding="utf-8")
     res = run("replay", "events.jsonl", cwd=workdir)
     assert res.returncode == 2
-    assert 'checkin.points must be an integer >= 0, got "五"' in res.stderr
+    assert 'checkin.points must be an integer >= 0 and <= 100000, got "五"' in res.stderr
     assert "Traceback" not in res.stderr and res.stdout == ""
     (workdir / "config.toml").write_text('[[schedule]]\nid = "x"\njob = "fireworks"\ncron = "0 8 * * *"\n',
                                          encoding="utf-8")
