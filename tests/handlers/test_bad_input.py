@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import ChatBot
-from tests.factories import config
+from tests.factories import OWNER, config
 from tests.helpers import checkin, give
 
-ITEMS = [{"sku": "rp", "name": "10元红包", "kind": "red_packet", "points": 100}]
+ITEMS = [{"sku": "rp", "name": "10元红包", "kind": "red_packet", "points": 100, "stock": 3}]
 APOLOGY = "抱歉，刚才没处理好"
 
 
@@ -24,6 +24,8 @@ async def test_huge_numbers_get_the_usage_reply(make_chat: Any, db_url: str) -> 
     r = await bot.say("商城 " + "9" * 5000, as_="alice")
     assert "10元红包" in r.text and APOLOGY not in r.text
     assert bot.balance("alice") == 500
+    r = await bot.say("补货 rp " + "9" * 1_000_000, as_=OWNER)
+    assert APOLOGY not in r.text and "用法：补货 SKU 数量" in r.text
 
 
 async def test_a_nul_in_a_name_or_text_is_dropped_at_the_event(make_chat: Any, db_url: str) -> None:
