@@ -76,7 +76,7 @@ PosDays = Annotated[int, Field(ge=1, le=MAX_DAYS, strict=True)]
 Hours = Annotated[int, Field(ge=0, le=MAX_DAYS * 24, strict=True)]
 PosHours = Annotated[int, Field(ge=1, le=MAX_DAYS * 24, strict=True)]
 PosMinutes = Annotated[int, Field(ge=1, le=MAX_DAYS * 24 * 60, strict=True)]
-Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
+Port = Annotated[int, Field(ge=0, le=65535, strict=True)]  # 0: any free port (tests)
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), Words("a non-empty string")]
 Flag = StrictBool
 HHMM = r"([01]\d|2[0-3]):[0-5]\d"  # a local time of day

@@ -142,6 +142,7 @@ def test_a_line_not_in_utf8_or_nested_too_deep_is_reported_and_the_rest_replayed
         '{"type": "message", "text": "签到"}'.encode("gbk"),  # saved by another program in GBK
         b"[" * 100_000 + b"]" * 100_000,
         b'{"a": ' * 100_000 + b"1" + b"}" * 100_000,
+        line(2).replace(b'"Alice"', b'"\\ud800"'),  # a lone surrogate: no database stores it
         line(2),
     ]) + b"\n")
     res = run("replay", "odd.jsonl", "--db", f"sqlite:///{workdir / 'o.db'}", cwd=workdir)
@@ -150,7 +151,8 @@ def test_a_line_not_in_utf8_or_nested_too_deep_is_reported_and_the_rest_replayed
     assert "line 2: not UTF-8" in res.stderr
     assert "line 3: not an event: brackets nested too deeply" in res.stderr
     assert "line 4: not an event: brackets nested too deeply" in res.stderr
-    assert "3 line(s) could not be read" in res.stderr and "Traceback" not in res.stderr
+    assert "line 5: a string holds a lone UTF-16 surrogate" in res.stderr
+    assert "4 line(s) could not be read" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_check_config_renders_every_template_and_names_a_typo_with_its_file_and_line(tmp_path: Path) -> None:
@@ -187,7 +189,7 @@ def test_check_config_warns_of_a_bridge_open_to_the_network(workdir: Path) -> No
     assert 'warning: bridge.host = "0.0.0.0" exposes the bridge beyond this machine' in res.stderr
     (workdir / "config.toml").write_text(CONFIG + "[bridge]\nport = 70000\n", encoding="utf-8")
     res = run("check-config", cwd=workdir)
-    assert res.returncode == 2 and "bridge.port must be an integer >= 1 and <= 65535, got 70000" in res.stderr
+    assert res.returncode == 2 and "bridge.port must be an integer >= 0 and <= 65535, got 70000" in res.stderr
     assert "Traceback" not in res.stderr
 
 
