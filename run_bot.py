@@ -64,12 +64,13 @@ class Runtime:
 def build(settings: Settings, clock: Clock | None = None, templates: Path | None = None,
           registry: Registry = REGISTRY) -> Runtime:
     """Wire features into one app: the only place that knows both the runtime and the handlers."""
+    from handlers.lib.samples import BASE, SAMPLES
     from storage.db import make_engine
     from storage.store import Storage
 
     check_jobs(settings, registry)
     renderer = Renderer(templates)
-    renderer.check()
+    renderer.check_samples(SAMPLES, BASE)  # compiles every template, and renders each on its sample data
     tz = settings.bot.tz
     st = Storage.open(make_engine(settings.storage.url, tz=tz), tz, _policy(settings))  # the schema at head
     clock = clock or Clock(tz)
@@ -237,6 +238,8 @@ def _run_bridge(settings: Settings) -> None:
 
     if not secret(settings.bridge):
         raise _fail('transport "bridge" needs a shared secret: set [bridge] secret or BOT_BRIDGE_SECRET')
+    for note in config_mod.warnings(settings):
+        logger.warning(note)
     try:
         asyncio.run(_live(settings, lambda submit, clock: BridgeTransport(settings.bridge, submit, tz=settings.bot.tz)))
     except BridgeError as exc:
@@ -273,7 +276,8 @@ def replay(file: Annotated[Path, typer.Argument(help="JSON-lines events, one per
         raise _fail(f"events file {file} not found")
     rt = _runtime(settings, ManualClock(Clock().now(), settings.bot.tz))
     out = sys.stdout
-    src = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
+    # bytes: a line that is not UTF-8 is reported and skipped, not the end of the file
+    src = sys.stdin.buffer if str(file) == "-" else file.open("rb")
     with src:
         stats = asyncio.run(run_replay(rt.app, rt.schedule, src, _writer(out), batch_size=settings.storage.batch_size,
                                        budget=Budget.from_settings(settings.outbox, settings.bot.tz)))
@@ -496,10 +500,14 @@ def check_config(config: ConfigOpt = None, db: DbOpt = None) -> None:
     for i, entry in enumerate(settings.schedule):
         if entry.job not in REGISTRY.jobs:
             raise _fail(f'schedule[{i}].job must be one of {", ".join(sorted(REGISTRY.jobs))}, got "{entry.job}"')
+    from handlers.lib.samples import BASE, SAMPLES
+
     try:
-        Renderer().check()
+        Renderer().check_samples(SAMPLES, BASE)
     except TemplateProblem as exc:
         raise _fail(str(exc)) from None
+    for note in config_mod.warnings(settings):
+        typer.echo(f"warning: {note}", err=True)
     typer.echo("config ok")
 
 

@@ -12,8 +12,11 @@ from loguru import logger
 from bot.clock import Clock, ManualClock
 from bot.dispatch import REGISTRY, Context, Matcher, Registry, Reply, gate, normalize, strip_bot_mention
 from bot.errors import UserError
-from bot.events import Event, JobDue, MemberJoined, MemberLeft, Message, Outgoing, Tick
+from bot.events import Down, Event, JobDue, MemberJoined, MemberLeft, Message, Outgoing, Tick, Up
 from bot.templating import Renderer
+
+# sent when errors/internal itself cannot be rendered
+FALLBACK_APOLOGY = "抱歉，处理你的消息时出了点问题，已记录下来，请稍后再试。"
 
 
 class Store(Protocol):
@@ -35,6 +38,7 @@ class Store(Protocol):
 class _Batch:
     seen: set[tuple[str, str, str]] = field(default_factory=set)
     days: set[Any] = field(default_factory=set)
+    counted: list[tuple[str, Any]] = field(default_factory=list)  # (member, at) added to the rate limit
 
 
 class App:
@@ -79,6 +83,7 @@ class App:
                 for ev in events:
                     outs.extend(await self._one(ev, batch))
         except Exception:
+            self._uncount(batch)  # nothing of the batch stands, so none of it counts against a member
             if len(events) == 1:
                 logger.exception("could not commit event {}; it was not applied", _describe(events[0]))
                 return self._apology(events[0])
@@ -107,7 +112,7 @@ class App:
             return await self._job(ev)
         if isinstance(ev, (MemberJoined, MemberLeft)):
             return await self._membership(ev, batch)
-        if isinstance(ev, Tick):
+        if isinstance(ev, (Tick, Down, Up)):  # the bot ran at that moment: the day counts, nothing else
             return []
         logger.warning("unknown event ignored: {!r}", ev)
         return []
@@ -115,7 +120,11 @@ class App:
     def _apology(self, ev: Event) -> list[Outgoing]:
         if not isinstance(ev, Message):
             return []
-        text = self.renderer.render("errors/internal", {})
+        try:
+            text = self.renderer.render("errors/internal", {"name": ev.sender_name, "keyword": "", "now": ev.at})
+        except Exception:  # the apology must not fail: a broken errors/internal falls back to this text
+            logger.exception("template errors/internal failed; sent the built-in apology")
+            text = FALLBACK_APOLOGY
         return [Outgoing(at=ev.at, text=text, room=ev.room, to=None if ev.room else ev.sender,
                          mentions=(ev.sender,) if ev.room else (), reply_to=ev.id,
                          names={ev.sender: ev.sender_name})]
@@ -150,7 +159,7 @@ class App:
             ctx.is_admin = ev.sender in self.admins
         return ctx
 
-    def _over_limit(self, ev: Message) -> bool:
+    def _over_limit(self, ev: Message, batch: _Batch) -> bool:
         """More than bot.rate_limit commands from one member within a minute (admins are not limited)."""
         limit = self.settings.bot.rate_limit
         if not limit or ev.sender in self.admins:
@@ -161,7 +170,15 @@ class App:
         if len(recent) >= limit:
             return True
         recent.append(ev.at)
+        batch.counted.append((ev.sender, ev.at))
         return False
+
+    def _uncount(self, batch: _Batch) -> None:
+        for member, at in batch.counted:
+            recent = self._recent.get(member)
+            if recent is not None and at in recent:
+                recent.remove(at)
+        batch.counted.clear()
 
     async def _message(self, ev: Message, batch: _Batch) -> list[Outgoing]:
         bot = self.settings.bot
@@ -177,25 +194,23 @@ class App:
             self._see(batch, "room", ev.room, ev.room_name, ev.at)
             self._see(batch, "in", ev.sender, "", ev.at, room=ev.room)
         if found is None:
-            return await self._conversation(ev, text)
+            return await self._conversation(ev, text, batch)
         cmd, keyword, args = found
-        if self._over_limit(ev):
-            log.info("rate limit: {} ignored", keyword)
-            return []
         ctx = self.context(ev, keyword=self.matcher.display.get(cmd.keyword, keyword))
 
         async def run() -> Any:
             gate(cmd, ctx)
             return await cmd.func(ctx, args)
 
-        outs = await self._guarded(ev, ctx, run)
+        outs = await self._guarded(ev, ctx, run, batch)
         log.debug("{} -> {} replies", keyword, len(outs))
         return outs
 
-    async def _guarded(self, ev: Message, ctx: Context, call: Any) -> list[Outgoing]:
+    async def _guarded(self, ev: Message, ctx: Context, call: Any, batch: _Batch) -> list[Outgoing]:
         """Run a handler for message `ev` in one savepoint together with the message's claim.
 
-        A replayed message is dropped. A refusal (UserError) undoes whatever the handler wrote and
+        A replayed message is dropped before it counts against the member's rate limit; one over the limit
+        is claimed and answered with silence. A refusal (UserError) undoes whatever the handler wrote and
         answers with its text, the message claimed again so a replay stays silent. Any other
         exception costs the member one apology and the batch nothing.
         """
@@ -205,6 +220,9 @@ class App:
                 with self.store.savepoint():
                     if not self.store.claim_event(key, ev.at):
                         logger.bind(room=ev.room, member=ev.sender).info("message {} seen before; ignored", ev.id)
+                        return []
+                    if self._over_limit(ev, batch):
+                        logger.bind(room=ev.room, member=ev.sender).info("rate limit: {} ignored", ctx.keyword)
                         return []
                     outs = self._render(await call(), ctx, reply_to=ev.id)
                     return outs + await self._after(ctx, reply_to=ev.id)
@@ -217,14 +235,12 @@ class App:
                 "{!r} from {} in {} failed", ctx.keyword, ev.sender, ev.room or "private")
             return self._apology(ev)
 
-    async def _conversation(self, ev: Message, text: str) -> list[Outgoing]:
+    async def _conversation(self, ev: Message, text: str, batch: _Batch) -> list[Outgoing]:
         """A message that is no command may answer a conversation in progress (a profile question...)."""
         if not self.registry.conversations:
             return []
         state = self.store.pending(ev.room or "", ev.sender, ev.at)
         if state is None or state.kind not in self.registry.conversations:
-            return []
-        if self._over_limit(ev):
             return []
         ctx = self.context(ev, keyword=state.kind)
         step = self.registry.conversations[state.kind]
@@ -232,7 +248,7 @@ class App:
         async def run() -> Any:
             return await step(ctx, text, state)
 
-        return await self._guarded(ev, ctx, run)
+        return await self._guarded(ev, ctx, run, batch)
 
     async def _membership(self, ev: MemberJoined | MemberLeft, batch: _Batch) -> list[Outgoing]:
         if not self.serves(ev.room):

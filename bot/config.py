@@ -60,8 +60,23 @@ class Words:
 
 # -- small named types features build their sections from ------------------------------------------
 
-NonNegInt = Annotated[int, Field(ge=0, strict=True)]
-PosInt = Annotated[int, Field(ge=1, strict=True)]
+MAX_INT = 2**31 - 1  # what an INTEGER column holds on PostgreSQL
+MAX_POINTS = 100_000  # one payout, price or bonus: a slip of the keyboard should not mint millions
+MAX_FACTOR = 10  # a multiplier of payouts
+MAX_DAYS = 3660  # ten years: any span further is a typo, and dates past year 9999 do not exist
+MAX_SECONDS = 86_400.0
+
+NonNegInt = Annotated[int, Field(ge=0, le=MAX_INT, strict=True)]
+PosInt = Annotated[int, Field(ge=1, le=MAX_INT, strict=True)]
+Points = Annotated[int, Field(ge=0, le=MAX_POINTS, strict=True)]
+PosPoints = Annotated[int, Field(ge=1, le=MAX_POINTS, strict=True)]
+Factor = Annotated[int, Field(ge=1, le=MAX_FACTOR, strict=True)]
+Days = Annotated[int, Field(ge=0, le=MAX_DAYS, strict=True)]
+PosDays = Annotated[int, Field(ge=1, le=MAX_DAYS, strict=True)]
+Hours = Annotated[int, Field(ge=0, le=MAX_DAYS * 24, strict=True)]
+PosHours = Annotated[int, Field(ge=1, le=MAX_DAYS * 24, strict=True)]
+PosMinutes = Annotated[int, Field(ge=1, le=MAX_DAYS * 24 * 60, strict=True)]
+Port = Annotated[int, Field(ge=0, le=65535, strict=True)]  # 0: any free port (tests)
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), Words("a non-empty string")]
 Flag = StrictBool
 HHMM = r"([01]\d|2[0-3]):[0-5]\d"  # a local time of day
@@ -124,6 +139,13 @@ class TransportSettings(Section):
 
 
 _SECONDS = Words("a number of seconds")
+
+
+def seconds(ge: float, le: float = MAX_SECONDS) -> Any:
+    """Bounds of a finite number of seconds: `Annotated[float, seconds(1, 3600), _SECONDS]`."""
+    return Field(ge=ge, le=le, strict=True, allow_inf_nan=False)
+
+
 QuietHours = Annotated[
     str, Field(pattern=rf"^(|\s*{HHMM}\s*-\s*{HHMM}\s*)$"), AfterValidator(str.strip),
     Words('"HH:MM-HH:MM" such as "22:30-07:30", or "" for none'),
@@ -134,31 +156,31 @@ class WechatySettings(Section):
     endpoint: str = ""  # host:port of the puppet service; env WECHATY_PUPPET_SERVICE_ENDPOINT wins
     token: str = ""  # env WECHATY_PUPPET_SERVICE_TOKEN wins
     cache_dir: Text = "data/wechaty"  # where wechaty keeps its files
-    probe_seconds: Annotated[float, Field(ge=1, strict=True), _SECONDS] = 30.0  # a cheap call this often finds a deaf link
-    probe_timeout_seconds: Annotated[float, Field(ge=1, strict=True), _SECONDS] = 10.0
-    backoff_initial_seconds: Annotated[float, Field(ge=0.1, strict=True), _SECONDS] = 1.0
-    backoff_max_seconds: Annotated[float, Field(ge=1, strict=True), _SECONDS] = 60.0
+    probe_seconds: Annotated[float, seconds(1, 3600), _SECONDS] = 30.0  # a cheap call this often finds a deaf link
+    probe_timeout_seconds: Annotated[float, seconds(1, 3600), _SECONDS] = 10.0
+    backoff_initial_seconds: Annotated[float, seconds(0.1, 3600), _SECONDS] = 1.0
+    backoff_max_seconds: Annotated[float, seconds(1, 3600), _SECONDS] = 60.0
 
 
 class BridgeSettings(Section):
     host: Text = "127.0.0.1"
-    port: NonNegInt = 8787
+    port: Port = 8787
     secret: str = ""  # required; env BOT_BRIDGE_SECRET wins
 
 
 class OutboxSettings(Section):
-    interval_seconds: Annotated[float, Field(ge=0.1, strict=True), _SECONDS] = 1.5  # one message per this, per account
-    burst: PosInt = 3  # messages that may leave at once after a quiet spell
-    coalesce_seconds: Annotated[float, Field(ge=0, strict=True), _SECONDS] = 3.0  # 0 = never merge replies
+    interval_seconds: Annotated[float, seconds(0.1, 3600), _SECONDS] = 1.5  # one message per this, per account
+    burst: Annotated[int, Field(ge=1, le=1000, strict=True)] = 3  # messages that may leave at once after a quiet spell
+    coalesce_seconds: Annotated[float, seconds(0, 3600), _SECONDS] = 3.0  # 0 = never merge replies
     coalesce_max_mentions: PosInt = 50
     max_chars: PosInt = 3000
-    give_up_seconds: Annotated[float, Field(ge=1, strict=True), _SECONDS] = 600.0  # a reply later than this is logged, not sent
+    give_up_seconds: Annotated[float, seconds(1), _SECONDS] = 600.0  # a reply later than this is logged, not sent
     quiet_hours: QuietHours = ""  # scheduled posts wait, e.g. "22:30-07:30"
 
 
 class StorageSettings(Section):
     url: Text = "sqlite:///data/points.db"
-    batch_size: PosInt = 256  # events committed together at most (group commit)
+    batch_size: Annotated[int, Field(ge=1, le=100_000, strict=True)] = 256  # events committed together at most (group commit)
 
 
 class ScheduleEntry(Section):
@@ -392,13 +414,18 @@ def _declared(model: type[BaseModel] | None, loc: tuple[int | str, ...]) -> tupl
     return _unwrap(tp, meta)
 
 
+def _number(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
 def _must(model: type[BaseModel] | None, loc: tuple[int | str, ...]) -> str | None:
     """"must be an integer >= 0" for a value declared NonNegInt, whatever refused it; None for other types."""
     tp, meta = _declared(model, loc)
     noun = next((m.noun for m in meta if isinstance(m, Words)), None) or _NAMED.get(tp)
     if noun is None:
         return None
-    bounds = [f"{op} {getattr(m, attr):g}" for m in meta for attr, op in _BOUNDS if getattr(m, attr, None) is not None]
+    bounds = [f"{op} {_number(getattr(m, attr))}" for m in meta for attr, op in _BOUNDS
+              if getattr(m, attr, None) is not None]
     return " ".join(["must be", noun, " and ".join(bounds)]).strip()
 
 
@@ -434,6 +461,15 @@ def parse(data: dict[str, Any]) -> Settings:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError("\n".join(_describe(e, model) for e in exc.errors())) from None
+
+
+def warnings(settings: Settings) -> list[str]:
+    """Settings that are valid but risky, for the operator to read at start and from check-config."""
+    out: list[str] = []
+    if settings.bridge.host not in ("127.0.0.1", "localhost", "::1"):
+        out.append(f'bridge.host = "{settings.bridge.host}" exposes the bridge beyond this machine: anyone who can '
+                   "reach it and knows the secret can post events; keep 127.0.0.1 unless a firewall guards the port")
+    return out
 
 
 def load(path: Path | str | None = None, db_url: str | None = None) -> Settings:

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import Any
+
+
+def _strip_nul(ev: Any) -> None:
+    """Drop NUL characters from an event's strings: PostgreSQL refuses them in text, so one name would
+    fail every write of its batch. Done here, where every transport's events are made."""
+    for f in fields(ev):
+        v = getattr(ev, f.name)
+        if isinstance(v, str):
+            if "\x00" in v:
+                object.__setattr__(ev, f.name, v.replace("\x00", ""))
+        elif isinstance(v, tuple) and any(isinstance(x, str) and "\x00" in x for x in v):
+            object.__setattr__(ev, f.name, tuple(x.replace("\x00", "") if isinstance(x, str) else x for x in v))
 
 
 @dataclass(frozen=True)
 class Person:
     id: str
     name: str = ""
+
+    def __post_init__(self) -> None:
+        _strip_nul(self)
 
 
 @dataclass(frozen=True)
@@ -25,6 +41,9 @@ class Message:
     room_name: str = ""
     mentions: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        _strip_nul(self)
+
 
 @dataclass(frozen=True)
 class MemberJoined:
@@ -35,6 +54,9 @@ class MemberJoined:
     inviter: str | None = None
     room_name: str = ""
 
+    def __post_init__(self) -> None:
+        _strip_nul(self)
+
 
 @dataclass(frozen=True)
 class MemberLeft:
@@ -44,10 +66,27 @@ class MemberLeft:
     members: tuple[Person, ...]
     room_name: str = ""
 
+    def __post_init__(self) -> None:
+        _strip_nul(self)
+
 
 @dataclass(frozen=True)
 class Tick:
     """Time passes: fires whatever scheduled job fell due; carries nothing else."""
+
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Down:
+    """Replay: the bot stopped at `at`; until the next Up nothing fires and no day counts as online."""
+
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Up:
+    """Replay: the bot started again at `at`; scheduled runs fire again from then on."""
 
     at: datetime
 
@@ -65,7 +104,7 @@ class JobDue:
         return self.due
 
 
-Event = Message | MemberJoined | MemberLeft | Tick | JobDue
+Event = Message | MemberJoined | MemberLeft | Tick | JobDue | Down | Up
 
 
 @dataclass(frozen=True)

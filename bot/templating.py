@@ -37,6 +37,17 @@ class KeepTextLines(Extension):
         return "\n".join(lines)
 
 
+def _template_line(exc: BaseException, path: Path) -> int | None:
+    """The template line an exception was raised on: Jinja rewrites its traceback to name template lines."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == str(path):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
 class Renderer:
     def __init__(self, directory: Path | str | None = None) -> None:
         self.directory = Path(directory) if directory else DEFAULT_DIR
@@ -64,6 +75,21 @@ class Renderer:
                 raise TemplateProblem(
                     f"template {self.directory / (name + SUFFIX)} line {exc.lineno}: {exc.message}; fix it and start again"
                 ) from None
+
+    def check_samples(self, samples: dict[str, dict[str, Any]], base: dict[str, Any] | None = None) -> None:
+        """Render every template that has sample data under StrictUndefined: a typo such as `{{ earnd }}`
+        fails here, naming the file and line, instead of turning every reply into the apology."""
+        self.check()
+        for name in self.names():
+            if name not in samples:
+                continue
+            try:
+                self._template(name).render(**{**(base or {}), **samples[name]})
+            except Exception as exc:  # any failure of a template on good data is the template's
+                path = self.directory / (name + SUFFIX)
+                line = _template_line(exc, path)
+                where = f"{path} line {line}" if line else str(path)
+                raise TemplateProblem(f"template {where}: {exc}; fix it and start again") from None
 
     def _template(self, name: str) -> Any:
         t = self._cache.get(name)

@@ -15,7 +15,7 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.config import Campaign, NonNegInt, section
+from bot.config import Campaign, Hours, section
 from bot.dispatch import Context, Reply, job
 from handlers.common import services
 from storage import keys
@@ -27,8 +27,8 @@ class CampaignSettings(Campaign):
     """A [[campaigns]] entry as its posts describe it; its other keys override sections (bot.config.Campaign)."""
 
     description: str = ""  # what the campaign is, shown in its posts
-    warmup_hours: NonNegInt = 24  # 预热 post: due within this many hours before starts (0: none)
-    closing_hours: NonNegInt = 24  # 收尾 post: due within this many hours before ends (0: none)
+    warmup_hours: Hours = 24  # 预热 post: due within this many hours before starts (0: none)
+    closing_hours: Hours = 24  # 收尾 post: due within this many hours before ends (0: none)
 
 
 section("campaigns", CampaignSettings, many=True)

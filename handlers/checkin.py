@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from bot.config import Flag, NonNegInt, PosInt, Section, Text, problem, section
+from bot.config import Factor, Flag, Points, PosDays, PosInt, PosPoints, Section, Text, problem, section
 from bot.dispatch import Context, Reply, command, job
 from bot.errors import UserError, WrongPlace
 from handlers.common import earns, services
@@ -17,24 +17,24 @@ from storage.vocabulary import Kind
 
 
 class Bonus(Section):
-    days: PosInt
-    bonus: PosInt
+    days: PosDays
+    bonus: PosPoints
     name: str = ""
 
 
 class MakeupSettings(Section):
-    cost: PosInt = 20  # points a makeup check-in costs
+    cost: PosPoints = 20  # points a makeup check-in costs
     max_per_month: PosInt = 2
-    within_days: PosInt = 3  # how far back a missed day may be filled
+    within_days: PosDays = 3  # how far back a missed day may be filled
 
 
 class CheckinSettings(Section):
-    points: NonNegInt = 5
+    points: Points = 5
     keywords: list[Text] = Field(default_factory=lambda: ["签到", "打卡"])
     consecutive: list[Bonus] = Field(default_factory=list)
     cumulative: list[Bonus] = Field(default_factory=list)
     group_only: Flag = True  # check in only from a group, where it keeps the chat alive
-    multiplier: PosInt = 1  # every check-in payout is multiplied by this (campaigns raise it)
+    multiplier: Factor = 1  # every check-in payout is multiplied by this (campaigns raise it)
     makeup: MakeupSettings | None = None  # 补签; section left out: off
 
     @model_validator(mode="after")

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from bot.config import HHMM, NonNegInt, PosInt, Section, Words, section
+from bot.config import HHMM, Days, PosDays, Section, Words, section
 from bot.dispatch import Context, Reply, job
 from handlers.common import ledger, services
 from handlers.lib.expiry import last_day, rule
@@ -24,8 +24,8 @@ class ExpirySettings(Section):
     """Points expiry: each earning's unspent remainder expires; spending takes the oldest points first."""
 
     policy: Literal["none", "rolling", "year_end"] = "none"
-    days: PosInt = 365  # rolling: an earning expires this many days after it was earned
-    warn_days: NonNegInt = 7  # members are told privately this many days before points expire (0: no warning)
+    days: PosDays = 365  # rolling: an earning expires this many days after it was earned
+    warn_days: Days = 7  # members are told privately this many days before points expire (0: no warning)
     run_at: Annotated[str, Field(pattern=rf"^\s*{HHMM}\s*$"), AfterValidator(str.strip),
                       Words('a local time "HH:MM" such as "00:05"')] = "00:05"  # local time of the daily expiry run
 

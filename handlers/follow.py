@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
-from bot.config import NonNegInt, PosInt, Section, Text, problem, section
+from bot.config import Points, PosInt, Section, Text, problem, section
 from bot.dispatch import Context, Reply, command
 from bot.errors import UserError
 from handlers.common import ledger, services
@@ -26,7 +26,7 @@ class FollowAccount(Section):
 
 
 class FollowSettings(Section):
-    points: NonNegInt = 15
+    points: Points = 15
     max_wrong_per_day: PosInt = 5
     accounts: list[FollowAccount] = Field(default_factory=list)
 

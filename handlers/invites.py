@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.config import Flag, NonNegInt, PosInt, Section, section
+from bot.config import Days, Flag, Points, PosInt, Section, section
 from bot.dispatch import Context, Reply, command, on_join, on_leave
 from handlers.common import earns, ledger
 from handlers.lib import tasks
@@ -12,8 +12,8 @@ from storage import invites as store
 
 
 class InviteSettings(Section):
-    points: NonNegInt = 20
-    revoke_within_days: NonNegInt = 7  # invitee leaves within this many days: the award is reversed (0: any time)
+    points: Points = 20
+    revoke_within_days: Days = 7  # invitee leaves within this many days: the award is reversed (0: any time)
     count_returning: Flag = False  # pay for invitees who were in a company group before
     max_per_event: PosInt = 20  # invitees one join event pays for at most; the rest are recorded as not counted
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from bot.config import NonNegInt, Section, Text, problem, section
+from bot.config import MAX_FACTOR, NonNegInt, Section, Text, problem, section
 from bot.dispatch import Context, Reply, after_event, command
 from handlers.common import ledger, services
 from handlers.lib.levels import benefits, level_of, next_level
@@ -20,7 +20,8 @@ class Level(Section):
 
     name: Text
     growth: NonNegInt
-    checkin_multiplier: Annotated[float, Field(ge=1, strict=True)] = 1.0  # check-in points x this, rounded down
+    # check-in points x this, rounded down
+    checkin_multiplier: Annotated[float, Field(ge=1, le=MAX_FACTOR, strict=True, allow_inf_nan=False)] = 1.0
     mall_discount: Annotated[float, Field(gt=0, le=1, strict=True)] = 1.0  # mall prices x this
 
 

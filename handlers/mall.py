@@ -29,16 +29,32 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from bot.config import Aware, NonNegInt, PosInt, Section, Text, Words, problem, section
+from bot.config import (
+    Aware,
+    Days,
+    NonNegInt,
+    PosDays,
+    PosHours,
+    PosInt,
+    PosMinutes,
+    PosPoints,
+    Section,
+    Text,
+    Words,
+    problem,
+    section,
+)
 from bot.dispatch import Context, Reply, command, conversation, job, on_cancel
 from bot.errors import UsageError
 from handlers.common import ledger, services
 from handlers.lib.answers import Invalid, clean_phone
 from handlers.lib.levels import meets
 from handlers.lib.mall import (
+    MAX_NUMBER_DIGITS,
     expire_due,
     growth_of,
     item_data,
+    item_word,
     level_ok,
     mall,
     order_data,
@@ -52,11 +68,14 @@ from storage.conversations import Pending
 from storage.errors import InsufficientPoints
 from storage.mall import BelowLevel, ItemView, MallRefusal, OrderMove, OrderStatus, UnknownItem
 
+MAX_YUAN = 1_000_000  # the cash part of one item (nan and inf fail the bounds too)
+
 
 def _yuan(v: Any) -> int:
     """Yuan as typed (12, 9.9) to whole fen, refusing fractions of a fen."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or round(v * 100, 6) != int(round(v * 100, 6)):
-        raise problem("must be a number of yuan >= 0 with at most two decimals, such as 9.9")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= MAX_YUAN \
+            or round(v * 100, 6) != int(round(v * 100, 6)):
+        raise problem(f"must be a number of yuan >= 0 and <= {MAX_YUAN} with at most two decimals, such as 9.9")
     return round(v * 100)
 
 
@@ -68,7 +87,7 @@ Sku = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"),
 class MallCoupon(Section):
     code: str = ""  # the code every buyer gets (a shared coupon code)
     threshold: str = ""  # what it is worth, as members read it: "满100减20"
-    valid_days: PosInt = 30  # it expires this many local days after the order
+    valid_days: PosDays = 30  # it expires this many local days after the order
 
 
 class MallItem(Section):
@@ -77,7 +96,7 @@ class MallItem(Section):
     sku: Sku
     name: Text
     kind: Literal["physical", "red_packet", "card_code", "link", "coupon"]
-    points: PosInt
+    points: PosPoints
     cash: Yuan = 0  # > 0 means points + cash
     stock: NonNegInt | None = None  # opening stock when the sku is first seen; left out: unlimited
     limit_per_member: NonNegInt = 0  # orders per member that were not cancelled or refunded (0: no limit)
@@ -104,12 +123,12 @@ class MallItem(Section):
 
 class MallSettings(Section):
     confirm_above: NonNegInt = 500  # items costing the member (level price) above this ask for 确认 (0: always)
-    confirm_minutes: PosInt = 2  # ... within this many minutes
+    confirm_minutes: PosMinutes = 2  # ... within this many minutes
     page_size: PosInt = 8  # items per page of 商城
-    address_minutes: PosInt = 30  # the parcel address conversation ends after this long without an answer
-    pay_within_hours: PosInt = 24  # a points + cash order not marked paid by then is cancelled and refunded
+    address_minutes: PosMinutes = 30  # the parcel address conversation ends after this long without an answer
+    pay_within_hours: PosHours = 24  # a points + cash order not marked paid by then is cancelled and refunded
     pay_note: str = "请按管理员提供的方式付款"  # how to pay the cash part, told privately to the buyer
-    highlight_new_days: NonNegInt = 7  # job mall_highlights: 新品 = listed within this many days (0: no 新品 part)
+    highlight_new_days: Days = 7  # job mall_highlights: 新品 = listed within this many days (0: no 新品 part)
     highlight_low_stock: NonNegInt = 5  # ... 即将售罄 = this many left or fewer (0: no 即将售罄 part)
     items: list[MallItem] = Field(default_factory=list)
 
@@ -161,7 +180,7 @@ async def catalogue(ctx: Context, args: str) -> Reply:
     on_sale = [it for it in mall(ctx).items()
                if not it.unavailable(ctx.now) and meets(ctx.settings, growth, it.min_level)]
     pages = max(1, -(-len(on_sale) // size))
-    page = int(args) if args.isdecimal() and int(args) > 0 else 1
+    page = int(args) if args.isdecimal() and len(args) <= MAX_NUMBER_DIGITS and int(args) > 0 else 1
     page = min(page, pages)
     rows = [item_data(ctx, it, growth) for it in on_sale[(page - 1) * size: page * size]]
     return ctx.reply("mall/list", rows=rows, page=page, pages=pages)
@@ -174,7 +193,7 @@ async def show_item(ctx: Context, args: str) -> Reply:
     if not args:
         raise UsageError("请写上商品编号", usage="商品 编号")
     try:
-        it = mall(ctx).find(args)
+        it = mall(ctx).find(item_word(args, "商品 编号"))
     except UnknownItem as err:
         raise refusal(err) from None
     growth = growth_of(ctx)
@@ -195,7 +214,7 @@ async def redeem(ctx: Context, args: str) -> Reply | list[Reply]:
     expire_due(ctx)
     cfg = ctx.settings.mall
     try:
-        it = mall(ctx).find(args)
+        it = mall(ctx).find(item_word(args, "兑换 编号"))
         # a refusal known now is said now, not after 确认; the price decides whether to ask
         _it, cost = mall(ctx).check(member=ctx.sender, sku=it.sku, at=ctx.now, price=price_for(ctx.settings),
                                     level_ok=level_ok(ctx.settings))

@@ -161,7 +161,7 @@ async def restock(ctx: Context, args: str) -> Reply:
     usage = "补货 SKU 数量"
     sku = _sku_item(ctx, args, usage)
     words = args.split()
-    if len(words) < 2 or not words[1].isdecimal() or not 0 < int(words[1]) <= MAX_RESTOCK:
+    if len(words) < 2 or not words[1].isdecimal() or len(words[1]) > 9 or not 0 < int(words[1]) <= MAX_RESTOCK:
         raise UsageError(f"数量需要是 1 到 {MAX_RESTOCK} 的整数", usage=usage)
     try:
         it = mall(ctx).restock(sku, int(words[1]))

@@ -6,16 +6,16 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from bot.config import Flag, NonNegInt, Section, Text, section
+from bot.config import Flag, Hours, Points, Section, Text, section
 from bot.dispatch import Context, Reply, command, on_join, on_leave
 from handlers.common import earns, ledger, services
 from storage import invites as store
 
 
 class NewcomerSettings(Section):
-    points: NonNegInt = 10
+    points: Points = 10
     scope: Literal["company", "room"] = "company"  # new to every group of the company, or to this group
-    claim_within_hours: NonNegInt = 0  # 0: pay on joining; > 0: pay when 新人礼 is sent within this many hours
+    claim_within_hours: Hours = 0  # 0: pay on joining; > 0: pay when 新人礼 is sent within this many hours
     keywords: list[Text] = Field(default_factory=lambda: ["新人礼"])
     welcome: Flag = True  # greet newcomers by @-mention
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from bot.config import NonNegInt, PosInt, Section, section
+from bot.config import Points, PosMinutes, Section, section
 from bot.dispatch import Context, Reply, command, conversation
 from handlers.common import ledger, services
 from handlers.lib.answers import Invalid, clean_phone
@@ -28,9 +28,9 @@ PROFILE_FIELDS: tuple[ProfileField, ...] = ("phone", "birthday", "city")
 
 
 class ProfileSettings(Section):
-    points: NonNegInt = 20
+    points: Points = 20
     fields: list[ProfileField] = Field(default_factory=lambda: list(PROFILE_FIELDS))
-    expire_minutes: PosInt = 30  # a conversation left alone this long is dropped
+    expire_minutes: PosMinutes = 30  # a conversation left alone this long is dropped
 
 
 section("profile", ProfileSettings, campaign=True)

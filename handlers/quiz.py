@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from bot.config import PosInt, Section, Text, problem, section
+from bot.config import PosInt, PosMinutes, PosPoints, Section, Text, problem, section
 from bot.dispatch import Context, Reply, command, job
 from bot.errors import UsageError
 from handlers.common import ledger
@@ -23,7 +23,7 @@ from storage import quiz as store
 class QuizQuestion(Section):
     question: Text
     answers: list[Text]  # any of them is right; compared without regard to case, width and spaces
-    points: PosInt = 5
+    points: PosPoints = 5
 
     @model_validator(mode="after")
     def _some_answer(self) -> QuizQuestion:
@@ -34,7 +34,7 @@ class QuizQuestion(Section):
 
 class QuizSettings(Section):
     winners: PosInt = 3  # the first this many right answers earn the points
-    window_minutes: PosInt = 30  # answers count this long after the question; then the result is posted
+    window_minutes: PosMinutes = 30  # answers count this long after the question; then the result is posted
     keywords: list[Text] = Field(default_factory=lambda: ["答", "回答"])  # members answer with "答 A"
     questions: list[QuizQuestion] = Field(default_factory=list)  # asked in turn, then from the top again
 

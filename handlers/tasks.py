@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import model_validator
 
-from bot.config import PosInt, Section, Text, problem, section, unique_ids
+from bot.config import PosInt, PosPoints, Section, Text, problem, section, unique_ids
 from bot.dispatch import Context, Reply, command
 from handlers.common import earns, ledger, live_streak
 from handlers.lib.tasks import LABELS, next_tier, tier_rows
@@ -18,7 +18,7 @@ from storage import invites as store
 
 class Tier(Section):
     at: PosInt
-    points: PosInt
+    points: PosPoints
 
 
 class TaskSettings(Section):

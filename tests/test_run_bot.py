@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -131,11 +132,72 @@ def test_bad_replay_lines_are_reported_and_skipped(workdir: Path) -> None:
     assert "line 4" in res.stderr and "Traceback" not in res.stderr
 
 
+def test_a_line_not_in_utf8_or_nested_too_deep_is_reported_and_the_rest_replayed(workdir: Path) -> None:
+    def line(i: int) -> bytes:
+        return json.dumps({"type": "message", "id": f"m{i}", "at": f"2026-11-23T09:0{i}:00+08:00", "room": "r1",
+                           "from": f"wxid_{i}", "name": "Alice", "text": "签到"}, ensure_ascii=False).encode()
+
+    (workdir / "odd.jsonl").write_bytes(b"\n".join([
+        line(1),
+        '{"type": "message", "text": "签到"}'.encode("gbk"),  # saved by another program in GBK
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a": ' * 100_000 + b"1" + b"}" * 100_000,
+        line(2).replace(b'"Alice"', b'"\\ud800"'),  # a lone surrogate: no database stores it
+        line(2),
+    ]) + b"\n")
+    res = run("replay", "odd.jsonl", "--db", f"sqlite:///{workdir / 'o.db'}", cwd=workdir)
+    assert res.returncode == 3, res.stderr
+    assert [json.loads(out)["reply_to"] for out in res.stdout.splitlines()] == ["m1", "m2"]
+    assert "line 2: not UTF-8" in res.stderr
+    assert "line 3: not an event: brackets nested too deeply" in res.stderr
+    assert "line 4: not an event: brackets nested too deeply" in res.stderr
+    assert "line 5: a string holds a lone UTF-16 surrogate" in res.stderr
+    assert "4 line(s) could not be read" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_check_config_renders_every_template_and_names_a_typo_with_its_file_and_line(tmp_path: Path) -> None:
+    # a copy of the program, so its templates can be broken as an operator would
+    app = tmp_path / "app"
+    for part in ("bot", "handlers", "storage", "templates"):
+        shutil.copytree(ROOT / part, app / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "run_bot.py", app / "run_bot.py")
+    (app / "config.toml").write_text(CONFIG, encoding="utf-8")
+    ok = subprocess.run([sys.executable, "run_bot.py", "check-config"], cwd=app, capture_output=True, text=True,
+                        timeout=120)
+    assert ok.returncode == 0 and "config ok" in ok.stdout, ok.stderr
+    ok_txt = app / "templates" / "checkin" / "ok.txt.j2"
+    lines = ok_txt.read_text(encoding="utf-8").split("\n")
+    ok_txt.write_text("\n".join([lines[0], "{{ earnd }}", *lines[1:]]), encoding="utf-8")
+    for args in (["check-config"], ["replay", "-", "--db", f"sqlite:///{tmp_path / 'x.db'}"]):
+        res = subprocess.run([sys.executable, "run_bot.py", *args], cwd=app, capture_output=True, text=True,
+                             timeout=120, input="")
+        assert res.returncode == 2, res.stdout
+        assert f"{ok_txt} line 2: 'earnd' is undefined" in res.stderr and "Traceback" not in res.stderr
+        assert "config ok" not in res.stdout and res.stdout == ""
+    ok_txt.write_text("\n".join(lines), encoding="utf-8")
+    internal = app / "templates" / "errors" / "internal.txt.j2"
+    internal.write_text("抱歉{% if %}", encoding="utf-8")
+    res = subprocess.run([sys.executable, "run_bot.py", "check-config"], cwd=app, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 2 and f"{internal} line 1" in res.stderr
+
+
+def test_check_config_warns_of_a_bridge_open_to_the_network(workdir: Path) -> None:
+    (workdir / "config.toml").write_text(CONFIG + '[bridge]\nhost = "0.0.0.0"\n', encoding="utf-8")
+    res = run("check-config", cwd=workdir)
+    assert res.returncode == 0 and "config ok" in res.stdout
+    assert 'warning: bridge.host = "0.0.0.0" exposes the bridge beyond this machine' in res.stderr
+    (workdir / "config.toml").write_text(CONFIG + "[bridge]\nport = 70000\n", encoding="utf-8")
+    res = run("check-config", cwd=workdir)
+    assert res.returncode == 2 and "bridge.port must be an integer >= 0 and <= 65535, got 70000" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
 def test_a_wrong_config_value_stops_with_the_key_not_a_traceback(workdir: Path) -> None:
     (workdir / "config.toml").write_text('[checkin]\npoints = "五"\n', encoding="utf-8")
     res = run("replay", "events.jsonl", cwd=workdir)
     assert res.returncode == 2
-    assert 'checkin.points must be an integer >= 0, got "五"' in res.stderr
+    assert 'checkin.points must be an integer >= 0 and <= 100000, got "五"' in res.stderr
     assert "Traceback" not in res.stderr and res.stdout == ""
     (workdir / "config.toml").write_text('[[schedule]]\nid = "x"\njob = "fireworks"\ncron = "0 8 * * *"\n',
                                          encoding="utf-8")

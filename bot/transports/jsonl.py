@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.events import Event, MemberJoined, MemberLeft, Message, Outgoing, Person, Tick
+from bot.events import Down, Event, MemberJoined, MemberLeft, Message, Outgoing, Person, Tick, Up
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -76,17 +80,50 @@ def parse_event(d: Any) -> Event:
                           room_name=_str(d, "room_name", False))
     if kind == "tick":
         return Tick(at=at)
-    raise ValueError(f'unknown "type" {kind!r}: use message, join, leave or tick')
+    if kind == "down":
+        return Down(at=at)
+    if kind == "up":
+        return Up(at=at)
+    raise ValueError(f'unknown "type" {kind!r}: use message, join, leave, tick, down or up')
 
 
-def read_events(lines: Iterable[str]) -> Iterator[Event | BadLine]:
-    for n, line in enumerate(lines, 1):
+def _has_lone_surrogate(value: Any) -> bool:
+    """json.loads pairs valid escapes, so a surrogate left in a string is lone: no database can store it."""
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, tuple):
+        return any(_has_lone_surrogate(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return any(_has_lone_surrogate(getattr(value, f.name)) for f in dataclasses.fields(value))
+    return False
+
+
+def read_events(lines: Iterable[str | bytes]) -> Iterator[Event | BadLine]:
+    """Events of a JSON-lines stream; a line that cannot be read is a BadLine and the stream goes on.
+
+    Lines may come as bytes (a file opened in binary), so one that is not UTF-8 costs that line only.
+    """
+    for n, raw in enumerate(lines, 1):
+        if isinstance(raw, bytes):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield BadLine(n, f"not UTF-8 (byte {exc.start + 1} of the line)")
+                continue
+        else:
+            line = raw
         if not line.strip():
             continue
         try:
-            yield parse_event(json.loads(line))
+            ev = parse_event(json.loads(line))
+            if _has_lone_surrogate(ev):
+                yield BadLine(n, "a string holds a lone UTF-16 surrogate (such as \\ud800), which is not valid Unicode")
+                continue
+            yield ev
         except json.JSONDecodeError as exc:
             yield BadLine(n, f"not JSON: {exc.msg} at column {exc.colno}")
+        except RecursionError:
+            yield BadLine(n, "not an event: brackets nested too deeply")
         except ValueError as exc:
             yield BadLine(n, str(exc))
 

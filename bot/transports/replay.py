@@ -1,9 +1,11 @@
 """Replay transport: JSON-lines events in, every message the bot sends out as one JSON line.
 
 The clock follows each event's `at`; jobs that fell due since the previous event fire first, each at
-its own due time. Consecutive events are handled in batches of one transaction (group commit); a
-batch's replies are written only after it committed. Replies pass through the outbox on event time:
-its send budget and coalescing decide each line's `at` as they would live.
+its own due time. Between a `down` and the next `up` event the bot was not running: nothing fires,
+no day counts as online, and any other event there is logged and ignored. Consecutive events are
+handled in batches of one transaction (group commit); a batch's replies are written only after it
+committed. Replies pass through the outbox on event time: its send budget and coalescing decide each
+line's `at` as they would live.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from zoneinfo import ZoneInfo
 from loguru import logger
 
 from bot.app import App
-from bot.events import Event, Outgoing
+from bot.events import Down, Event, Outgoing, Up
 from bot.outbox import Budget, Outbox
 from bot.scheduler import Schedule
 from bot.transports.jsonl import BadLine, format_out, read_events
@@ -28,12 +30,13 @@ class ReplayStats:
     jobs: int = 0
     sent: int = 0
     bad_lines: int = 0
+    while_down: int = 0  # events between down and up, ignored
 
 
 async def replay(
     app: App,
     schedule: Schedule,
-    lines: Iterable[str],
+    lines: Iterable[str | bytes],
     write: Callable[[str], None],
     *,
     batch_size: int = 256,
@@ -42,6 +45,7 @@ async def replay(
     stats = ReplayStats()
     tz = app.tz
     prev: datetime | None = None
+    down_since: datetime | None = None
     batch: list[Event] = []
     outbox = Outbox(_Lines(write, tz), budget or Budget(tz=tz))
 
@@ -59,6 +63,20 @@ async def replay(
             stats.bad_lines += 1
             logger.error("line {}: {}; line skipped", item.lineno, item.reason)
             continue
+        if down_since is not None:
+            if isinstance(item, Up):
+                # nothing due while it was down fires; the schedule goes on from here
+                down_since = None
+                prev = item.at if prev is None else max(prev, item.at)
+                batch.append(item)
+                stats.events += 1
+            else:
+                stats.while_down += 1
+                logger.warning("{} event at {} came while the bot was down (since {}); ignored",
+                               _kind(item), item.at.isoformat(), down_since.isoformat())
+            continue
+        if isinstance(item, Up):
+            logger.warning("up event at {} without a down before it; handled as a tick", item.at.isoformat())
         if prev is not None and item.at < prev:
             logger.warning("event at {} is earlier than the one before ({}); handled at its own time",
                            item.at.isoformat(), prev.isoformat())
@@ -66,6 +84,8 @@ async def replay(
         batch.extend(due)
         stats.jobs += len(due)
         batch.append(item)
+        if isinstance(item, Down):
+            down_since = item.at
         stats.events += 1
         prev = item.at if prev is None else max(prev, item.at)
         if len(batch) >= batch_size:
@@ -74,6 +94,10 @@ async def replay(
     await outbox.flush()
     stats.sent = outbox.sent
     return stats
+
+
+def _kind(ev: Event) -> str:
+    return type(ev).__name__.lower()
 
 
 class _Lines:

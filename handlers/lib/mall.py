@@ -121,9 +121,22 @@ def refusal(err: MallRefusal | InsufficientPoints, ctx: Context | None = None) -
     return UserError(template="mall/refused", reason="other")
 
 
+MAX_NUMBER_DIGITS = 9  # order and item numbers stay below 10**9
+
+
 def order_number(ctx: Context, args: str, usage: str) -> int:
     word = args.split()[0] if args.split() else ""
     word = word.lstrip("#")
     if not word.isdecimal():
         raise UsageError("请写上单号", usage=usage)
+    if len(word) > MAX_NUMBER_DIGITS:  # no order has such a number; int() of a huge one fails, the database too
+        raise UsageError("没有这个单号，请核对后再写", usage=usage)
     return int(word)
+
+
+def item_word(args: str, usage: str) -> str:
+    """What 商品/兑换 name an item by; a number longer than any item number gets the usage reply."""
+    word = args.strip()
+    if word.isdecimal() and len(word) > MAX_NUMBER_DIGITS:
+        raise UsageError("没有这个商品编号，请发送「商城」查看", usage=usage)
+    return word

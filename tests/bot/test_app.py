@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import handlers  # noqa: F401
 import run_bot
+from bot.app import FALLBACK_APOLOGY
 from bot.clock import ManualClock
 from bot.config import parse
 from bot.dispatch import REGISTRY, Context, Registry, Reply
@@ -40,6 +42,22 @@ async def test_a_failing_handler_gets_an_apology_and_its_writes_are_undone(tmp_p
     assert outs[1].text == "抱歉，刚才没处理好，请稍后再试一次" and outs[1].mentions == ("alice",)
     assert [(e.member, e.kind) for e in rt.ledger.entries()] == [("alice", "checkin"), ("bob", "checkin")]
     assert rt.ledger.audit() == []
+
+
+async def test_the_apology_falls_back_to_a_built_in_text_when_its_template_fails(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(Path(run_bot.__file__).parent / "templates", templates)
+    # passes check-config (the sample member is Alice) but fails for a member with a short name
+    (templates / "errors" / "internal.txt.j2").write_text(
+        "抱歉 {{ name }}{% if name|length < 5 %}{{ nickname }}{% endif %}", encoding="utf-8")
+    settings = parse({**config(schedule=[]), "storage": {"url": f"sqlite:///{tmp_path / 'a.db'}"}})
+    clock = ManualClock(sh("2026-11-23 09:00"), settings.bot.tz)
+    rt = run_bot.build(settings, clock, templates=templates, registry=registry_with_a_buggy_command())
+    t = MemoryTransport(rt.app, clock)
+    outs = await t.feed(t.message("炸", as_="alice", name="Alice", room="g1"), t.message("炸", as_="bob", name="Bob", room="g1"))
+    assert [o.text for o in outs] == ["抱歉 Alice", FALLBACK_APOLOGY]
+    assert [o.mentions for o in outs] == [("alice",), ("bob",)]
+    assert rt.ledger.entries() == [] and rt.ledger.audit() == []
 
 
 async def test_events_of_one_member_in_one_batch_apply_in_order(tmp_path: Path) -> None:

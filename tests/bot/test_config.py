@@ -58,10 +58,10 @@ def test_bonus_names_default_from_their_days() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"checkin": {"points": "五"}}, 'checkin.points must be an integer >= 0, got "五"'),
-        ({"checkin": {"points": -1}}, "checkin.points must be an integer >= 0, got -1"),
-        ({"checkin": {"points": 2.5}}, "checkin.points must be an integer >= 0, got 2.5"),
-        ({"checkin": {"points": True}}, "checkin.points must be an integer >= 0, got true"),
+        ({"checkin": {"points": "五"}}, 'checkin.points must be an integer >= 0 and <= 100000, got "五"'),
+        ({"checkin": {"points": -1}}, "checkin.points must be an integer >= 0 and <= 100000, got -1"),
+        ({"checkin": {"points": 2.5}}, "checkin.points must be an integer >= 0 and <= 100000, got 2.5"),
+        ({"checkin": {"points": True}}, "checkin.points must be an integer >= 0 and <= 100000, got true"),
         ({"checkin": {"pionts": 5}}, "checkin.pionts is not a known key"),
         ({"checkin": {"consecutive": [{"days": 0, "bonus": 1}]}}, "checkin.consecutive[0].days must be an integer >= 1"),
         ({"checkin": {"consecutive": [{"days": 3}]}}, "checkin.consecutive[0].bonus is required"),
@@ -75,7 +75,7 @@ def test_bonus_names_default_from_their_days() -> None:
         ({"checkin": [1, 2]}, "checkin must be a table"),
         ({"checkin": {}, "campaigns": [{"id": "c", "name": "双倍", "starts": "2026-11-01T00:00:00+08:00",
                                         "ends": "2026-12-01T00:00:00+08:00", "checkin": {"multiplier": 0}}]},
-         "campaigns[0].checkin.multiplier must be an integer >= 1, got 0"),
+         "campaigns[0].checkin.multiplier must be an integer >= 1 and <= 10, got 0"),
         ({"campaigns": [{"id": "c", "name": "x", "starts": "2026-11-01T00:00:00+08:00",
                          "ends": "2026-12-01T00:00:00+08:00", "invite": {"points": 30}}]},
          "campaigns[0].invite overrides a feature that is off: add [invite] first"),
@@ -83,20 +83,20 @@ def test_bonus_names_default_from_their_days() -> None:
                          "ends": "2026-12-01T00:00:00+08:00"}]}, "campaigns[0].starts must be a date-time with its UTC offset"),
         ({"campaigns": [{"id": "c", "name": "x", "starts": "2026-12-01T00:00:00+08:00",
                          "ends": "2026-11-01T00:00:00+08:00"}]}, "campaigns[0].ends must be after its starts"),
-        ({"checkin": {"makeup": {"cost": 0}}}, "checkin.makeup.cost must be an integer >= 1, got 0"),
+        ({"checkin": {"makeup": {"cost": 0}}}, "checkin.makeup.cost must be an integer >= 1 and <= 100000, got 0"),
         # pydantic's own checks, in the operators' words
         ({"checkin": {"group_only": 1}}, "checkin.group_only must be true or false, got 1"),
         ({"checkin": {"keywords": [" "]}}, 'checkin.keywords[0] must be a non-empty string, got " "'),
         ({"bot": {"timezone": 3}}, "bot.timezone must be a non-empty string, got 3"),
-        ({"wechaty": {"probe_seconds": True}}, "wechaty.probe_seconds must be a number of seconds >= 1, got true"),
-        ({"outbox": {"interval_seconds": 0}}, "outbox.interval_seconds must be a number of seconds >= 0.1, got 0"),
+        ({"wechaty": {"probe_seconds": True}}, "wechaty.probe_seconds must be a number of seconds >= 1 and <= 3600, got true"),
+        ({"outbox": {"interval_seconds": 0}}, "outbox.interval_seconds must be a number of seconds >= 0.1 and <= 3600, got 0"),
         ({"outbox": {"quiet_hours": "24:00-07:00"}},
          'outbox.quiet_hours must be "HH:MM-HH:MM" such as "22:30-07:30", or "" for none, got "24:00-07:00"'),
         ({"expiry": {"run_at": 5}}, 'expiry.run_at must be a local time "HH:MM" such as "00:05", got 5'),
         ({"mall": {"items": [{"sku": "a b", "name": "杯", "kind": "physical", "points": 1}]}},
          'mall.items[0].sku must be letters, digits, "-", "_" or "." (up to 40, no spaces), such as "mug-2026", got "a b"'),
         ({"mall": {"items": [{"sku": "a", "name": "杯", "kind": "physical", "points": 1, "cash": 9.999}]}},
-         "mall.items[0].cash must be a number of yuan >= 0 with at most two decimals, such as 9.9, got 9.999"),
+         "mall.items[0].cash must be a number of yuan >= 0 and <= 1000000 with at most two decimals, such as 9.9, got 9.999"),
         ({"campaigns": [{"id": "c", "name": "x", "starts": "yesterday", "ends": "2026-12-01T00:00:00+08:00"}]},
          'campaigns[0].starts must be a date-time such as 2026-11-01T00:00:00+08:00, got "yesterday"'),
         ({"campaigns": [{"id": "c", "name": "x", "starts": 5, "ends": "2026-12-01T00:00:00+08:00"}]},
@@ -109,6 +109,21 @@ def test_bonus_names_default_from_their_days() -> None:
          "follow.accounts: each account needs its own code"),
         ({"tasks": [{"id": "t", "name": "n", "metric": "invites", "tiers": [{"at": 1, "points": 1}]}] * 2},
          "tasks[1].id repeats 't': ids must be unique"),
+        # every number is bounded to what the program can hold
+        ({"checkin": {"points": 9223372036854775808}},
+         "checkin.points must be an integer >= 0 and <= 100000, got 9223372036854775808"),
+        ({"outbox": {"interval_seconds": 1e308}},
+         "outbox.interval_seconds must be a number of seconds >= 0.1 and <= 3600, got 1e+308"),
+        ({"outbox": {"give_up_seconds": float("inf")}}, "outbox.give_up_seconds must be a number of seconds >= 1 and <= 86400"),
+        ({"outbox": {"coalesce_seconds": float("nan")}}, "outbox.coalesce_seconds must be a number of seconds >= 0 and <= 3600"),
+        ({"bridge": {"port": 70000}}, "bridge.port must be an integer >= 0 and <= 65535, got 70000"),
+        ({"bridge": {"port": -1}}, "bridge.port must be an integer >= 0 and <= 65535, got -1"),
+        ({"bot": {"rate_limit": 2**31}}, "bot.rate_limit must be an integer >= 0 and <= 2147483647, got 2147483648"),
+        ({"checkin": {"makeup": {"within_days": 10**9}}}, "checkin.makeup.within_days must be an integer >= 1 and <= 3660"),
+        ({"levels": [{"name": "a", "growth": 0, "checkin_multiplier": 1e308}]},
+         "levels[0].checkin_multiplier must be a number >= 1 and <= 10, got 1e+308"),
+        ({"mall": {"items": [{"sku": "a", "name": "杯", "kind": "physical", "points": 1, "cash": float("inf")}]}},
+         "mall.items[0].cash must be a number of yuan >= 0 and <= 1000000"),
     ],
 )
 def test_a_wrong_value_names_the_key_and_what_is_wrong(data: dict, message: str) -> None:
@@ -161,7 +176,7 @@ def perks() -> Iterator[None]:
 def test_a_feature_registers_its_section_without_touching_bot(perks: None) -> None:
     assert parse({}).perks is None  # left out: off
     assert parse({"perks": {}}).perks == Perks()
-    with pytest.raises(ConfigError, match=r"^perks\.points must be an integer >= 1, got 0$"):
+    with pytest.raises(ConfigError, match=r"^perks\.points must be an integer >= 1 and <= 2147483647, got 0$"):
         parse({"perks": {"points": 0}})
     with pytest.raises(ConfigError, match=r"^perks\.label must differ from bot\.name$"):
         parse({"perks": {"label": "积分助手"}})
@@ -169,7 +184,7 @@ def test_a_feature_registers_its_section_without_touching_bot(perks: None) -> No
                                            "ends": "2026-12-01T00:00:00+08:00", "perks": {"points": 9}}]})
     during, by = s.at(datetime(2026, 11, 15, tzinfo=UTC))
     assert (during.perks.points, by, s.perks.points) == (9, {"perks": "c"}, 3)
-    with pytest.raises(ConfigError, match=r"^campaigns\[0\]\.perks\.points must be an integer >= 1, got 0$"):
+    with pytest.raises(ConfigError, match=r"^campaigns\[0\]\.perks\.points must be an integer >= 1 and <= 2147483647, got 0$"):
         parse({"perks": {}, "campaigns": [{"id": "c", "name": "x", "starts": "2026-11-01T00:00:00+08:00",
                                            "ends": "2026-12-01T00:00:00+08:00", "perks": {"points": 0}}]})
     with pytest.raises(ConfigError, match=r"^campaigns\[0\]\.perks\.label must differ from bot\.name$"):

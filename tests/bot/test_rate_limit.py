@@ -39,3 +39,18 @@ async def test_admins_are_not_limited_and_zero_turns_it_off(make_chat) -> None: 
     said = [free.message("积分", as_="alice", at=start + timedelta(seconds=i)) for i in range(15)]
     r = await free.feed(*said)
     assert answered(r) == [m.id for m in said] and all("当前积分：0" in o.text for o in r)
+
+
+async def test_duplicate_deliveries_of_one_message_count_once(db_url: str, make_chat) -> None:  # type: ignore[no-untyped-def]
+    bot: ChatBot = make_chat(config(schedule=[]), url=db_url)
+    start = sh("2026-11-23 09:00")
+    first = bot.message("积分", as_="alice", at=start, id="dup")
+    # the transport delivered the same message twelve times (reconnects, a replayed file)
+    copies = [first, *(bot.message("积分", as_="alice", at=start + timedelta(seconds=i), id="dup") for i in range(1, 12))]
+    r = await bot.feed(*copies)
+    assert answered(r) == ["dup"]
+    r = await bot.feed(*(bot.message("积分", as_="alice", at=start + timedelta(seconds=20), id="dup") for _ in range(3)))
+    assert r == []
+    # the member's next real command is answered: only the one new message counted
+    r = await bot.say("签到", as_="alice", at=start + timedelta(seconds=30))
+    assert "获得 5 积分" in r.text
