@@ -78,8 +78,8 @@ class Bot:
 
 @pytest.fixture
 async def bots(tmp_path: Path) -> AsyncIterator[list[Bot]]:
-    (tmp_path / "config.toml").write_text(
-        '[bot]\nadmins = []\n[checkin]\npoints = 5\n[bridge]\nport = 0\n[outbox]\ninterval_seconds = 0.1\nburst = 100\n', encoding="utf-8")
+    (tmp_path / "config.toml").write_text('[bot]\nadmins = []\n[checkin]\npoints = 5\n[bridge]\nport = 0\n'
+                                          '[outbox]\ninterval_seconds = 0.1\nburst = 100\n', encoding="utf-8")
     running: list[Bot] = []
     yield running
     for bot in running:
