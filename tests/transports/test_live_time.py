@@ -17,8 +17,8 @@ from tests.factories import SH
 from tests.transports.test_bridge_restart import InProcess, http
 
 
-def message(i: int, who: str, at: datetime, text: str = "签到") -> str:
-    return json.dumps({"type": "message", "id": f"m{i}", "at": at.isoformat(), "room": "r1", "from": who,
+def message(i: int, who: str, at: datetime, text: str = "签到", room: str = "r1") -> str:
+    return json.dumps({"type": "message", "id": f"m{i}", "at": at.isoformat(), "room": room, "from": who,
                        "name": who.title(), "text": text}, ensure_ascii=False)
 
 
@@ -97,3 +97,18 @@ async def test_an_event_older_than_give_up_still_counts_and_holds_nothing(bot: I
     assert "m1" in answered(got) or any("not sent" in e and "签到成功" in e for e in errors), (got, errors)
     [entry] = [e for e in bot.rt.ledger.entries("wxid_a") if e.kind == "checkin"]
     assert entry.at == old  # its ledger effect stands, at its own time
+
+
+async def test_a_backlog_of_old_events_is_answered_now_on_the_send_budget(bot: InProcess) -> None:
+    budget = bot.runner.outbox.budget
+    n = budget.burst + 2
+    now = Clock().now()
+    # a connector's backlog: one check-in a minute over the last minutes, each in its own group (none merge)
+    body = "\n".join(message(i, f"wxid_{i}", now - timedelta(minutes=n - i), room=f"r{i}") for i in range(n))
+    async with http(bot.br) as c:
+        assert (await c.post("/events", content=body)).status_code == 202
+        got = await replies(c, n)
+    assert answered(got) == {f"m{i}" for i in range(n)}
+    sent = sorted(datetime.fromisoformat(o["at"]) for o in got)
+    assert sent[0] >= now  # sent now, not each at its own old time (when the bucket would look full)
+    assert (sent[-1] - sent[0]).total_seconds() >= (n - budget.burst) * budget.interval - 0.01
