@@ -163,6 +163,7 @@ class BridgeTransport:
         self.keep = keep
         self.lines: deque[tuple[int, str]] = deque(journal.logged_out(keep), maxlen=keep)
         self.seq = journal.last_out()
+        self._trimmed = self.seq
         self._resumed: set[int] = set()  # receipts of events accepted before this start, not handled yet
         self._resumed_at_start = False
         self._bell = asyncio.Event()  # rung (and replaced) on every new line and on stop
@@ -185,8 +186,9 @@ class BridgeTransport:
             line = json.dumps(json.loads(line))
         self.seq = self.journal.log_out(line, out.at)  # raises when it cannot be kept: the outbox logs it as not sent
         self.lines.append((self.seq, line))
-        if self.seq % 1000 == 0:
+        if self.seq - self._trimmed >= 1000:  # now and then, not on every send
             self.journal.trim_out(self.keep)
+            self._trimmed = self.seq
         self._ring()
 
     def settle(self, receipts: Sequence[int]) -> None:
