@@ -192,7 +192,8 @@ class Outbox:
 
         `live`: `until` is the real now, and nothing is sent at an earlier time. A reply to an old event (a
         connector's backlog, an inbox resumed after a crash) goes now, on today's budget; at its own old
-        time each would find the bucket refilled, and a backlog would leave at once.
+        time each would find the bucket refilled, and a backlog would leave at once. Without a budget (the
+        console, whose clock the operator moves) each still goes at its own time.
         """
         n = 0
         while True:
@@ -202,7 +203,7 @@ class Outbox:
             start = min(heads)
             if self._at is not None and start < self._at:
                 start = self._at
-            if live and start < until:
+            if live and start < until and not self.budget.unlimited:
                 start = until
             t = self._budget_time(start)
             if t > until:
