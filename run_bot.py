@@ -201,7 +201,7 @@ def _run_wechaty(settings: Settings) -> None:
 
 
 async def _live(settings: Settings, make_transport: Any) -> None:
-    """Run the pipeline on a real clock with `make_transport(submit)`'s run() feeding it, until that ends."""
+    """Run the pipeline on a real clock with `make_transport(submit, clock, store)`'s run() feeding it, until that ends."""
     import signal
 
     from bot.outbox import Budget, Outbox
@@ -210,9 +210,11 @@ async def _live(settings: Settings, make_transport: Any) -> None:
     clock = Clock(settings.bot.tz)
     rt = _runtime(settings, clock)
     submit: list[Any] = []
-    transport = make_transport(lambda ev: submit[0](ev), clock)
+    transport = make_transport(lambda *ev: submit[0](*ev), clock, rt.services.store())
     outbox = Outbox(transport, Budget.from_settings(settings.outbox, settings.bot.tz))
-    runner = LiveRunner(rt.app, outbox, rt.schedule, clock, batch_size=settings.storage.batch_size)
+    # a transport that keeps what it accepted (the bridge's inbox) is told what each batch handled
+    runner = LiveRunner(rt.app, outbox, rt.schedule, clock, batch_size=settings.storage.batch_size,
+                        settle=getattr(transport, "settle", None))
     submit.append(runner.submit)
     task = asyncio.create_task(runner.run())
     loop = asyncio.get_running_loop()
@@ -229,7 +231,7 @@ async def _live(settings: Settings, make_transport: Any) -> None:
 async def _wechaty(settings: Settings) -> None:
     from bot.transports.wechaty import WechatyTransport
 
-    await _live(settings, lambda submit, clock: WechatyTransport(settings.wechaty, submit, clock=clock,
+    await _live(settings, lambda submit, clock, _store: WechatyTransport(settings.wechaty, submit, clock=clock,
                                                                  self_alias=settings.bot.self_id))
 
 
@@ -241,7 +243,8 @@ def _run_bridge(settings: Settings) -> None:
     for note in config_mod.warnings(settings):
         logger.warning(note)
     try:
-        asyncio.run(_live(settings, lambda submit, clock: BridgeTransport(settings.bridge, submit, tz=settings.bot.tz)))
+        asyncio.run(_live(settings, lambda submit, clock, store: BridgeTransport(settings.bridge, submit, store,
+                                                                                 tz=settings.bot.tz, clock=clock)))
     except BridgeError as exc:
         raise _fail(f"cannot run the bridge: {exc}") from None
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from datetime import datetime
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timedelta
 from typing import Any
+
+from loguru import logger
 
 
 def _strip_nul(ev: Any) -> None:
@@ -123,3 +125,19 @@ class Outgoing:
     # bot's friend): typically a note in the group saying how to get it
     fallback: Outgoing | None = field(default=None, compare=False, hash=False)
     scheduled: bool = False  # a scheduled post: quiet hours hold it
+
+
+AHEAD = timedelta(seconds=5)  # a source clock this far ahead of ours is still believed
+
+
+def as_received(ev: Event, received: datetime) -> Event:
+    """`ev`, or, when it is dated more than AHEAD after it was `received`, `ev` as of `received`.
+
+    A live event from the future would hold every later reply until it is due (the outbox sends in
+    order) and date its ledger effects ahead: a connector's or puppet's clock is not trusted that far.
+    """
+    if isinstance(ev, JobDue) or ev.at - received <= AHEAD:
+        return ev
+    logger.warning("{} {} is dated {} ({:.0f} s after it arrived): taken as of its arrival",
+                   type(ev).__name__, getattr(ev, "id", ""), ev.at.isoformat(), (ev.at - received).total_seconds())
+    return replace(ev, at=received)

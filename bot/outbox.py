@@ -187,8 +187,14 @@ class Outbox:
 
     # -- sending --------------------------------------------------------------------------------
 
-    async def pump(self, until: datetime) -> int:
-        """Send everything the budget allows up to `until`, each at its own send time; return how many."""
+    async def pump(self, until: datetime, *, live: bool = False) -> int:
+        """Send everything the budget allows up to `until`, each at its own send time; return how many.
+
+        `live`: `until` is the real now, and nothing is sent at an earlier time. A reply to an old event (a
+        connector's backlog, an inbox resumed after a crash) goes now, on today's budget; at its own old
+        time each would find the bucket refilled, and a backlog would leave at once. Without a budget (the
+        console, whose clock the operator moves) each still goes at its own time.
+        """
         n = 0
         while True:
             heads = [q[0].ready for q in (self._replies, self._posts) if q]
@@ -197,6 +203,8 @@ class Outbox:
             start = min(heads)
             if self._at is not None and start < self._at:
                 start = self._at
+            if live and start < until and not self.budget.unlimited:
+                start = until
             t = self._budget_time(start)
             if t > until:
                 return n
@@ -245,7 +253,7 @@ class Outbox:
         """Live: send as the budget allows on `clock` until stop is set."""
         while not stop.is_set():
             now = clock.now()
-            await self.pump(now)
+            await self.pump(now, live=True)
             nxt = self.next_time(clock.now())
             wait = 3600.0 if nxt is None else max(0.0, (nxt - clock.now()).total_seconds())
             self._wake.clear()
@@ -260,7 +268,7 @@ class Outbox:
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
         while self.pending() and loop.time() < end:
-            await self.pump(clock.now())
+            await self.pump(clock.now(), live=True)
             nxt = self.next_time(clock.now())
             if nxt is None:
                 break

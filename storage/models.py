@@ -400,6 +400,28 @@ class LotUse(SQLModel, table=True):
     points: int
 
 
+class InboxEvent(SQLModel, table=True):
+    """An event a live transport accepted (answered 202) and the pipeline has not handled yet: kept across a crash."""
+
+    __tablename__ = "inbox"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids only grow: the order events were accepted in
+
+    id: int | None = Field(default=None, primary_key=True)
+    line: str  # the event as the connector sent it (a replay-format JSON line)
+    received_at: datetime = _ts(nullable=False)  # an event dated later than this is taken as of this time
+
+
+class OutLine(SQLModel, table=True):
+    """A line the bridge gave out, by its number: numbers go on across restarts, and a reader may catch up."""
+
+    __tablename__ = "out_log"
+    __table_args__ = {"sqlite_autoincrement": True}  # a number is never given twice, even after a trim
+
+    seq: int | None = Field(default=None, primary_key=True)
+    line: str
+    at: datetime = _ts(nullable=False)
+
+
 def table_of(model: type[SQLModel]) -> Table:
     """The Core table of a table model (SQLModel declares `__table__` untyped)."""
     table: Table = model.__table__  # type: ignore[attr-defined]
@@ -428,3 +450,5 @@ QUIZ_ROUNDS = table_of(QuizRound)
 QUIZ_ANSWERS = table_of(QuizAnswer)
 POINT_LOTS = table_of(PointLot)
 LOT_USES = table_of(LotUse)
+INBOX = table_of(InboxEvent)
+OUT_LOG = table_of(OutLine)

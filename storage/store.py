@@ -17,6 +17,7 @@ from storage.conversations import Conversations, Pending
 from storage.db import Database
 from storage.expiry import Lots, Policy
 from storage.growth import Growth
+from storage.inbox import Accepted, Inbox, OutLog
 from storage.ledger import Ledger
 from storage.mall import Mall
 from storage.presence import Presence
@@ -26,11 +27,14 @@ from storage.profiles import Profiles
 class Store:
     """What the pipeline needs: transactions and savepoints, presence, active days, the pending conversation."""
 
-    def __init__(self, db: Database, presence: Presence, checkins: Checkins, conversations: Conversations) -> None:
+    def __init__(self, db: Database, presence: Presence, checkins: Checkins, conversations: Conversations,
+                 inbox: Inbox | None = None, out_log: OutLog | None = None) -> None:
         self.db = db
         self.presence = presence
         self.checkins = checkins
         self.conversations = conversations
+        self.inbox = inbox or Inbox(db)
+        self.out_log = out_log or OutLog(db)
 
     def transaction(self) -> AbstractContextManager[Connection]:
         return self.db.transaction()
@@ -62,6 +66,29 @@ class Store:
     def pending(self, chat: str, member: str, at: datetime) -> Pending | None:
         return self.conversations.pending(chat, member, at)
 
+    # -- the bridge's inbox and out log (each write commits on its own: it is acknowledged next) --------
+
+    def accept(self, lines: Sequence[str], at: datetime) -> list[int]:
+        return self.inbox.put(lines, at)
+
+    def accepted(self) -> list[Accepted]:
+        return self.inbox.waiting()
+
+    def handled(self, ids: Sequence[int]) -> None:
+        self.inbox.done(ids)
+
+    def log_out(self, line: str, at: datetime) -> int:
+        return self.out_log.append(line, at)
+
+    def logged_out(self, n: int) -> list[tuple[int, str]]:
+        return self.out_log.recent(n)
+
+    def last_out(self) -> int:
+        return self.out_log.last()
+
+    def trim_out(self, keep: int) -> None:
+        self.out_log.trim(keep)
+
 
 __all__ = ["Store"]
 
@@ -79,6 +106,8 @@ class Storage:
     growth: Growth
     mall: Mall
     profiles: Profiles
+    inbox: Inbox
+    out_log: OutLog
     lots: Lots | None = None  # None when points expiry is off
 
     @classmethod
@@ -88,9 +117,9 @@ class Storage:
         ledger.audits.append(invites.audit)
         return cls(db=db, ledger=ledger, presence=Presence(db), checkins=Checkins(ledger),
                    conversations=Conversations(db), boards=Boards(ledger, tz), growth=Growth(ledger),
-                   mall=Mall(ledger, tz), profiles=Profiles(db),
+                   mall=Mall(ledger, tz), profiles=Profiles(db), inbox=Inbox(db), out_log=OutLog(db),
                    lots=Lots(ledger, expiry) if expiry is not None else None)
 
     def store(self) -> Store:
         """The runtime's view: bot.app.Store."""
-        return Store(self.db, self.presence, self.checkins, self.conversations)
+        return Store(self.db, self.presence, self.checkins, self.conversations, self.inbox, self.out_log)

@@ -24,6 +24,8 @@ from bot.events import Event, MemberJoined, Message, Outgoing
 from bot.outbox import Budget, Outbox
 from bot.runner import LiveRunner
 from bot.transports.bridge import MAX_BODY, MAX_MEMBERS, BridgeError, BridgeTransport
+from storage.db import make_engine
+from storage.store import Storage, Store
 from tests.factories import SH, config, sh
 
 with warnings.catch_warnings():  # Starlette 1.x would rather its TestClient ran on httpx2; httpx serves the same
@@ -61,8 +63,20 @@ def taken() -> list[Event]:
 
 
 @pytest.fixture
-def bare(taken: list[Event]) -> BridgeTransport:
-    return BridgeTransport(settings(), taken.append, tz=SH)
+def journal(tmp_path: Path) -> Iterator[Store]:
+    """The bridge's inbox and out log on a SQLite file of their own (no bot behind them)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'journal.db'}", tz=SH)
+    yield Storage.open(engine, SH).store()
+    engine.dispose()
+
+
+def taking(taken: list[Event]) -> Callable[[Event, int], None]:
+    return lambda ev, _receipt: taken.append(ev)
+
+
+@pytest.fixture
+def bare(taken: list[Event], journal: Store) -> BridgeTransport:
+    return BridgeTransport(settings(), taking(taken), journal, tz=SH)
 
 
 @pytest.fixture
@@ -200,11 +214,11 @@ async def bridge(tmp_path: Path) -> AsyncIterator[BridgeTransport]:
     rt = run_bot.build(s, clock)
     holder: list[LiveRunner] = []
 
-    def submit(ev: Event) -> None:
-        holder[0].submit(ev)
+    def submit(ev: Event, receipt: int) -> None:
+        holder[0].submit(ev, receipt)
 
-    br = BridgeTransport(settings(), submit, tz=SH)
-    runner = LiveRunner(rt.app, Outbox(br, Budget(tz=SH)), rt.schedule, clock)
+    br = BridgeTransport(settings(), submit, rt.services.store(), tz=SH)
+    runner = LiveRunner(rt.app, Outbox(br, Budget(tz=SH)), rt.schedule, clock, settle=br.settle)
     holder.append(runner)
     await br.start()
     tasks = [asyncio.create_task(runner.run(drain=1)), asyncio.create_task(br.run())]
@@ -221,12 +235,12 @@ Serve = Callable[..., Awaitable[BridgeTransport]]
 
 
 @pytest.fixture
-async def serve(taken: list[Event]) -> AsyncIterator[Serve]:
+async def serve(taken: list[Event], journal: Store) -> AsyncIterator[Serve]:
     """A bridge on uvicorn without the bot behind it (events land in `taken`), timeouts as the test says."""
     running: list[tuple[BridgeTransport, asyncio.Task[None]]] = []
 
     async def start(**timeouts: Any) -> BridgeTransport:
-        br = BridgeTransport(settings(), taken.append, tz=SH, **timeouts)
+        br = BridgeTransport(settings(), taking(taken), journal, tz=SH, **timeouts)
         running.append((br, asyncio.create_task(br.run())))
         await asyncio.wait_for(br.web.wait_started(), 10)
         return br
@@ -338,9 +352,9 @@ async def test_a_request_that_stops_arriving_is_closed(serve: Serve, taken: list
     assert taken == []
 
 
-async def test_a_busy_port_is_a_bridge_error(serve: Serve) -> None:
+async def test_a_busy_port_is_a_bridge_error(serve: Serve, journal: Store) -> None:
     br = await serve()
-    other = BridgeTransport(settings(port=br.bound_port or 0), lambda ev: None, tz=SH)
+    other = BridgeTransport(settings(port=br.bound_port or 0), taking([]), journal, tz=SH)
     with pytest.raises(BridgeError, match=f"cannot listen on 127.0.0.1:{br.bound_port}"):
         await other.start()
 

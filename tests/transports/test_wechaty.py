@@ -114,12 +114,13 @@ def make_puppet_class() -> Any:
         # -- the world acts ----------------------------------------------------------------------
 
         def say(self, sender: str, text: str, room: str | None = None, mid: str | None = None,
-                mentions: tuple[str, ...] = (), kind: Any = None) -> str:
+                mentions: tuple[str, ...] = (), kind: Any = None, ahead: float = 0) -> str:
+            """`ahead`: seconds the puppet's clock is ahead of ours."""
             self.n += 1
             mid = mid or f"msg{self.n}"
             self.messages[mid] = wp.MessagePayload(
                 id=mid, type=kind or wp.MessageType.MESSAGE_TYPE_TEXT, from_id=sender, text=text,
-                room_id=room or "", to_id="" if room else BOT, timestamp=_time.time() * 1000,
+                room_id=room or "", to_id="" if room else BOT, timestamp=(_time.time() + ahead) * 1000,
                 mention_ids=list(mentions))
             self.emitter.emit("message", wp.EventMessagePayload(message_id=mid))
             return mid
@@ -198,6 +199,19 @@ async def test_a_room_checkin_gets_a_reply_that_really_mentions_the_member(live:
     assert text.startswith("@Alice ") and "签到成功" in text
     ev = live.events[0]
     assert isinstance(ev, Message) and ev.room == "r1@chatroom" and ev.sender_name == "Alice" and ev.room_name == "会员群"
+
+
+async def test_a_message_dated_ahead_is_taken_as_of_its_arrival_and_holds_no_reply(live: Live) -> None:
+    live.puppet.say("wxid_alice", "签到", room="r1@chatroom", ahead=90)  # within what the transport believes
+    live.puppet.say("wxid_bob", "签到", room="r1@chatroom")
+
+    def mentioned() -> set[str]:
+        return {who for _room, _text, mentions in live.puppet.sent for who in mentions}
+
+    await live.until(lambda: mentioned() == {"wxid_alice", "wxid_bob"}, "both answers (one message, or two)")
+    assert all("签到成功" in text for _room, text, _m in live.puppet.sent)
+    [entry] = [e for e in live.runner.app.services.ledger.entries("wxid_alice") if e.kind == "checkin"]
+    assert entry.at <= Clock().now()
 
 
 async def test_a_private_message_gets_a_private_reply(live: Live) -> None:
