@@ -63,7 +63,7 @@ def test_sync_keeps_stock_and_sales_across_restarts(mall: Mall) -> None:
     assert mall.item("mug").stock is None  # type: ignore[union-attr]
 
 
-def test_codes_import_skips_duplicates_and_a_refund_puts_the_code_back(mall: Mall) -> None:
+def test_codes_import_skips_duplicates_and_a_refunded_code_is_burnt_until_recycled(mall: Mall) -> None:
     assert mall.import_codes("vip", ["C1", "C2", "C1", "", "C3"], T0) == (3, 1)
     assert mall.import_codes("VIP", ["C3", "C4"], T0) == (1, 1)
     assert mall.item("vip").stock == 4  # type: ignore[union-attr]
@@ -72,12 +72,18 @@ def test_codes_import_skips_duplicates_and_a_refund_puts_the_code_back(mall: Mal
     assert (o1.secret, o2.secret, o1.status) == ("C1", "C2", "done")
     back = mall.refund(order=o1.id, at=T0, move=OrderMove.REFUND, reason="测试")
     assert back.status == "refunded"
-    assert mall.item("vip").stock == 3  # type: ignore[union-attr]
+    assert mall.item("vip").stock == 2 and not back.restocked  # type: ignore[union-attr]  # C1 was shown: burnt
     o3, _ = mall.redeem(member="b", sku="vip", key="k3", at=T0)
-    assert o3.secret == "C1"  # back in the pool
+    assert o3.secret == "C3"
     assert [(e.kind, e.delta) for e in mall.ledger.entries("a")][-2:] == [("redeem", -50), ("refund", 50)]
     with pytest.raises(WrongStatus):
         mall.refund(order=o1.id, at=T0, move=OrderMove.REFUND)
+    assert mall.recycle(order=o1.id, operator="op", at=T0)[1] == "C1"
+    o4, _ = mall.redeem(member="a", sku="vip", key="k4", at=T0)
+    assert o4.secret == "C1"  # recycled: delivered again, to its second order
+    assert [(d["order_id"], d["code"]) for d in mall.deliveries("vip") if d["code"] == "C1"] == [(o1.id, "C1"),
+                                                                                                   (o4.id, "C1")]
+    assert mall.ledger.audit() == []
 
 
 def test_refusals_write_nothing(mall: Mall) -> None:
