@@ -87,11 +87,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("mall_orders") as batch:
-        batch.drop_column("restocked")
-    with op.batch_alter_table("mall_items") as batch:
-        batch.drop_column("supplied")
+    # the history tables point at mall_orders, which SQLite's batch mode rebuilds: they go first
     op.drop_index("ix_mall_code_returns_code", table_name="mall_code_returns")
     op.drop_table("mall_code_returns")
     op.drop_index("ix_mall_code_deliveries_code", table_name="mall_code_deliveries")
     op.drop_table("mall_code_deliveries")
+    with op.batch_alter_table("mall_orders") as batch:
+        batch.drop_column("restocked")
+    with op.batch_alter_table("mall_items") as batch:
+        batch.drop_column("supplied")
