@@ -100,7 +100,9 @@ def _policy(settings: Settings) -> Any:
         return None
     from storage.expiry import Policy
 
-    return Policy(settings.expiry.policy, settings.expiry.days, settings.bot.tz)
+    # refunded points stay at least a week, and never less than members are warned ahead
+    return Policy(settings.expiry.policy, settings.expiry.days, settings.bot.tz,
+                  refund_days=max(settings.expiry.warn_days, 7))
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:

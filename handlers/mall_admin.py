@@ -1,4 +1,8 @@
-"""Mall operator commands (admins, in a group or privately): orders to handle, 收款/发货/完成/退款, listing and stock.
+"""Mall operator commands (admins, in a group or privately): orders to handle, 收款/发货/完成/退款/回收卡密, listing and stock.
+
+A refund returns the points; the unit goes back in stock only if it never left: a parcel shipped (or done)
+is not on the shelf (补货 when it comes back), and a card code shown to the member is burnt until an
+operator puts it back with 回收卡密 单号 (its own command: never read out of a refund's free-text reason).
 
 Order details (names, phones, addresses) go to the operator privately; the member is told
 privately, with a note in the group the order came from when that private message cannot be
@@ -35,7 +39,7 @@ def _tell(ctx: Context, o: OrderView, event: str) -> Reply:
 
 
 def _ack(ctx: Context, event: str, o: OrderView) -> Reply:
-    return ctx.reply("mall/admin_done", event=event, order=order_data(ctx, o, secrets=False))
+    return ctx.reply("mall/admin_done", event=event, order=order_data(ctx, o, secrets=False), stock=0)
 
 
 @command("待处理订单", admin=True, feature="mall")
@@ -104,7 +108,7 @@ async def finish(ctx: Context, args: str) -> list[Reply]:
 
 @command("退款", aliases=("退款订单",), admin=True, feature="mall")
 async def refund(ctx: Context, args: str) -> list[Reply]:
-    """退回订单的积分并放回库存（管理员）
+    """退回订单的积分；未发出的商品放回库存（管理员）
     退款 单号 理由"""
     usage = "退款 单号 理由"
     order = order_number(ctx, args, usage)
@@ -121,6 +125,20 @@ async def refund(ctx: Context, args: str) -> list[Reply]:
     if st is not None and st.kind == "mall_address" and int(st.data.get("order", 0)) == o.id:
         services(ctx).conversations.clear_pending("", o.member)
     return [_ack(ctx, "refunded", o), _tell(ctx, o, "refunded")]
+
+
+@command("回收卡密", admin=True, feature="mall")
+async def recycle(ctx: Context, args: str) -> Reply:
+    """把已退款订单发出的卡密放回库存（管理员；确认卡密仍可用时）
+    回收卡密 单号"""
+    order = order_number(ctx, args, "回收卡密 单号")
+    try:
+        o, _code = mall(ctx).recycle(order=order, operator=ctx.sender, at=ctx.now)
+    except MallRefusal as err:
+        raise refusal(err) from None
+    it = mall(ctx).item(o.sku)
+    return ctx.reply("mall/admin_done", event="recycled", order=order_data(ctx, o, secrets=False),
+                     stock=it.stock if it else 0)
 
 
 def _sku_item(ctx: Context, args: str, usage: str) -> str:

@@ -118,3 +118,13 @@ class WrongStatus(MallRefusal):
     reason: ClassVar[str] = "wrong_status"
     order: int
     status: str  # the order's status, or "paid" for a paid cash order a member may not cancel
+
+
+@dataclass
+class NotRecyclable(MallRefusal):
+    """回收卡密 refused: `why` is not_card_code, not_closed (refund it first), not_delivered (its code went back
+    by itself) or recycled (already)."""
+
+    reason: ClassVar[str] = "not_recyclable"
+    order: int
+    why: str

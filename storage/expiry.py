@@ -4,7 +4,10 @@ With a policy on, the ledger keeps, beside each entry, which lots it filled or d
 
 - a credit opens a lot of its points (what pays off a debt first is drawn from it at once), expiring at
   the start of the local day after `days` days (rolling) or at the end of the year after the year
-  earned (year_end); a refund puts back exactly what its redeem drew, into the lots it drew from;
+  earned (year_end); a refund puts back exactly what its redeem drew, into the lots it drew from, except
+  that refunded points never expire sooner than `refund_days` local days after the refund: what would go
+  back into a lot expiring before then goes into a new lot of the refund's instead, expiring then (so a
+  member refunded the day before a lot expires still has the points to use, and no longer);
 - a debit (a redemption, a deduction, a makeup) draws from the lots that expire first; a reversal of a
   credit draws from that credit's own lot first; what no lot covers is a debt (balance below zero);
 - the daily run writes one `expire` entry per member for the remainders of lots past their time.
@@ -41,12 +44,18 @@ class Policy:
     kind: str  # rolling | year_end
     days: int
     tz: ZoneInfo
+    refund_days: int = 7  # refunded points stay spendable at least this many local days after the refund
 
     def expires_at(self, earned: datetime) -> datetime:
         """When points earned at `earned` stop being spendable: the start of a local day."""
         day = earned.astimezone(self.tz).date()
         # year_end: through the end of the year after the year earned
         last = day + timedelta(days=self.days) if self.kind == "rolling" else date(day.year + 1, 12, 31)
+        return datetime.combine(last + timedelta(days=1), time(0), tzinfo=self.tz)
+
+    def refund_floor(self, refunded: datetime) -> datetime:
+        """The earliest a refund at `refunded` may expire: the start of the local day after `refund_days` days."""
+        last = refunded.astimezone(self.tz).date() + timedelta(days=self.refund_days)
         return datetime.combine(last + timedelta(days=1), time(0), tzinfo=self.tz)
 
 
@@ -79,7 +88,8 @@ class Lots:
         self._live = st("SELECT id, remaining FROM point_lots WHERE member_id = :member AND remaining > 0 "
                         "ORDER BY expires_at, id")
         self._own = st("SELECT id, remaining FROM point_lots WHERE entry_id = :entry AND remaining > 0")
-        self._drawn = st("SELECT lot_id, points FROM lot_uses WHERE entry_id = :entry AND points > 0 ORDER BY lot_id")
+        self._drawn = st("SELECT u.lot_id, u.points, l.expires_at FROM lot_uses u JOIN point_lots l ON l.id = u.lot_id "
+                         "WHERE u.entry_id = :entry AND u.points > 0 ORDER BY u.lot_id")
         self._delta = st("SELECT delta FROM ledger WHERE id = :id")
         self._due = st("SELECT DISTINCT member_id FROM point_lots WHERE remaining > 0 AND expires_at <= :at "
                        "ORDER BY member_id")
@@ -109,18 +119,21 @@ class Lots:
                 undone: tuple[int, int] | None) -> None:
         debt = min(n, max(0, -before))
         rest = n - debt
-        if rest and undone is not None and undone[1] < 0:
-            # a refund: the points go back into the lots its redeem drew from, keeping their expiry
-            for lot, drawn in self._drawn.run(conn, entry=undone[0]).fetchall():
+        expires = self.policy.expires_at(at)
+        if undone is not None and undone[1] < 0:
+            # a refund: the points go back into the lots its redeem drew from, keeping their expiry, unless
+            # that comes before the floor; then they stay in the refund's own lot (`rest`), which expires at
+            # the floor (not a fresh full term: redeem and cancel must not renew expiring points)
+            floor = expires = self.policy.refund_floor(at)
+            for lot, drawn, lot_expires in self._drawn.run(conn, entry=undone[0]).fetchall():
                 back = min(rest, int(drawn))
-                if back:
+                if back and loaded_datetime(lot_expires) >= floor:
                     self._take.run(conn, points=-back, lot=lot)
                     self._use.run(conn, entry=entry, lot=lot, points=-back)
                     rest -= back
         if debt or rest:
             lot = self._open.run(conn, member=member, entry=entry, points=debt + rest, remaining=debt + rest,
-                                 at=self.db.at(at), expires=self.db.at(self.policy.expires_at(at)),
-                                 no=False).fetchone()[0]
+                                 at=self.db.at(at), expires=self.db.at(expires), no=False).fetchone()[0]
             if debt:  # paying off a debt draws on the new lot at once
                 self._draw(conn, entry, int(lot), debt)
 
@@ -182,6 +195,17 @@ class Lots:
                 conn.execute(insert(DC), [{"member_id": r.member_id, "kind": WARNED, "day": today, "count": 1}
                                           for r in rows])
         return [Notice(member=r.member_id, points=int(r.n), expires_at=_aware(r.first, self.policy.tz)) for r in rows]
+
+    def credited_until(self, key: str) -> datetime | None:
+        """When the first of the lots the credit `key` put points into expires (None: no such credit or lot)."""
+        with self.db.reading() as conn:
+            entry = conn.execute(select(L.c.id).where(L.c.key == key)).scalar()
+            if entry is None:
+                return None
+            into = select(USE.c.lot_id).where(USE.c.entry_id == entry, USE.c.points < 0)
+            first = conn.execute(select(func.min(LOT.c.expires_at))
+                                 .where((LOT.c.entry_id == entry) | LOT.c.id.in_(into))).scalar()
+        return None if first is None else _aware(first, self.policy.tz)
 
     def expiring(self, member: str, at: datetime, within: timedelta) -> tuple[int, datetime | None]:
         """Points of `member` that expire in (at, at + within], and the first time any of them does."""

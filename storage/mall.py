@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,7 @@ from storage.errors import (
     MallRefusal,
     NoSuchOrder,
     NotOnSale,
+    NotRecyclable,
     OffSale,
     OutOfStock,
     OverLimit,
@@ -38,10 +40,20 @@ from storage.errors import (
     WrongStatus,
 )
 from storage.ledger import Ledger
-from storage.models import LEDGER, MALL_CODES, MALL_ITEMS, MALL_ORDERS, MEMBERS
+from storage.models import (
+    LEDGER,
+    MALL_CODES,
+    MALL_DELIVERIES,
+    MALL_ITEMS,
+    MALL_ORDERS,
+    MALL_RETURNS,
+    MEMBERS,
+)
 from storage.vocabulary import CLOSED, LIVE, MOVES, Kind, OrderMove, OrderStatus
 
 I, C, O, L, M = MALL_ITEMS, MALL_CODES, MALL_ORDERS, LEDGER, MEMBERS  # noqa: E741
+D, R = MALL_DELIVERIES, MALL_RETURNS
+GONE = (OrderStatus.SHIPPED, OrderStatus.DONE)  # a physical order in these has left the shelf for good
 
 DIGITAL = ("card_code", "link", "coupon")
 
@@ -49,6 +61,7 @@ Price = Callable[[int, int], int]  # (list price, member's growth) -> the points
 LevelOk = Callable[[str, int], bool]  # (item's min_level, member's growth) -> may the member buy it
 
 __all__ = ["CLOSED", "DIGITAL", "LIVE", "BelowLevel", "ItemView", "Mall", "MallRefusal", "NoSuchOrder", "NotOnSale",
+           "NotRecyclable",
            "OrderMove", "OrderStatus", "OrderView", "OutOfStock", "OverLimit", "UnknownItem", "WrongStatus"]
 
 
@@ -73,6 +86,7 @@ class ItemView:
     listed: bool
     detail: dict[str, Any] = field(default_factory=dict)
     first_seen: datetime | None = None  # when the sku first reached the database (None: before this was kept)
+    supplied: int | None = None  # units ever put on the shelf (limited items but card codes)
 
     @property
     def number(self) -> int:
@@ -114,6 +128,7 @@ class OrderView:
     created_at: datetime
     updated_at: datetime
     detail: dict[str, Any] = field(default_factory=dict)  # the item's link/coupon/description when read with it
+    restocked: bool = False  # its refund put the unit (or the undelivered code) back in stock
 
     @property
     def live(self) -> bool:
@@ -162,12 +177,17 @@ class Mall:
                 row = stored.pop(it.sku, None)
                 if row is None:
                     stock = self._free_codes(conn, it.sku) if it.kind == "card_code" else it.stock
-                    conn.execute(insert(I).values(sku=it.sku, stock=stock, sold=0, listed=True, first_seen=at, **values))
+                    supplied = None if it.kind == "card_code" else it.stock
+                    conn.execute(insert(I).values(sku=it.sku, stock=stock, sold=0, listed=True, first_seen=at,
+                                                  supplied=supplied, **values))
                     continue
                 if it.kind == "card_code":
                     values["stock"] = self._free_codes(conn, it.sku)
+                    values["supplied"] = None
                 elif row.kind == "card_code" or (row.stock is None) != (it.stock is None):
                     values["stock"] = it.stock
+                    # the units out before now were not taken from this stock
+                    values["supplied"] = None if it.stock is None else it.stock + self._out(conn, it.sku)
                 elif it.stock is not None and row.stock != it.stock:
                     notes.append(f"mall item {it.sku}: stock in the database is {row.stock} (config says "
                                  f"{it.stock}, the opening stock only); use 补货 {it.sku} N to add")
@@ -219,7 +239,8 @@ class Mall:
                 raise ValueError("card_code")
             if it.stock is None:
                 raise ValueError("unlimited")
-            conn.execute(update(I).where(I.c.sku == it.sku).values(stock=I.c.stock + count))
+            conn.execute(update(I).where(I.c.sku == it.sku).values(stock=I.c.stock + count,
+                                                                    supplied=I.c.supplied + count))
         return self.item(it.sku)  # type: ignore[return-value]
 
     def _item_for_update(self, conn: Connection, sku: str) -> ItemView:
@@ -229,6 +250,12 @@ class Mall:
         if row is None:
             raise UnknownItem(wanted=sku)
         return _item(row)
+
+    @staticmethod
+    def _out(conn: Connection, sku: str) -> int:
+        """Units of `sku` off the shelf: standing orders and refunds that did not put theirs back."""
+        return int(conn.execute(select(func.count()).select_from(O).where(
+            O.c.sku == sku, O.c.status.in_(LIVE) | O.c.restocked.is_(False))).scalar_one())
 
     @staticmethod
     def _free_codes(conn: Connection, sku: str) -> int:
@@ -372,6 +399,8 @@ class Mall:
             if it.kind == "card_code":
                 code = self._reserve_code(conn, it, order_id)
                 conn.execute(update(O).where(O.c.id == order_id).values(code_id=code[0], secret=code[1]))
+                if status == OrderStatus.DONE:  # shown to the member now (a cash order: once paid)
+                    self._deliver(conn, order_id, code[0], member, at)
             entry = self.ledger.spend(member=member, points=cost, kind=Kind.REDEEM, key=key, at=at, room=room,
                               detail=f"兑换 {it.name}（单号 {order_id}）")
             if entry is None:  # the ledger knows the key but no order has it: never expected
@@ -390,10 +419,20 @@ class Mall:
                 return int(row.id), str(row.code)
         raise OutOfStock(name=it.name)
 
+    @staticmethod
+    def _deliver(conn: Connection, order: int, code: int, member: str, at: datetime) -> None:
+        conn.execute(insert(D).values(code_id=code, order_id=order, member_id=member, at=at))
+
+    @staticmethod
+    def _delivered(conn: Connection, order: int) -> bool:
+        return conn.execute(select(D.c.id).where(D.c.order_id == order)).first() is not None
+
     def refund(self, *, order: int, at: datetime, move: OrderMove, reason: str = "", member: str | None = None,
                unpaid_only: bool = False) -> OrderView:
         """Close an order by `move` (cancel, refund, expire; see vocabulary.MOVES): a new `refund` entry returns
-        exactly what was paid and the unit (or the code) goes back. `member` set: only that member's order.
+        exactly what was paid. The unit goes back in stock unless it left: a physical order shipped or done
+        keeps it, a card code shown to the member stays burnt on the order (回收卡密 puts it back: recycle).
+        `restocked` on the order says which. `member` set: only that member's order.
 
         Raises NoSuchOrder or WrongStatus (also for a paid cash order when `unpaid_only`).
         """
@@ -410,11 +449,49 @@ class Mall:
                 raise WrongStatus(order=order, status="paid" if o.status in start else o.status)
             self.ledger.reverse(original_key=o.key, key=keys.refund(o.key), kind=Kind.REFUND, at=at,
                                 detail=f"退款 {o.name}（单号 {o.id}）")
-            conn.execute(update(I).where(I.c.sku == o.sku).values(stock=I.c.stock + 1, sold=I.c.sold - 1))
-            if o.kind == "card_code":
+            left = self._delivered(conn, o.id) if o.kind == "card_code" else o.kind == "physical" and o.status in GONE
+            back = not left
+            self._item_for_update(conn, o.sku)
+            conn.execute(update(I).where(I.c.sku == o.sku).values(stock=I.c.stock + (1 if back else 0),
+                                                                  sold=I.c.sold - 1))
+            if o.kind == "card_code" and back:
                 conn.execute(update(C).where(C.c.order_id == o.id).values(order_id=None))
-            conn.execute(update(O).where(O.c.id == order).values(status=status, note=reason, updated_at=at))
+            conn.execute(update(O).where(O.c.id == order).values(status=status, note=reason, updated_at=at,
+                                                                 restocked=back))
             return _order(conn.execute(select(O).where(O.c.id == order)).first())
+
+    def recycle(self, *, order: int, operator: str, at: datetime) -> tuple[OrderView, str]:
+        """回收卡密: put the card code a refunded order delivered back in stock, logged with `operator`.
+
+        Returns the order and the code. Raises NoSuchOrder or NotRecyclable with nothing written.
+        """
+        with self.db.savepoint() as conn:
+            row = conn.execute(select(O).where(O.c.id == order).with_for_update()).first()
+            if row is None:
+                raise NoSuchOrder(order=order)
+            o = _order(row)
+            if o.kind != "card_code" or row.code_id is None:
+                raise NotRecyclable(order=order, why="not_card_code")
+            if o.status not in CLOSED:
+                raise NotRecyclable(order=order, why="not_closed")
+            if not self._delivered(conn, o.id):
+                raise NotRecyclable(order=order, why="not_delivered")
+            self._item_for_update(conn, o.sku)
+            freed = conn.execute(update(C).where(C.c.id == row.code_id, C.c.order_id == o.id).values(order_id=None))
+            if freed.rowcount != 1 or conn.execute(select(R.c.id).where(R.c.order_id == o.id)).first() is not None:
+                raise NotRecyclable(order=order, why="recycled")
+            conn.execute(insert(R).values(code_id=row.code_id, order_id=o.id, operator_id=operator, at=at))
+            conn.execute(update(I).where(I.c.sku == o.sku).values(stock=I.c.stock + 1))
+            return o, o.secret
+
+    def deliveries(self, sku: str | None = None) -> list[dict[str, Any]]:
+        """The card codes shown to members, oldest first: code, order, member, at, and who recycled it when."""
+        with self.db.reading() as conn:
+            q = (select(D.c.order_id, D.c.member_id, D.c.at, C.c.code, C.c.sku, R.c.operator_id, R.c.at.label("recycled_at"))
+                 .join(C, C.c.id == D.c.code_id).outerjoin(R, R.c.order_id == D.c.order_id).order_by(D.c.id))
+            if sku is not None:
+                q = q.where(C.c.sku == sku)
+            return [dict(r._mapping) for r in conn.execute(q)]
 
     def move(self, *, order: int, move: OrderMove, status: OrderStatus, at: datetime, **values: Any) -> OrderView:
         """Move an order on by `move` (paid, shipped, done, an address given) to `status`; WrongStatus unless
@@ -429,6 +506,8 @@ class Mall:
             if row.status not in start:
                 raise WrongStatus(order=order, status=row.status)
             conn.execute(update(O).where(O.c.id == order).values(status=status, updated_at=at, **values))
+            if row.code_id is not None and row.status == OrderStatus.UNPAID and not self._delivered(conn, order):
+                self._deliver(conn, order, row.code_id, row.member_id, at)  # paid: the code is shown now
             return _order(conn.execute(select(O).where(O.c.id == order)).first())
 
     def order(self, order: int) -> OrderView | None:
@@ -470,12 +549,16 @@ class Mall:
 
 
 def audit(conn: Connection) -> list[str]:
-    """The mall's invariants: stock never below zero and matching codes and sales, no code on two orders,
-    every order's points matched by its ledger entries."""
+    """The mall's invariants: stock never below zero and matching codes, supplies and sales, every card code
+    delivered to one order at a time for ever, every order's points matched by its ledger entries."""
     problems: list[str] = []
     live: dict[str, int] = {}
     for r in conn.execute(select(O.c.sku, func.count().label("n")).where(O.c.status.in_(LIVE)).group_by(O.c.sku)):
         live[r.sku] = int(r.n)
+    kept: dict[str, int] = {}  # closed orders whose unit did not come back
+    for r in conn.execute(select(O.c.sku, func.count().label("n"))
+                          .where(O.c.status.in_(CLOSED), O.c.restocked.is_(False)).group_by(O.c.sku)):
+        kept[r.sku] = int(r.n)
     free: dict[str, int] = {}
     for r in conn.execute(select(C.c.sku, func.count().label("n")).where(C.c.order_id.is_(None)).group_by(C.c.sku)):
         free[r.sku] = int(r.n)
@@ -484,22 +567,18 @@ def audit(conn: Connection) -> list[str]:
             problems.append(f"mall item {it.sku}: stock below zero ({it.stock})")
         if it.kind == "card_code" and it.stock != free.get(it.sku, 0):
             problems.append(f"mall item {it.sku}: stock {it.stock} != unused codes {free.get(it.sku, 0)}")
+        if it.kind != "card_code" and it.stock is not None:
+            out = live.get(it.sku, 0) + kept.get(it.sku, 0)
+            if it.supplied is None or it.stock != it.supplied - out:
+                problems.append(f"mall item {it.sku}: stock {it.stock} != supplied {it.supplied} less {out} units "
+                                "out (standing orders, refunds that kept theirs)")
         if it.sold != live.get(it.sku, 0):
             problems.append(f"mall item {it.sku}: sold {it.sold} != standing orders {live.get(it.sku, 0)}")
     for r in conn.execute(select(O.c.code_id, func.count().label("n"))
                           .where(O.c.code_id.is_not(None), O.c.status.in_(LIVE)).group_by(O.c.code_id)):
         if r.n > 1:
             problems.append(f"mall code {r.code_id} is on {r.n} orders")
-    holders = {r.id: r for r in conn.execute(select(O.c.id, O.c.code_id, O.c.status).where(O.c.code_id.is_not(None)))}
-    for c in conn.execute(select(C.c.id, C.c.order_id).where(C.c.order_id.is_not(None))):
-        h = holders.get(c.order_id)
-        if h is None or h.code_id != c.id or h.status not in LIVE:
-            problems.append(f"mall code {c.id} is held by order {c.order_id}, which does not hold it")
-    for h in holders.values():
-        if h.status in LIVE and h.code_id is not None:
-            owner = conn.execute(select(C.c.order_id).where(C.c.id == h.code_id)).scalar()
-            if owner != h.id:
-                problems.append(f"mall order {h.id} holds code {h.code_id}, which is not marked as its")
+    problems += _audit_codes(conn)
     entries = {r.key: r for r in conn.execute(select(L.c.key, L.c.member_id, L.c.delta, L.c.kind)
                                               .where(L.c.kind.in_((Kind.REDEEM, Kind.REFUND))))}
     for o in conn.execute(select(O.c.id, O.c.member_id, O.c.points, O.c.status, O.c.key)):
@@ -513,3 +592,54 @@ def audit(conn: Connection) -> list[str]:
             problems.append(f"mall order {o.id} is {o.status} yet was refunded")
     return problems
 
+
+def _audit_codes(conn: Connection) -> list[str]:
+    """Card codes against their history: a code delivered again was recycled from its previous order first;
+    a code in stock was never delivered or was recycled since; a delivered code not recycled stays on its order;
+    each item's stock is the codes never delivered plus the recycled ones not delivered again (and not reserved)."""
+    problems: list[str] = []
+    orders = {r.id: r for r in conn.execute(select(O.c.id, O.c.code_id, O.c.status, O.c.member_id, O.c.kind)
+                                            .where(O.c.code_id.is_not(None)))}
+    returned = {r.order_id: r.code_id for r in conn.execute(select(R.c.order_id, R.c.code_id))}
+    history: dict[int, list[Any]] = {}
+    for d in conn.execute(select(D).order_by(D.c.id)):
+        history.setdefault(d.code_id, []).append(d)
+        o = orders.get(d.order_id)
+        if o is None or o.code_id != d.code_id or o.member_id != d.member_id:
+            problems.append(f"mall delivery {d.id}: order {d.order_id} does not hold code {d.code_id} for {d.member_id}")
+    for order, code in returned.items():
+        if all(d.order_id != order for d in history.get(code, [])):
+            problems.append(f"mall code {code} was recycled from order {order}, which never delivered it")
+    for o in orders.values():
+        if o.status in LIVE and o.status != OrderStatus.UNPAID and all(
+                d.order_id != o.id for d in history.get(o.code_id, [])):
+            problems.append(f"mall order {o.id} ({o.status}) shows code {o.code_id} but no delivery records it")
+    expected_free: dict[str, int] = {}
+    for c in conn.execute(select(C.c.id, C.c.sku, C.c.order_id)):
+        ds = history.get(c.id, [])
+        for prev, nxt in pairwise(ds):
+            if returned.get(prev.order_id) != c.id:
+                problems.append(f"mall code {c.id} was delivered to order {prev.order_id} and again to order "
+                                f"{nxt.order_id} without 回收卡密 between")
+        burnt = bool(ds) and ds[-1].order_id not in returned  # its last delivery still owns it
+        h = orders.get(c.order_id) if c.order_id is not None else None
+        if c.order_id is not None and (h is None or h.code_id != c.id):
+            problems.append(f"mall code {c.id} is held by order {c.order_id}, which does not hold it")
+        elif burnt and c.order_id != ds[-1].order_id:
+            problems.append(f"mall code {c.id} was delivered by order {ds[-1].order_id} and not recycled, yet "
+                            + ("is back in stock" if c.order_id is None else f"is held by order {c.order_id}"))
+        elif h is not None and h.status in CLOSED and not burnt:
+            problems.append(f"mall code {c.id} is held by order {c.order_id}, which is {h.status} and never "
+                            "delivered it")
+        if not burnt and (h is None or h.status in CLOSED):
+            expected_free[c.sku] = expected_free.get(c.sku, 0) + 1
+    for o in orders.values():
+        if o.status in LIVE:
+            owner = conn.execute(select(C.c.order_id).where(C.c.id == o.code_id)).scalar()
+            if owner != o.id:
+                problems.append(f"mall order {o.id} holds code {o.code_id}, which is not marked as its")
+    for it in conn.execute(select(I.c.sku, I.c.stock).where(I.c.kind == "card_code")):
+        want = expected_free.get(it.sku, 0)
+        if it.stock != want:
+            problems.append(f"mall item {it.sku}: stock {it.stock} != codes never delivered or recycled since {want}")
+    return problems

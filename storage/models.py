@@ -236,6 +236,9 @@ class MallItem(SQLModel, table=True):
     points: int
     cash: int = 0  # fen
     stock: int | None = None  # None: unlimited; card_code: the number of unused codes
+    # limited items but card codes: units ever put on the shelf (opening stock, 补货); stock == supplied less
+    # the units standing orders and unrestocked refunds took (audit checks)
+    supplied: int | None = None
     sold: int = 0  # orders standing (not cancelled or refunded)
     limit_per_member: int = 0
     starts: datetime | None = _ts(nullable=True)
@@ -251,7 +254,10 @@ class MallItem(SQLModel, table=True):
 
 
 class MallCode(SQLModel, table=True):
-    """A card code (卡密) imported for a card_code item; `order_id` is set while an order holds it."""
+    """A card code (卡密) imported for a card_code item; `order_id` is set while an order holds it.
+
+    A code an order delivered stays held by that order after a refund (burnt) until an operator recycles it
+    (回收卡密); mall_code_deliveries and mall_code_returns keep its history."""
 
     __tablename__ = "mall_codes"
     __table_args__ = (
@@ -294,10 +300,40 @@ class MallOrder(SQLModel, table=True):
     address: str = ""
     tracking: str = ""
     note: str = ""  # refund reason
+    restocked: bool = False  # its refund put the unit (or the undelivered code) back in stock
     pay_by: datetime | None = _ts(nullable=True)
     paid_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
+
+
+class MallCodeDelivery(SQLModel, table=True):
+    """A card code shown to a member by an order (paid, or without a cash part); never updated nor deleted."""
+
+    __tablename__ = "mall_code_deliveries"
+    __table_args__ = (UniqueConstraint("order_id", name="uq_mall_code_deliveries_order"),
+                      Index("ix_mall_code_deliveries_code", "code_id", "id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_id: int = Field(foreign_key="mall_codes.id")
+    order_id: int = Field(foreign_key="mall_orders.id")
+    member_id: str
+    at: datetime = _ts(nullable=False)
+
+
+class MallCodeReturn(SQLModel, table=True):
+    """A delivered code an operator put back in stock (回收卡密) after its order was refunded; never updated."""
+
+    __tablename__ = "mall_code_returns"
+    __table_args__ = (UniqueConstraint("order_id", name="uq_mall_code_returns_order"),
+                      Index("ix_mall_code_returns_code", "code_id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_id: int = Field(foreign_key="mall_codes.id")
+    order_id: int = Field(foreign_key="mall_orders.id")  # the closed order that had delivered it
+    operator_id: str  # who recycled it ("" for returns back-filled by revision 0003)
+    at: datetime = _ts(nullable=False)
+    note: str = ""
 
 
 class DailyCounter(SQLModel, table=True):
@@ -443,6 +479,8 @@ CONVERSATIONS = table_of(Conversation)
 MALL_ITEMS = table_of(MallItem)
 MALL_CODES = table_of(MallCode)
 MALL_ORDERS = table_of(MallOrder)
+MALL_DELIVERIES = table_of(MallCodeDelivery)
+MALL_RETURNS = table_of(MallCodeReturn)
 DAILY_COUNTERS = table_of(DailyCounter)
 LEVEL_UPS = table_of(LevelUp)
 PERIOD_SUMS = table_of(PeriodSum)

@@ -12,7 +12,9 @@ from typing import Any
 from bot.dispatch import Context, Reply
 from bot.errors import UsageError, UserError
 from handlers.common import ledger, services
+from handlers.lib.expiry import last_day
 from handlers.lib.levels import benefits, level_of, meets, member_price
+from storage import keys
 from storage.errors import InsufficientPoints
 from storage.mall import (
     BelowLevel,
@@ -21,6 +23,7 @@ from storage.mall import (
     MallRefusal,
     NoSuchOrder,
     NotOnSale,
+    NotRecyclable,
     OrderStatus,
     OrderView,
     OutOfStock,
@@ -83,7 +86,21 @@ def order_data(ctx: Context, o: OrderView, secrets: bool = True) -> dict[str, An
             "threshold": str(coupon.get("threshold") or ""), "expires_on": o.expires_on.isoformat() if o.expires_on else "",
             "recipient": o.recipient, "phone": o.phone, "address": o.address, "tracking": o.tracking, "note": o.note,
             "pay_by": local(ctx, o.pay_by), "at": local(ctx, o.created_at), "member": o.member,
+            "restocked": o.restocked, "refund_until": refund_until(ctx, o),
             "pay_note": ctx.settings.mall.pay_note if ctx.settings.mall else ""}
+
+
+def refund_until(ctx: Context, o: OrderView) -> str:
+    """With points expiry on, the last local day the points a closed order's refund returned can be spent
+    ("12月9日"); "" otherwise."""
+    lots = services(ctx).lots
+    if lots is None or o.status not in (OrderStatus.CANCELLED, OrderStatus.REFUNDED, OrderStatus.EXPIRED):
+        return ""
+    first = lots.credited_until(keys.refund(o.key))
+    if first is None:
+        return ""
+    day = last_day(ctx.settings, first)
+    return f"{day.month}月{day.day}日"
 
 
 def expire_due(ctx: Context) -> list[OrderView]:
@@ -116,6 +133,8 @@ def refusal(err: MallRefusal | InsufficientPoints, ctx: Context | None = None) -
         return UserError(template="mall/refused", reason="poor", needed=err.needed, points=err.points)
     if isinstance(err, NoSuchOrder):
         return UserError(template="mall/refused", reason="no_order", order=err.order)
+    if isinstance(err, NotRecyclable):
+        return UserError(template="mall/refused", reason=f"recycle_{err.why}", order=err.order)
     if isinstance(err, WrongStatus):
         return UserError(template="mall/refused", reason="status", order=err.order, status=err.status)
     return UserError(template="mall/refused", reason="other")

@@ -23,7 +23,7 @@ ITEM = {"number": 1, "sku": "mug", "name": "品牌马克杯", "kind": "physical"
 ORDER = {"id": 7, "name": "会员卡密", "kind": "card_code", "points": 50, "cash": "", "status": "done",
          "secret": "CODE-1", "threshold": "", "expires_on": "", "recipient": "张三", "phone": "13812345678",
          "address": "上海市人民路 1 号", "tracking": "SF1", "note": "", "pay_by": "", "at": "2026-11-23 10:00",
-         "member": "wxid_a", "pay_note": "请转账"}
+         "member": "wxid_a", "pay_note": "请转账", "restocked": False, "refund_until": "12月9日"}
 
 MALL_SAMPLES: dict[str, dict[str, Any]] = {
     "mall/list": {"rows": [ITEM], "page": 1, "pages": 2},
@@ -41,7 +41,7 @@ MALL_SAMPLES: dict[str, dict[str, Any]] = {
     "mall/address_done": {"order": {**ORDER, "kind": "physical", "status": "pending"}},
     "mall/notify": {"event": "shipped", "order": {**ORDER, "kind": "physical", "status": "shipped"}, "balance": 10},
     "mall/admin_pending": {"orders": [{**ORDER, "member_name": "Alice", "status": "unpaid", "pay_by": "2026-11-24 10:00"}]},
-    "mall/admin_done": {"event": "refunded", "order": {**ORDER, "note": "卡密无效"}},
+    "mall/admin_done": {"event": "refunded", "order": {**ORDER, "note": "卡密无效"}, "stock": 3},
     "mall/admin_item": {"event": "restocked", "item": ITEM, "added": 5},
     "mall/highlights": {"new": [{**ITEM, "sold": 0}], "low": [{**ITEM, "sold": 45}], "hot": [{**ITEM, "sold": 45}],
                         "new_days": 7, "discounts": True},

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from tests.conftest import ChatBot
-from tests.factories import config, sh
+from tests.factories import OWNER, config, sh
 from tests.helpers import assert_redeemed, give, redeem
 
 ITEMS: list[dict[str, Any]] = [
@@ -221,8 +222,8 @@ async def test_operator_refund_listing_and_restock(bot: ChatBot) -> None:
     assert "不限库存" in (await bot.say("补货 rp 5", as_="wxid_owner")).text
     assert "没有找到商品" in (await bot.say("补货 nope 5", as_="wxid_owner")).text
     assert "数量需要" in (await bot.say("补货 mug -1", as_="wxid_owner")).text
-    # the refunded code goes back and is the next one given
-    assert "CODE-AAA" in (await redeem(bot, "alice", "3"))[1].text
+    # the refunded code was shown to alice: burnt, the next buyer gets another
+    assert "CODE-BBB" in (await redeem(bot, "alice", "3"))[1].text
     no_secret_in_groups(bot)
 
 
@@ -237,3 +238,127 @@ async def test_mall_is_off_without_its_section(make_chat: Any, db_url: str) -> N
     bot: ChatBot = make_chat(config(schedule=[]), url=db_url)
     assert (await bot.say("商城", as_="alice")) == []
     assert (await bot.say("兑换 1", as_="alice")) == []
+
+
+# -- the money paths' edges: refunded codes, shipped parcels, refunded points under expiry --------------
+
+
+def breach(bot: ChatBot, sql: str) -> list[str]:
+    """Break the database by hand (what no verb would write) and return what audit says."""
+    with bot.ledger.engine.begin() as c:
+        c.execute(text(sql))
+    return bot.ledger.audit()
+
+
+async def test_a_refunded_card_code_is_never_sent_to_the_next_buyer_unless_recycled(bot: ChatBot) -> None:
+    for m in ("carol", "dan", "erin"):
+        give(bot, m, 100)
+    assert "卡密：CODE-AAA" in (await redeem(bot, "carol", "3"))[1].text
+    # the reason mentions 回收卡密: words in a reason are never a command
+    r = await bot.say("退款 1 卡密无效 回收卡密", as_=OWNER)
+    assert "退回 50 积分" in r[0].text and "已作废" in r[0].text and "「回收卡密 1」" in r[0].text
+    assert r[1].to == "carol" and bot.balance("carol") == 100
+    assert "剩 1 件" in (await bot.say("商城", as_="dan")).text
+    dan = (await redeem(bot, "dan", "3"))[1].text
+    assert "卡密：CODE-BBB" in dan and "CODE-AAA" not in dan
+    assert "已兑完" in (await bot.say("兑换 3", as_="erin")).text
+    assert "只有管理员" in (await bot.say("回收卡密 1", as_="dan")).text
+    assert "还没有退款" in (await bot.say("回收卡密 2", as_=OWNER)).text
+    assert "没有找到单号 99" in (await bot.say("回收卡密 99", as_=OWNER)).text
+    assert bot.ledger.audit() == []
+    # the operator checked the code still works and puts it back explicitly
+    r = await bot.say("回收卡密 1", as_=OWNER)
+    assert "订单 1 的卡密已放回库存" in r.text and "现有 1 个未用卡密" in r.text and "CODE-AAA" not in r.text
+    assert "已回收过了" in (await bot.say("回收卡密 1", as_=OWNER)).text
+    assert "卡密：CODE-AAA" in (await redeem(bot, "erin", "3"))[1].text
+    # the history keeps both deliveries of CODE-AAA and who recycled it
+    history = [(d["code"], d["order_id"], d["member_id"], d["operator_id"])
+               for d in bot.rt.services.mall.deliveries("vip")]
+    assert history == [("CODE-AAA", 1, "carol", OWNER), ("CODE-BBB", 2, "dan", None), ("CODE-AAA", 3, "erin", None)]
+    r = await bot.private("我的订单", as_="carol")
+    assert "已退款" in r.text
+    assert bot.ledger.audit() == []
+    no_secret_in_groups(bot)
+
+
+async def test_audit_sees_a_burnt_code_back_in_stock_and_a_code_delivered_twice(bot: ChatBot) -> None:
+    give(bot, "carol", 100)
+    await redeem(bot, "carol", "3")
+    r = await bot.say("退款 1 卡密无效", as_=OWNER)
+    assert "已作废" in r[0].text and r[1].to == "carol"
+    assert bot.ledger.audit() == []
+    # what the old refund did: the code silently back in stock
+    found = breach(bot, "UPDATE mall_codes SET order_id = NULL WHERE code = 'CODE-AAA'; ")
+    assert any("delivered by order 1 and not recycled, yet is back in stock" in p for p in found), found
+    assert any("stock 1 != unused codes 2" in p for p in found), found
+    found = breach(bot, "UPDATE mall_items SET stock = 2 WHERE sku = 'vip'")
+    assert any("codes never delivered or recycled since 1" in p for p in found), found
+    # ... and then handed to the next buyer, with no 回收卡密 between
+    give(bot, "dan", 100)
+    await redeem(bot, "dan", "3")
+    found = bot.ledger.audit()
+    assert any("delivered to order 1 and again to order 2 without 回收卡密" in p for p in found), found
+    # had an operator recycled it in between, the history would hold: a code of two orders, one after the other
+    assert breach(bot, "INSERT INTO mall_code_returns (code_id, order_id, operator_id, at, note) SELECT code_id, 1, "
+                       "'op', at, '' FROM mall_code_deliveries WHERE order_id = 2") == []
+
+
+async def address_given(bot: ChatBot, who: str, order: int) -> None:
+    """`who` redeems the mug (品牌马克杯, 确认 asked) as order `order` and gives the parcel address privately."""
+    give(bot, who, 300)
+    assert "回复「确认」" in (await bot.say("兑换 1", as_=who)).text
+    assert_redeemed(await bot.say("确认", as_=who), who)
+    for answer, asked in (("张三", "手机号"), ("13812345678", "详细收货地址"), ("上海市黄浦区人民路 1 号", "收货信息已保存")):
+        assert asked in (await bot.private(answer, as_=who)).text
+    assert bot.rt.services.mall.order(order).status == "pending"  # type: ignore[union-attr]
+
+
+async def test_refunding_a_shipped_parcel_returns_points_not_stock(bot: ChatBot) -> None:
+    await address_given(bot, "alice", 1)
+    await address_given(bot, "bob", 2)
+    r = await bot.say("发货 1 SF1", as_=OWNER)
+    assert "已标记发货" in r[0].text and r[1].to == "alice"
+    r = await bot.say("退款 1 快递丢件", as_=OWNER)
+    assert "退回 300 积分" in r[0].text and "库存未放回" in r[0].text and "补货" in r[0].text
+    assert r[1].to == "alice" and bot.balance("alice") == 300
+    r = await bot.say("完成 2", as_=OWNER)
+    assert "已完成" in r[0].text and r[1].to == "bob"
+    r = await bot.say("退款 2 不想要了", as_=OWNER)
+    assert "库存未放回" in r[0].text and r[1].to == "bob" and bot.balance("bob") == 300
+    give(bot, "carol", 300)
+    assert "已兑完" in (await bot.say("兑换 1", as_="carol")).text  # both parcels left the shelf
+    assert bot.ledger.audit() == []
+    # one back from the courier: the operator restocks it
+    assert "现有库存 1 件" in (await bot.say("补货 mug 1", as_=OWNER)).text
+    await address_given(bot, "carol", 3)
+    r = await bot.say("退款 3 地址有误", as_=OWNER)  # not shipped yet: the unit goes back
+    assert "已退款" in r[0].text and "库存未放回" not in r[0].text and r[1].to == "carol"
+    assert "品牌马克杯  300 积分  剩 1 件" in (await bot.say("商城", as_="dan")).text
+    assert bot.ledger.audit() == []
+    found = breach(bot, "UPDATE mall_items SET stock = stock + 1 WHERE sku = 'mug'")  # a parcel "back" by itself
+    assert any("mall item mug: stock 2 != supplied 3 less 2 units out" in p for p in found), found
+    assert breach(bot, "UPDATE mall_items SET stock = stock - 1 WHERE sku = 'mug'") == []
+
+
+async def test_refunded_points_outlive_the_next_expiry_run_and_the_member_is_told_until_when(make_chat: Any,
+                                                                                             db_url: str) -> None:
+    cfg = {**mall_config(), "expiry": {"policy": "rolling", "days": 30, "warn_days": 3}}
+    bot: ChatBot = make_chat(cfg, url=db_url, start="2026-11-01 07:00")
+    give(bot, "alice", 100, at="2026-11-01 08:00")  # good through Dec 1
+    await redeem(bot, "alice", "10元红包", "2026-11-30 10:00")
+    r = await bot.say("退款 1 红包发不出", as_=OWNER, at=sh("2026-12-01 12:00"))
+    [told] = [o for o in r if o.to == "alice"]
+    assert "退回 100 积分" in told.text and "退回的 100 积分可用到 12月8日" in told.text, told.text
+    assert await bot.tick("2026-12-02 00:06") == []  # the lot it came from expired tonight; the refund did not
+    assert bot.balance("alice") == 100
+    [warn] = await bot.tick("2026-12-08 00:06")  # warned warn_days ahead, as any points
+    assert warn.to == "alice" and "100 积分将于 12月8日 24 点到期" in warn.text
+    assert bot.balance("alice") == 100
+    assert await bot.tick("2026-12-09 00:06") == []
+    assert bot.balance("alice") == 0
+    assert bot.ledger.audit() == []
+    # a member's own cancellation says it too
+    give(bot, "bob", 100, at="2026-12-09 08:00")
+    await redeem(bot, "bob", "10元红包", "2026-12-09 09:00")
+    r = await bot.say("取消订单 2", as_="bob", at=sh("2026-12-09 10:00"))
+    assert "已取消，退回 100 积分" in r.text and "可用到 1月8日" in r.text, r.text

@@ -97,6 +97,11 @@ async def test_a_database_from_before_first_seen_gets_the_column_and_its_items_a
         c.execute(text("ALTER TABLE mall_items DROP COLUMN first_seen"))
         # such a database was written before schema versions, and before revision 0002's ledger.reverses
         c.execute(text("ALTER TABLE ledger DROP COLUMN reverses"))
+        # ... and before revision 0003's card code history, stock supplies and restocked refunds
+        for table in ("mall_code_returns", "mall_code_deliveries"):
+            c.execute(text(f"DROP TABLE {table}"))
+        c.execute(text("ALTER TABLE mall_items DROP COLUMN supplied"))
+        c.execute(text("ALTER TABLE mall_orders DROP COLUMN restocked"))
         c.execute(text("DROP TABLE alembic_version"))
     before.ledger.engine.dispose()
     # the upgraded bot: the red packet was there before (not new), the sticker arrives now (new)

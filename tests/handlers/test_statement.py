@@ -153,10 +153,11 @@ async def test_refunds_net_against_spending_expiry_has_its_line_and_admins_are_n
     assert [k for k, _ in kinds] == ["admin_award", "redeem", "refund", "redeem"]
     redeemed = -sum(d for k, d in kinds if k in ("redeem", "refund"))
     refunded = sum(d for k, d in kinds if k == "refund")
-    # the daily expiry run takes what is left of Mar 1's award; Mar 3's check-in stays
+    # the daily expiry run takes what is left of Mar 1's award; the refunded points stay a week (max(warn_days,
+    # 7) days after the refund), Mar 3's check-in stays
     assert await bot.tick("2026-03-03 00:06") == []
     expired = -sum(e.delta for e in bot.entries("alice") if e.kind == "expire")
-    assert expired == 300 - redeemed > 0
+    assert expired == 300 - redeemed - refunded > 0
     await checkin(bot, "alice", "2026-03-03 09:00")
     bot.at("2026-03-03 10:00")
     r = await bot.private("我的账单", as_="alice", name="Alice")
@@ -164,7 +165,7 @@ async def test_refunds_net_against_spending_expiry_has_its_line_and_admins_are_n
     assert "➕ 今年获得：305 积分\n  · 签到 5\n  · 管理员加分 300\n" in t
     assert f"➖ 今年支出：{redeemed} 积分（已扣除退款 {refunded}）\n  · 兑换 {redeemed}\n" in t
     assert f"⌛ 今年过期：{expired} 积分" in t and "🎁 今年兑换商品 1 件：10元红包" in t
-    assert "💰 当前积分：5（年初 0）" in t and 0 + 305 - redeemed - expired == 5
+    assert f"💰 当前积分：{5 + refunded}（年初 0）" in t and 0 + 305 - redeemed - expired == 5 + refunded
     r = await bot.private("我的账单", as_=OWNER, name="Owner")
     assert "🏆 管理员不参与排名" in r.text and "💰 当前积分：0（年初 0）" in r.text and "➕ 今年获得：0 积分" in r.text
 

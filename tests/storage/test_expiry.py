@@ -47,10 +47,12 @@ def year_end(db_url: str) -> Iterator[Storage]:
     led.ledger.engine.dispose()
 
 
-def replay_fifo(entries: list[Entry], expires: dict[int, datetime], tz: ZoneInfo = SH) -> list[str]:
+def replay_fifo(entries: list[Entry], expires: dict[int, datetime], tz: ZoneInfo = SH,
+                floors: dict[int, datetime] | None = None) -> list[str]:
     """Independent of storage.expiry: every credit is a lot, debits take the earliest-expiring points
-    first (a reversal of a credit its own lot first, a refund back where its debit came from), and each
-    `expire` entry must take exactly what is left of the lots past their time. Returns the breaches."""
+    first (a reversal of a credit its own lot first, a refund back where its debit came from unless that
+    lot expires before the refund's floor in `floors`), and each `expire` entry must take exactly what is
+    left of the lots past their time. Returns the breaches."""
     lots: dict[str, list[list]] = {}  # member -> [[entry id, expires, left]]
     drawn: dict[int, list[tuple[int, int]]] = {}  # debit entry -> (lot entry id, points)
     debt: dict[str, int] = {}
@@ -72,9 +74,13 @@ def replay_fifo(entries: list[Entry], expires: dict[int, datetime], tz: ZoneInfo
             rest = e.delta - pay
             original = by_key.get(e.key.rsplit(":", 1)[0]) if e.kind == "refund" else None
             if original is not None and original.delta < 0:
+                floor = (floors or {}).get(e.id)
                 for lot_id, n in drawn.get(original.id, []):
                     back = min(rest, n)
-                    next(lot for lot in mine if lot[0] == lot_id)[2] += back
+                    into = next(lot for lot in mine if lot[0] == lot_id)
+                    if floor is not None and into[1] < floor:
+                        continue  # it would expire too soon: stays in the refund's own lot
+                    into[2] += back
                     rest -= back
             if rest or pay:
                 mine.append([e.id, expires[e.id], rest])
@@ -106,12 +112,20 @@ def run(led: Storage, when: datetime) -> list[int]:
 def lot_expiry(lots: Lots | None, entries: list[Entry]) -> dict[int, datetime]:
     """When the lot each credit opened expires, as the policy says (computed here, not read back)."""
     assert lots is not None
-    return {e.id: lots.policy.expires_at(e.at) for e in entries if e.delta > 0}
+    return {e.id: lots.policy.refund_floor(e.at) if e.kind == "refund"
+            else lots.policy.expires_at(e.at) for e in entries if e.delta > 0}
+
+
+def refund_floors(lots: Lots | None, entries: list[Entry]) -> dict[int, datetime]:
+    """The earliest each refund's points may expire, as the policy says."""
+    assert lots is not None
+    return {e.id: lots.policy.refund_floor(e.at) for e in entries if e.kind == "refund"}
 
 
 def check(led: Storage) -> None:
     assert led.ledger.audit() == []
-    assert replay_fifo(led.ledger.entries(), lot_expiry(led.lots, led.ledger.entries())) == []
+    entries = led.ledger.entries()
+    assert replay_fifo(entries, lot_expiry(led.lots, entries), floors=refund_floors(led.lots, entries)) == []
 
 
 def test_rolling_expiry_takes_only_the_unspent_remainder(rolling: Storage) -> None:
@@ -138,25 +152,32 @@ def test_expiry_starts_at_the_local_day_after_the_last_valid_one(rolling: Storag
     check(led)
 
 
-def test_a_refund_puts_the_points_back_where_they_came_from(rolling: Storage) -> None:
-    led = rolling
-    led.ledger.award(member="a", points=10, kind="checkin", key="old", at=at("2026-03-01"))
-    led.ledger.award(member="a", points=10, kind="checkin", key="new", at=at("2026-03-08"))
-    led.ledger.spend(member="a", points=12, kind="redeem", key="order1", at=at("2026-03-09"))
-    led.ledger.reverse(original_key="order1", key="order1:refund", kind="refund", at=at("2026-03-10"))
-    # the refund did not make old points young: all 10 of "old" expire on time, "new" stays
-    assert run(led, at("2026-03-12", "00:05")) == [10]
-    assert led.ledger.member("a").points == 10  # type: ignore[union-attr]
-    check(led)
+def test_a_refund_puts_the_points_back_where_they_came_from(db_url: str) -> None:
+    led = book(db_url, days=30)
+    try:
+        led.ledger.award(member="a", points=10, kind="checkin", key="old", at=at("2026-03-01"))
+        led.ledger.award(member="a", points=10, kind="checkin", key="new", at=at("2026-03-08"))
+        led.ledger.spend(member="a", points=12, kind="redeem", key="order1", at=at("2026-03-09"))
+        led.ledger.reverse(original_key="order1", key="order1:refund", kind="refund", at=at("2026-03-10"))
+        # the refund did not make old points young (their lot outlives the refund's week): all 10 of "old"
+        # expire on time, "new" stays
+        assert run(led, at("2026-04-01", "00:05")) == [10]
+        assert led.ledger.member("a").points == 10  # type: ignore[union-attr]
+        check(led)
+    finally:
+        led.ledger.engine.dispose()
 
 
-def test_a_refund_after_its_points_expired_expires_them_at_the_next_run(rolling: Storage) -> None:
+def test_a_refund_after_its_points_expired_keeps_them_for_refund_days(rolling: Storage) -> None:
     led = rolling
     led.ledger.award(member="a", points=10, kind="checkin", key="old", at=at("2026-03-01"))
     led.ledger.spend(member="a", points=10, kind="redeem", key="order1", at=at("2026-03-02"))
     assert run(led, at("2026-03-12", "00:05")) == []  # all spent
     led.ledger.reverse(original_key="order1", key="order1:refund", kind="refund", at=at("2026-03-12", "10:00"))
-    assert run(led, at("2026-03-13", "00:05")) == [10]
+    assert led.lots.credited_until("order1:refund") == at("2026-03-20", "00:00")  # type: ignore[union-attr]
+    assert run(led, at("2026-03-13", "00:05")) == []  # not the next night
+    assert run(led, at("2026-03-19", "23:59")) == []
+    assert run(led, at("2026-03-20", "00:05")) == [10]  # refund_days (7) after the refund's day
     check(led)
 
 

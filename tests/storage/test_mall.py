@@ -63,7 +63,7 @@ def test_sync_keeps_stock_and_sales_across_restarts(mall: Mall) -> None:
     assert mall.item("mug").stock is None  # type: ignore[union-attr]
 
 
-def test_codes_import_skips_duplicates_and_a_refund_puts_the_code_back(mall: Mall) -> None:
+def test_codes_import_skips_duplicates_and_a_refunded_code_is_burnt_until_recycled(mall: Mall) -> None:
     assert mall.import_codes("vip", ["C1", "C2", "C1", "", "C3"], T0) == (3, 1)
     assert mall.import_codes("VIP", ["C3", "C4"], T0) == (1, 1)
     assert mall.item("vip").stock == 4  # type: ignore[union-attr]
@@ -72,12 +72,18 @@ def test_codes_import_skips_duplicates_and_a_refund_puts_the_code_back(mall: Mal
     assert (o1.secret, o2.secret, o1.status) == ("C1", "C2", "done")
     back = mall.refund(order=o1.id, at=T0, move=OrderMove.REFUND, reason="测试")
     assert back.status == "refunded"
-    assert mall.item("vip").stock == 3  # type: ignore[union-attr]
+    assert mall.item("vip").stock == 2 and not back.restocked  # type: ignore[union-attr]  # C1 was shown: burnt
     o3, _ = mall.redeem(member="b", sku="vip", key="k3", at=T0)
-    assert o3.secret == "C1"  # back in the pool
+    assert o3.secret == "C3"
     assert [(e.kind, e.delta) for e in mall.ledger.entries("a")][-2:] == [("redeem", -50), ("refund", 50)]
     with pytest.raises(WrongStatus):
         mall.refund(order=o1.id, at=T0, move=OrderMove.REFUND)
+    assert mall.recycle(order=o1.id, operator="op", at=T0)[1] == "C1"
+    o4, _ = mall.redeem(member="a", sku="vip", key="k4", at=T0)
+    assert o4.secret == "C1"  # recycled: delivered again, to its second order
+    assert [(d["order_id"], d["code"]) for d in mall.deliveries("vip") if d["code"] == "C1"] == [(o1.id, "C1"),
+                                                                                                   (o4.id, "C1")]
+    assert mall.ledger.audit() == []
 
 
 def test_refusals_write_nothing(mall: Mall) -> None:
@@ -238,3 +244,46 @@ def test_fifty_members_race_for_the_last_ten_across_two_processes(tmp_path: Path
     assert all(r[0] + r[1] == N_MEMBERS // 2 for r in results)
     _check(led, "card_code")
     led.db.engine.dispose()
+
+
+def test_revision_0003_burns_codes_old_refunds_put_back_and_logs_old_re_deliveries(mall: Mall) -> None:
+    """A database written before 0003, where refunds put codes back by themselves: after the upgrade the code a
+    refund freed and nobody has had since is burnt again; one already delivered again gets a back-filled return."""
+    from alembic import command
+
+    from storage import schema
+
+    mall.import_codes("vip", ["C1", "C2", "C3"], T0)
+    o1, _ = mall.redeem(member="a", sku="vip", key="k1", at=T0)
+    mall.refund(order=o1.id, at=T0, move=OrderMove.REFUND, reason="测试")
+    mall.recycle(order=o1.id, operator="op", at=T0)
+    o2, _ = mall.redeem(member="b", sku="vip", key="k2", at=T0)
+    mall.refund(order=o2.id, at=T0, move=OrderMove.REFUND, reason="测试")
+    mall.redeem(member="a", sku="mug", key="k3", at=T0)
+    assert o2.secret == "C1"
+    engine = mall.db.engine
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        if mall.db.sqlite:  # as schema.upgrade does: SQLite's batch mode rebuilds tables others point at
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                command.downgrade(schema.alembic_config(conn), "0002")
+                # what the release's refund did: the code back in stock, the history gone with it
+                conn.execute(text("UPDATE mall_codes SET order_id = NULL WHERE code = 'C1'"))
+                conn.execute(text("UPDATE mall_items SET stock = stock + 1 WHERE sku = 'vip'"))
+        finally:
+            if mall.db.sqlite:
+                raw.execute("PRAGMA foreign_keys=ON")
+    schema.upgrade(engine)
+    with engine.connect() as conn:
+        held = conn.execute(text("SELECT order_id FROM mall_codes WHERE code = 'C1'")).scalar()
+        returns = conn.execute(text("SELECT order_id, operator_id FROM mall_code_returns")).all()
+        supplied = conn.execute(text("SELECT supplied FROM mall_items WHERE sku = 'mug'")).scalar()
+    assert held == o2.id and [tuple(r) for r in returns] == [(o1.id, "")]  # o1's return is the back-filled one
+    assert mall.item("vip").stock == 2 and supplied == 10  # type: ignore[union-attr]
+    assert [(d["order_id"], d["code"]) for d in mall.deliveries("vip")] == [(o1.id, "C1"), (o2.id, "C1")]
+    assert mall.ledger.audit() == []
+    o4, _ = mall.redeem(member="b", sku="vip", key="k4", at=T0)
+    assert o4.secret == "C2"
