@@ -232,6 +232,10 @@ class Ledger:
             q = select(MEMBERS).order_by(MEMBERS.c.points.desc(), MEMBERS.c.id)
             return [MemberView.model_validate(r._mapping) for r in conn.execute(q)]
 
+    def entry(self, entry: int) -> Entry | None:
+        with self.db.reading() as conn:
+            return self._one(conn, LEDGER.c.id == entry)
+
     def entries(self, member: str | None = None, limit: int | None = None, newest_first: bool = False) -> list[Entry]:
         with self.db.reading() as conn:
             q = select(LEDGER)
