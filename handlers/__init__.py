@@ -16,5 +16,6 @@ from handlers import (  # noqa: F401, I001  (this order is the order of 帮助)
     statement,
     expiry,
     admin,
+    undo,
     help,
 )

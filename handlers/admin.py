@@ -1,4 +1,4 @@
-"""Operator commands: 加分 / 扣分 by @-mention ids (admins only), and 明细 for every member.
+"""Operator commands: 加分 / 扣分 by @-mention ids (admins only), and 明细 for every member (with entry ids for admins).
 
 Targets are the contact ids the transport reports as @-mentioned (never names typed in the text);
 the bot's own id is ignored. A deduction is all-or-nothing: when any target would go below zero,
@@ -149,17 +149,27 @@ def _key(ctx: Context, kind: str, member: str) -> str:
 def _row(ctx: Context, member: str, names: dict[str, str], entry: Any) -> dict[str, Any]:
     if entry is None:  # the key was used: this message was handled before, nothing moved
         view = ledger(ctx).member(member)
-        return {"name": names[member], "points": view.points if view else 0}
-    return {"name": names[member], "points": entry.balance_after}
+        return {"name": names[member], "points": view.points if view else 0, "id": None}
+    return {"name": names[member], "points": entry.balance_after, "id": entry.id}  # the id 撤销 takes
 
 
 @command("明细", aliases=("积分明细",))
 async def history(ctx: Context, args: str) -> Reply:
-    """查看我最近 10 条积分明细"""
+    """查看我最近 10 条积分明细
+
+    Admins see entry ids (what 撤销 takes), and `明细 @某人` shows that member's, privately; a member's
+    明细 has no ids and never shows anyone else's.
+    """
     tz = ctx.settings.bot.tz
+    who = targets(ctx) if ctx.is_admin else []
+    member = who[0] if who else ctx.sender
     rows = [
-        {"at": e.at.astimezone(tz).strftime("%m-%d %H:%M"), "kind": e.kind, "detail": e.detail, "delta": e.delta,
-         "balance": e.balance_after}
-        for e in ledger(ctx).entries(ctx.sender, limit=HISTORY, newest_first=True)
+        {"id": e.id, "at": e.at.astimezone(tz).strftime("%m-%d %H:%M"), "kind": e.kind, "detail": e.detail,
+         "delta": e.delta, "balance": e.balance_after, "reverses": e.reverses}
+        for e in ledger(ctx).entries(member, limit=HISTORY, newest_first=True)
     ]
-    return ctx.reply("admin/history", rows=rows, size=HISTORY)
+    if not who:
+        return ctx.reply("admin/history", rows=rows, size=HISTORY, ids=ctx.is_admin, whose="")
+    # another member's ledger is not for the whole group to read
+    return Reply("admin/history", {"rows": rows, "size": HISTORY, "ids": True, "whose": _names(ctx, who)[member]},
+                 private=True, fallback=Reply("admin/not_friend", {}))

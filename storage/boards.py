@@ -1,8 +1,13 @@
-"""Leaderboards: all-time balance from the members table, weeks and months from period sums kept beside each entry."""
+"""Leaderboards: all-time balance from the members table, weeks and months from period sums kept beside each entry.
+
+An entry's growth counts in the local week and month of its time, except a 撤销 (Kind.REVERSAL): it undoes
+its entry as if it never happened, so it counts where that entry counted. Other reversals (an invite or
+task clawback) happen when they happen and count in their own period.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -13,6 +18,7 @@ from sqlalchemy import Connection, and_, exists, func, insert, select
 from storage.db import Database, Locked
 from storage.ledger import Entry, Ledger, MemberView
 from storage.models import CHECKINS, LEDGER, MEMBERS, PERIOD_SUMS, ROOM_MEMBERS
+from storage.vocabulary import Kind
 
 PERIODS = ("all", "week", "month")
 
@@ -36,6 +42,21 @@ def period_key(period: str, day: date) -> str | None:
         return None
     week, month = periods(day)
     return week if period == "week" else month
+
+
+def _undoes(e: Entry) -> bool:
+    """A 撤销, whose growth counts in the period of the entry it undoes."""
+    return e.kind == Kind.REVERSAL and e.reverses is not None
+
+
+def _counted_at(conn: Connection) -> Iterator[tuple[str, int, datetime]]:
+    """(member, growth, the time whose period it counts in) of every entry with growth, oldest first."""
+    L, U = LEDGER, LEDGER.alias("undone")
+    q = (select(L.c.member_id, L.c.growth_delta, L.c.at, U.c.at.label("undone_at"))
+         .select_from(L.outerjoin(U, and_(U.c.id == L.c.reverses, L.c.kind == str(Kind.REVERSAL))))
+         .where(L.c.growth_delta != 0).order_by(L.c.id))
+    for e in conn.execute(q):
+        yield e.member_id, int(e.growth_delta), e.undone_at if e.undone_at is not None else e.at
 
 
 def _listed(member_col: Any, exclude: Sequence[str], room: str | None) -> list[Any]:
@@ -71,15 +92,26 @@ class Boards:
             "VALUES (:week, :member, :points, :at), (:month, :member, :points, :at) "
             "ON CONFLICT (period, member_id) DO UPDATE SET points = period_sums.points + excluded.points, "
             "reached_at = excluded.reached_at")
+        # a 撤销 leaves reached_at alone: the member did not reach the lower sum at the time of the undo
+        self._undo = self.db.statement(
+            "INSERT INTO period_sums (period, member_id, points, reached_at) "
+            "VALUES (:week, :member, :points, :at), (:month, :member, :points, :at) "
+            "ON CONFLICT (period, member_id) DO UPDATE SET points = period_sums.points + excluded.points")
         ledger.entry_hooks.append(self._entries)
         ledger.audits.append(self.audit)
 
     def _entries(self, conn: Connection, locked: Locked, entries: Sequence[Entry]) -> None:
-        grown = sum(e.growth_delta for e in entries)
+        grown = sum(e.growth_delta for e in entries if not _undoes(e))
         if grown:
             at = entries[-1].at
             week, month = periods(at.astimezone(self.tz).date())
             self._add.run(conn, week=week, month=month, member=locked.member, points=grown, at=self.db.at(at))
+        for e in entries:
+            if e.growth_delta and _undoes(e):
+                when = conn.execute(select(LEDGER.c.at).where(LEDGER.c.id == e.reverses)).scalar_one()
+                week, month = periods(when.astimezone(self.tz).date())
+                self._undo.run(conn, week=week, month=month, member=locked.member, points=e.growth_delta,
+                               at=self.db.at(when))
 
     def top(self, n: int, *, period: str | None = None, exclude: Sequence[str] = (),
             room: str | None = None) -> list[BoardRow]:
@@ -149,12 +181,11 @@ class Boards:
 
     def audit(self, conn: Connection) -> list[str]:
         """Breaches of: every period sum equals the growth the ledger holds for that member and period."""
-        L, PS = LEDGER, PERIOD_SUMS
+        PS = PERIOD_SUMS
         want: dict[tuple[str, str], int] = {}
-        for e in conn.execute(select(L.c.member_id, L.c.growth_delta, L.c.at).where(L.c.growth_delta != 0)):
-            at: datetime = e.at
+        for member, growth, at in _counted_at(conn):
             for key in periods(at.astimezone(self.tz).date()):
-                want[(key, e.member_id)] = want.get((key, e.member_id), 0) + int(e.growth_delta)
+                want[(key, member)] = want.get((key, member), 0) + growth
         problems = []
         for r in conn.execute(select(PS.c.period, PS.c.member_id, PS.c.points)):
             expect = want.pop((r.period, r.member_id), 0)
@@ -165,17 +196,16 @@ class Boards:
 
     def backfill(self) -> int:
         """Fill period_sums from the ledger when it has none yet (a database from before the boards); rows written."""
-        L, PS = LEDGER, PERIOD_SUMS
+        PS = PERIOD_SUMS
         with self.db.transaction() as conn:
             if conn.execute(select(PS.c.member_id).limit(1)).first() is not None:
                 return 0
             sums: dict[tuple[str, str], list[Any]] = {}
-            for e in conn.execute(select(L.c.member_id, L.c.growth_delta, L.c.at).where(L.c.growth_delta != 0)
-                                  .order_by(L.c.id)):
-                for key in periods(e.at.astimezone(self.tz).date()):
-                    row = sums.setdefault((key, e.member_id), [0, e.at])
-                    row[0] += int(e.growth_delta)
-                    row[1] = e.at
+            for member, growth, at in _counted_at(conn):
+                for key in periods(at.astimezone(self.tz).date()):
+                    row = sums.setdefault((key, member), [0, at])
+                    row[0] += growth
+                    row[1] = max(row[1], at)
             if sums:
                 conn.execute(insert(PS), [{"period": p, "member_id": m, "points": v[0], "reached_at": v[1]}
                                           for (p, m), v in sums.items()])

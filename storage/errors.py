@@ -51,6 +51,28 @@ class MakeupLimit(LedgerRefusal):
     limit: int
 
 
+@dataclass
+class NoSuchEntry(LedgerRefusal):
+    reason: ClassVar[str] = "no_such_entry"
+    entry: int
+
+
+@dataclass
+class NotUndoable(LedgerRefusal):
+    """撤销 applies to manual entries only; the kind says which flow (if any) undoes this one."""
+
+    reason: ClassVar[str] = "not_undoable"
+    entry: int
+    kind: str
+
+
+@dataclass
+class AlreadyReversed(LedgerRefusal):
+    reason: ClassVar[str] = "already_reversed"
+    entry: int
+    by: int  # the reversal's entry id
+
+
 # -- the mall ---------------------------------------------------------------------------------------
 
 

@@ -70,6 +70,11 @@ def admin(kind: str, event_id: str, sender: str, member: str) -> str:
     return f"{kind}:{event_id}:{sender}:{member}"
 
 
+def undo(event_id: str, sender: str) -> str:
+    """An operator's 撤销, from the source message: one message undoes one entry, once."""
+    return f"reversal:{event_id}:{sender}"
+
+
 def quiz_round(event_id: str, due: datetime) -> str:
     """A quiz round: the schedule entry's run and its due time."""
     return f"{event_id}:{due.isoformat()}"

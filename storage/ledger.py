@@ -1,4 +1,4 @@
-"""The ledger: the money verbs (award, spend, reverse, append) that keep the stored balance beside each entry.
+"""The ledger: the money verbs (award, spend, reverse, undo, append) that keep the stored balance beside each entry.
 
 Every verb runs inside `Database.transaction()`: its own transaction, or the batch the pipeline opened
 for events that arrived together (group commit). Repeats are blocked by UNIQUE keys. What else must
@@ -11,14 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, func, select
 from sqlmodel import SQLModel
 
 from storage.db import Database, Locked, lock_member
-from storage.errors import InsufficientPoints
+from storage.errors import AlreadyReversed, InsufficientPoints, NoSuchEntry, NotUndoable
 from storage.models import LEDGER, MEMBERS, LedgerEntry
+from storage.vocabulary import UNDOABLE, Kind
 
 
 class MemberView(SQLModel):
@@ -62,6 +63,15 @@ class Entry:
     detail: str
     campaign: str | None = None
     reverses: int | None = None
+
+
+@dataclass(frozen=True)
+class Undone:
+    """An entry undone by 撤销 and the reversal that undid it; `repeated` when this key had done it before."""
+
+    original: Entry
+    reversal: Entry
+    repeated: bool = False
 
 
 # (connection, the member as locked before these entries, the entries of one append) -> None
@@ -164,6 +174,41 @@ class Ledger:
             return self._move(member, Line(-int(delta), kind, key, growth_delta=-int(growth_delta), detail=detail,
                                            reverses=int(original)), at, allow_negative=True)
 
+    def undo(self, *, entry: int, key: str, at: datetime, detail: str = "") -> Undone:
+        """撤销: undo the manual entry `entry` as if it never happened, by a REVERSAL entry with the opposite
+        points and growth (the boards count it in the entry's own week and month).
+
+        Refuses (nothing written): NoSuchEntry; AlreadyReversed; NotUndoable for a kind with its own flow;
+        InsufficientPoints when taking back a credit would leave the balance below zero (the points were
+        spent: an operator's action never makes a debt). A `key` used before changes nothing (`repeated`).
+        """
+        with self.db.transaction() as conn:
+            original = self._one(conn, LEDGER.c.id == entry)
+            if original is None:
+                raise NoSuchEntry(entry)
+            locked = lock_member(conn, original.member)
+            # checked after the lock: a concurrent 撤销 of the same entry waits here, then sees the first
+            done = self._one(conn, LEDGER.c.key == key)
+            if done is not None:  # this message was handled before: what it did stands, nothing more
+                first = self._one(conn, LEDGER.c.id == done.reverses) if done.reverses != entry else original
+                return Undone(first or original, done, repeated=True)
+            by = self._one(conn, LEDGER.c.reverses == entry)
+            if by is not None:
+                raise AlreadyReversed(entry=entry, by=by.id)
+            if original.kind not in UNDOABLE:
+                raise NotUndoable(entry=entry, kind=original.kind)
+            if original.delta > 0 and locked.points < original.delta:
+                raise InsufficientPoints(needed=original.delta, points=locked.points)
+            [reversal] = self.append(conn, locked, [
+                Line(-original.delta, Kind.REVERSAL, key, growth_delta=-original.growth_delta, detail=detail,
+                     reverses=entry)], at)
+            return Undone(original, reversal)
+
+    @staticmethod
+    def _one(conn: Connection, where: Any) -> Entry | None:
+        row = conn.execute(select(LEDGER).where(where)).first()
+        return _entry(LedgerEntry.model_validate(row._mapping)) if row else None
+
     def _move(self, member: str, line: Line, at: datetime, *, allow_negative: bool) -> Entry | None:
         with self.db.transaction() as conn:
             locked = lock_member(conn, member)
@@ -186,6 +231,10 @@ class Ledger:
         with self.db.reading() as conn:
             q = select(MEMBERS).order_by(MEMBERS.c.points.desc(), MEMBERS.c.id)
             return [MemberView.model_validate(r._mapping) for r in conn.execute(q)]
+
+    def entry(self, entry: int) -> Entry | None:
+        with self.db.reading() as conn:
+            return self._one(conn, LEDGER.c.id == entry)
 
     def entries(self, member: str | None = None, limit: int | None = None, newest_first: bool = False) -> list[Entry]:
         with self.db.reading() as conn:
@@ -234,16 +283,25 @@ class Ledger:
             if e.balance_after != expect:
                 problems.append(f"ledger line {e.id} ({e.member_id}): balance_after {e.balance_after} != {expect}")
             prev[e.member_id] = e.balance_after
-        # a reversal undoes an entry of the same member, by the opposite deltas
+        # a reversal undoes an entry of the same member, by the opposite points and growth
         original = LEDGER.alias("original")
         for r in conn.execute(
-            select(LEDGER.c.id, LEDGER.c.member_id, LEDGER.c.delta, original.c.member_id.label("om"),
-                   original.c.delta.label("od"))
+            select(LEDGER.c.id, LEDGER.c.member_id, LEDGER.c.delta, LEDGER.c.growth_delta,
+                   original.c.member_id.label("om"), original.c.delta.label("od"),
+                   original.c.growth_delta.label("og"))
             .select_from(LEDGER.outerjoin(original, original.c.id == LEDGER.c.reverses))
             .where(LEDGER.c.reverses.is_not(None))
         ):
             if r.om != r.member_id or r.od != -r.delta:
                 problems.append(f"ledger line {r.id} ({r.member_id}) reverses an entry it does not undo")
+            elif r.og != -r.growth_delta:
+                problems.append(f"ledger line {r.id} ({r.member_id}) reverses growth {r.og} by {r.growth_delta}")
+        # and no entry is undone twice
+        for r in conn.execute(
+            select(LEDGER.c.reverses, func.count().label("n")).where(LEDGER.c.reverses.is_not(None))
+            .group_by(LEDGER.c.reverses).having(func.count() > 1).order_by(LEDGER.c.reverses)
+        ):
+            problems.append(f"ledger line {r.reverses} is reversed {r.n} times")
         return problems
 
 
@@ -253,4 +311,4 @@ def _entry(r: LedgerEntry) -> Entry:
                  campaign=r.campaign, reverses=r.reverses)
 
 
-__all__ = ["Audit", "Entry", "EntryHook", "Ledger", "Line", "MemberView"]
+__all__ = ["Audit", "Entry", "EntryHook", "Ledger", "Line", "MemberView", "Undone"]

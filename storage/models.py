@@ -110,6 +110,7 @@ class LedgerEntry(SQLModel, table=True):
         UniqueConstraint("key", name="uq_ledger_key"),
         Index("ix_ledger_member_id", "member_id", "id"),
         Index("ix_ledger_at", "at"),
+        Index("uq_ledger_reverses", "reverses", unique=True),  # no entry is undone twice
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -25,6 +25,11 @@ class Kind(StrEnum):
     REDEEM = "redeem"
     REFUND = "refund"
     EXPIRE = "expire"
+    REVERSAL = "reversal"  # 撤销: an operator undid a manual entry as if it never happened
+
+
+# what 撤销 may undo: entries an operator made by hand; every other kind has its own flow (or none)
+UNDOABLE = frozenset({Kind.ADMIN_AWARD, Kind.ADMIN_DEDUCT})
 
 
 class OrderStatus(StrEnum):

@@ -74,6 +74,7 @@ STATEMENT_SAMPLES: dict[str, dict[str, Any]] = {
 }
 
 
+UNDO_ENTRY = {"id": 123, "kind": "admin_award", "delta": 10000, "detail": "活动优秀", "at": "11-23 08:00"}
 ROW = {"rank": 1, "name": "Alice", "points": 25, "me": True}
 SAMPLES: dict[str, dict[str, Any]] = {
     "checkin/ok": {"earned": 15, "base": 5, "bonuses": [{"name": "连续签到3天奖励", "points": 10}], "streak": 3,
@@ -150,9 +151,18 @@ SAMPLES: dict[str, dict[str, Any]] = {
                     "max_reason": 100},
     "admin/self_award": {},
     "admin/short": {"amount": 20, "short": [{"name": "Bob", "points": 5}]},
-    "admin/done": {"deduct": False, "amount": 50, "reason": "活动优秀", "rows": [{"name": "Bob", "points": 55}]},
-    "admin/history": {"rows": [{"at": "11-23 08:00", "kind": "admin_award", "detail": "活动优秀", "delta": 50,
-                                "balance": 55}], "size": 10},
+    "admin/done": {"deduct": False, "amount": 50, "reason": "活动优秀", "rows": [{"name": "Bob", "points": 55, "id": 123}]},
+    "admin/history": {"rows": [{"id": 123, "at": "11-23 08:00", "kind": "reversal", "detail": "输错了", "delta": -50,
+                                "balance": 55, "reverses": 120}], "size": 10, "ids": True, "whose": "Bob"},
+    "admin/not_friend": {},
+    "undo/usage": {"problem": "reason", "usage": "撤销 记录号 理由", "max_reason": 100},
+    "undo/refused": {"problem": "kind", "member_name": "Bob", "order": 3, "points": 5, "needed": 50,
+                     "entry": UNDO_ENTRY | {"kind": "redeem", "delta": -50}},
+    "undo/done": {"repeated": False, "entry": UNDO_ENTRY, "reversal": 130, "reason": "输错了", "member_name": "Bob",
+                  "points": 5, "growth": 5},
+    "undo/notice": {"entry": UNDO_ENTRY, "reversal": 130, "reason": "输错了", "member_name": "Bob", "points": 5,
+                    "growth": 5},
+    "undo/not_friend": {"member_name": "Bob"},
 }
 
 SAMPLES.update(MALL_SAMPLES)

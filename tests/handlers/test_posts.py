@@ -96,6 +96,7 @@ async def test_a_database_from_before_first_seen_gets_the_column_and_its_items_a
     with before.ledger.engine.begin() as c:
         c.execute(text("ALTER TABLE mall_items DROP COLUMN first_seen"))
         # such a database was written before schema versions, and before revision 0002's ledger.reverses
+        c.execute(text("DROP INDEX uq_ledger_reverses"))  # revision 0005's, on that column
         c.execute(text("ALTER TABLE ledger DROP COLUMN reverses"))
         # ... and before revision 0003's card code history, stock supplies and restocked refunds
         for table in ("mall_code_returns", "mall_code_deliveries"):
