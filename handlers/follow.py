@@ -14,7 +14,7 @@ from pydantic import Field
 from bot.config import Points, PosInt, Section, Text, problem, section
 from bot.dispatch import Context, Reply, command
 from bot.errors import UserError
-from handlers.common import ledger, services
+from handlers.common import earns, ledger, services
 from storage import keys
 from storage.vocabulary import Kind
 
@@ -60,7 +60,7 @@ async def follow(ctx: Context, args: str) -> Reply:
         wrong = counters.bump(ctx.sender, WRONG, ctx.day)
         return ctx.reply("follow/wrong", left=max(cfg.max_wrong_per_day - wrong, 0))
     key = keys.follow(account.id, ctx.sender)
-    if cfg.points == 0:
+    if cfg.points == 0 or not earns(ctx, ctx.sender):  # staff earn nothing automatically (bot.staff_earn)
         return ctx.reply("follow/ok", account=account.name, earned=0, points=_balance(ctx))
     paid = book.award(member=ctx.sender, points=cfg.points, kind=Kind.FOLLOW, key=key, at=ctx.now, room=ctx.room,
                       detail=account.name, campaign=ctx.campaign("follow"))

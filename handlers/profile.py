@@ -16,7 +16,7 @@ from pydantic import Field
 
 from bot.config import Points, PosMinutes, Section, section
 from bot.dispatch import Context, Reply, command, conversation
-from handlers.common import ledger, services
+from handlers.common import earns, ledger, services
 from handlers.lib.answers import Invalid, clean_phone
 from storage import keys
 from storage.conversations import Pending
@@ -98,7 +98,8 @@ async def start(ctx: Context, args: str) -> list[Reply]:
     if ctx.room is not None:
         replies.append(ctx.reply("profile/moved_private", showing=False))
     replies.append(Reply("profile/start", {"update": update, "count": len(fields), "field": fields[0],
-                                          "points": cfg.points, "minutes": cfg.expire_minutes}, private=True))
+                                          "points": cfg.points if earns(ctx, ctx.sender) else 0,
+                                          "minutes": cfg.expire_minutes}, private=True))
     return replies
 
 
@@ -122,7 +123,8 @@ async def answer(ctx: Context, text: str, state: Pending) -> Reply | None:
     services(ctx).conversations.clear_pending(state.chat, ctx.sender)
     missing = [f for f in cfg.fields if not profile.get(f)]
     earned = 0
-    if not missing and _profiles(ctx).mark_complete(ctx.sender, ctx.now) and cfg.points > 0:
+    # staff earn nothing automatically (bot.staff_earn); their profile still counts as complete
+    if not missing and _profiles(ctx).mark_complete(ctx.sender, ctx.now) and cfg.points > 0 and earns(ctx, ctx.sender):
         paid = ledger(ctx).award(member=ctx.sender, points=cfg.points, kind=Kind.PROFILE, key=keys.profile(ctx.sender),
                                  at=ctx.now, detail="完善资料", campaign=ctx.campaign("profile"))
         earned = paid.delta if paid else 0

@@ -64,3 +64,21 @@ async def test_with_staff_earn_staff_earn_like_members(make_chat: Any, db_url: s
     other: ChatBot = make_chat(data, url=db_url)
     assert (await other.join("g2", "wxid_helper", id="j2")) == []
     assert [e.kind for e in other.entries("wxid_helper")] == ["newcomer"]
+
+
+async def test_staff_completing_the_profile_or_following_earn_nothing(make_chat: Any, db_url: str) -> None:
+    data = staff_config()
+    data["profile"] = {"points": 20, "fields": ["city"]}
+    data["follow"] = {"points": 15, "accounts": [{"id": "official", "name": "公众号", "code": "A1B2"}]}
+    bot: ChatBot = make_chat(data, url=db_url)
+    r = await bot.private("完善资料", as_=OWNER)
+    assert "城市" in r.text and "积分" not in r.text  # nothing promised either
+    r = await bot.private("上海", as_=OWNER)
+    assert "资料已完善" in r.text and "积分" not in r.text
+    r = await bot.say("关注 A1B2", as_=OWNER)
+    assert "感谢关注「公众号」" in r.text and "积分" not in r.text
+    assert bot.entries(OWNER) == []
+    # a member doing the same is paid, so the settings above do pay
+    assert "全部填好可得 20 积分" in (await bot.private("完善资料", as_="bob")).text
+    assert "获得 20 积分" in (await bot.private("上海", as_="bob")).text
+    assert "获得 15 积分" in (await bot.say("关注 A1B2", as_="bob")).text
