@@ -6,6 +6,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -233,6 +234,13 @@ def pg_url() -> Iterator[str]:
         if os.environ.get("REQUIRE_PG"):
             pytest.fail(f"PostgreSQL required (REQUIRE_PG set) but not reachable at {PG_URL}: {why}")
         pytest.skip(f"PostgreSQL not reachable at {PG_URL} ({why}): this test ran on SQLite only")
+    with pg_schema() as url:
+        yield url
+
+
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """A URL whose search_path is a new, empty schema, dropped with everything in it afterwards."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:

@@ -7,7 +7,6 @@ import json
 import sqlite3
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from sqlmodel import SQLModel
 import storage.models  # noqa: F401  (the tables the schema is compared with)
 from storage import schema
 from storage.db import make_engine
-from tests.conftest import PG_URL
+from tests.conftest import pg_schema
 from tests.data.make_release_db import TABLES, totals
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,16 +187,8 @@ def _pg_ddl(engine: Engine) -> dict[str, list[Any]]:
 @pytest.fixture
 def pg_scratch() -> Iterator[str]:
     """A second fresh PostgreSQL schema (the pg_url fixture gave the first)."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE SCHEMA "{name}"'))
-    try:
-        yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{name}"
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
+    with pg_schema() as url:
+        yield url
 
 
 def test_a_fresh_database_at_head_is_exactly_the_models_schema(db_url: str, tmp_path: Path,
