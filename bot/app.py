@@ -195,8 +195,8 @@ class App:
             self._see(batch, "in", ev.sender, "", ev.at, room=ev.room)
         if found is None:
             return await self._conversation(ev, text, batch)
-        cmd, keyword, args = found
-        ctx = self.context(ev, keyword=self.matcher.display.get(cmd.keyword, keyword))
+        cmd, keyword, args, glued = found
+        ctx = self.context(ev, keyword=self.matcher.display.get(cmd.keyword, keyword), glued=glued)
 
         async def run() -> Any:
             gate(cmd, ctx)

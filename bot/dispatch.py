@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.errors import NotAdmin, WrongPlace
 
@@ -58,6 +58,7 @@ class Context:
     registry: Registry | None = None  # what the app dispatches with (取消 looks up a conversation's cancel step)
     text: str = ""  # the message as typed (mentions, spacing and case intact)
     campaigns: dict[str, str] = field(default_factory=dict)  # section -> campaign overriding it now
+    glued: bool = False  # the argument followed the keyword with no space ("答8"): it may be chat, not a command
 
     def campaign(self, section: str) -> str | None:
         """The campaign whose override of `section` is in force, to record on the entries it pays."""
@@ -85,6 +86,12 @@ class Command:
     feature: str | None = None  # config section that must be present for the command to be on
     config_aliases: Callable[[Any], Iterable[str]] | None = None
     order: int = 0
+    glue: bool = False  # its argument may follow the keyword glued even when it starts with a Chinese character
+
+    @property
+    def takes_args(self) -> bool:
+        """Its usage line names an argument (the second line of its docstring says more than the keyword)."""
+        return self.usage.strip() != self.keyword
 
     @property
     def help(self) -> str:
@@ -122,11 +129,14 @@ class Registry:
         where: str = "any",
         feature: str | None = None,
         config_aliases: Callable[[Any], Iterable[str]] | None = None,
+        glue: bool = False,
     ) -> Callable[[Handler], Handler]:
+        """`glue=True`: "答八点" as well as "答8" and "答 八点" (see Matcher.match)."""
+
         def register(func: Handler) -> Handler:
             self.commands = [c for c in self.commands if c.keyword != keyword]
             self.commands.append(Command(keyword, func, tuple(aliases), admin, where, feature, config_aliases,
-                                         order=len(self.commands)))
+                                         order=len(self.commands), glue=glue))
             return func
 
         return register
@@ -267,20 +277,43 @@ class Matcher:
             if admin or not c.admin
         ]
 
-    def match(self, text: str) -> tuple[Command, str, str] | None:
-        """(command, keyword as matched, the rest as arguments), or None when it is not a command.
+    def match(self, text: str) -> Match | None:
+        """The command `text` calls and its arguments, or None when it is not a command.
 
-        Keywords match without regard to case ("Help"); the arguments keep theirs.
+        Keywords match without regard to case ("Help"); the arguments keep theirs. The longest keyword
+        that starts the text wins. Its arguments follow a space, a colon ("关注：A1B2", full-width forms
+        are half-width by now), or nothing at all ("兑换1", "加分@Bob 10") — glued only for a command that
+        takes arguments, and, unless the command says `glue`, only when the argument does not start with
+        a Chinese character, so that chat such as "积分多少" or "兑换码在哪" is not taken for a command.
         """
         low = text.lower()
         if len(low) != len(text):  # a rare character whose lower case is longer: match as typed
             low = text
         if low in self.table:
-            return self.table[low], low, ""
+            return Match(self.table[low], low, "", False)
         for kw in self._order:
-            if low.startswith(kw) and len(low) > len(kw) and low[len(kw)] == " ":
-                return self.table[kw], kw, text[len(kw) + 1 :].strip()
+            if not low.startswith(kw) or len(low) == len(kw):
+                continue
+            cmd, nxt = self.table[kw], low[len(kw)]
+            if nxt == " " or (nxt == ":" and cmd.takes_args):
+                rest = text[len(kw) + 1:].strip()
+                if cmd.takes_args and rest.startswith(":"):  # "上架 ： mug"
+                    rest = rest[1:].strip()
+                return Match(cmd, kw, rest, False)
+            if cmd.takes_args and (cmd.glue or not _chinese(nxt)):
+                return Match(cmd, kw, text[len(kw):].strip(), True)
         return None
+
+
+class Match(NamedTuple):
+    command: Command
+    keyword: str  # as matched (lower case)
+    args: str
+    glued: bool  # the argument followed the keyword with no space or colon
+
+
+def _chinese(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\U00020000" <= ch <= "\U0003134f"
 
 
 def gate(cmd: Command, ctx: Context) -> None:

@@ -79,7 +79,9 @@ def _scope(ctx: Context, args: str) -> str | None:
     raise UsageError(f"不认识「{args}」", usage=f"{ctx.keyword} 或 {ctx.keyword} 本群")
 
 
-def _show(ctx: Context, args: str, period: str) -> Reply:
+def _show(ctx: Context, args: str, period: str) -> Reply | None:
+    if ctx.glued and args not in ("本群", "群"):
+        return None  # "排名怎么算" is a question in the chat, not a board asked for
     room = _scope(ctx, args)
     rows = board(ctx, period, room)
     mine = None
@@ -91,22 +93,22 @@ def _show(ctx: Context, args: str, period: str) -> Reply:
                      title=TITLES[period], scope="本群" if room else "", since=_since(ctx, period))
 
 
-@command("排行榜", aliases=("积分榜", "排名"))
-async def leaderboard(ctx: Context, args: str) -> Reply:
+@command("排行榜", aliases=("积分榜", "排名"), glue=True)
+async def leaderboard(ctx: Context, args: str) -> Reply | None:
     """查看积分排行榜前十名（加「本群」只看本群）
     排行榜 或 排行榜 本群"""
     return _show(ctx, args, "all")
 
 
-@command("周榜", aliases=("本周榜",))
-async def week_board(ctx: Context, args: str) -> Reply:
+@command("周榜", aliases=("本周榜",), glue=True)
+async def week_board(ctx: Context, args: str) -> Reply | None:
     """查看本周（周一起）赚取积分最多的成员
     周榜 或 周榜 本群"""
     return _show(ctx, args, "week")
 
 
-@command("月榜", aliases=("本月榜",))
-async def month_board(ctx: Context, args: str) -> Reply:
+@command("月榜", aliases=("本月榜",), glue=True)
+async def month_board(ctx: Context, args: str) -> Reply | None:
     """查看本月赚取积分最多的成员
     月榜 或 月榜 本群"""
     return _show(ctx, args, "month")

@@ -90,18 +90,22 @@ async def close(ctx: Context) -> list[Reply]:
             for r in store.close_due(ledger(ctx), ctx.now)]
 
 
-@command("答", aliases=("回答",), feature="quiz", where="group", config_aliases=lambda s: s.quiz.keywords)
-async def answer(ctx: Context, args: str) -> Reply:
+@command("答", aliases=("回答",), feature="quiz", where="group", config_aliases=lambda s: s.quiz.keywords, glue=True)
+async def answer(ctx: Context, args: str) -> Reply | None:
     """回答互动问答，每人只有一次机会
     答 你的答案"""
     rnd = store.open_round(ledger(ctx), ctx.room or "", ctx.now)
     if rnd is None:
-        return ctx.reply("quiz/none")
+        return None if ctx.glued else ctx.reply("quiz/none")  # "答应你了" is chat, not an answer
     if not args.strip():
         raise UsageError("请写上你的答案", usage=f"{ctx.keyword} 你的答案")
     if ctx.is_admin:
         return ctx.reply("quiz/admin")
     correct = any(same_answer(args, a) for a in rnd.answers)
+    if ctx.glued and not correct:
+        # "答八点" counts when it is right; glued words that are wrong may be chat ("答应你了"), so they
+        # neither use up the member's one answer nor get a reply
+        return None
     res = store.answer(ledger(ctx), rnd, member=ctx.sender, correct=correct, at=ctx.now, room=ctx.room)
     return ctx.reply("quiz/answered", already=res.already, correct=res.correct, place=res.place, points=rnd.points,
                      winners=rnd.winners, balance=res.entry.balance_after if res.entry else None)
