@@ -269,6 +269,7 @@ class Settings(Section):
     campaigns: list[Campaign] = Field(default_factory=list)
     sections: ClassVar[tuple[FeatureSection, ...]] = ()
     _effective: dict[str, Settings] = PrivateAttr(default_factory=dict)
+    _root: Settings | None = PrivateAttr(default=None)  # a campaign's settings: the configuration they came from
 
     if TYPE_CHECKING:
         # feature sections are fields of the model parse() builds: settings.<section name>
@@ -315,6 +316,7 @@ class Settings(Section):
                 raise problem("; ".join(errors))
             # the campaign list is kept so handlers can name the campaign
             effective = self.model_copy(update=update)
+            effective._root = self
             try:
                 effective._check()
             except PydanticCustomError as exc:
@@ -323,10 +325,20 @@ class Settings(Section):
 
     def at(self, when: datetime) -> tuple[Settings, dict[str, str]]:
         """The settings in force at `when`, and which campaign overrides which section then."""
-        for c in self.campaigns:
+        root = self._root if self._root is not None else self  # asked of a campaign's settings: the same answer
+        for c in root.campaigns:
             if c.starts <= when < c.ends:
-                return self._effective[c.id], {name: c.id for name in c.overrides()}
-        return self, {}
+                return root._effective[c.id], {name: c.id for name in c.overrides()}
+        return root, {}
+
+    def base(self) -> Settings:
+        """The configuration as written, outside any campaign (asked of a campaign's settings too)."""
+        return self._root if self._root is not None else self
+
+    def campaign_settings(self) -> list[Settings]:
+        """The settings in force during each campaign, in the order of [[campaigns]]."""
+        root = self.base()
+        return [root._effective[c.id] for c in root.campaigns if c.id in root._effective]
 
     def is_admin(self, contact_id: str) -> bool:
         return contact_id in self.bot.admins

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field, model_validator
 
 from bot.config import Factor, Flag, Points, PosDays, PosInt, PosPoints, Section, Text, problem, section
 from bot.dispatch import Context, Reply, command, job
 from bot.errors import UserError, WrongPlace
 from handlers.common import earns, services
-from handlers.lib import levels, tasks
-from storage.checkins import Reward
+from handlers.lib import levels, payouts, tasks
 from storage.errors import AlreadyCheckedIn, InsufficientPoints, MakeupLimit, NothingToMakeUp
-from storage.vocabulary import Kind
 
 
 class Bonus(Section):
@@ -54,48 +50,6 @@ class CheckinSettings(Section):
 section("checkin", CheckinSettings, campaign=True)  # section left out: check-in is off
 
 
-def _rewards(cfg: Any) -> Any:
-    """What a check-in pays for (streak, total days); a campaign's multiplier scales every line."""
-    m = cfg.multiplier
-
-    def pay(streak: int, total: int) -> list[Reward]:
-        out = [Reward(Kind.CHECKIN, cfg.points * m, "每日签到")]
-        out += [Reward(Kind.CHECKIN_STREAK, b.bonus * m, b.name) for b in cfg.consecutive if b.days == streak]
-        out += [Reward(Kind.CHECKIN_TOTAL, b.bonus * m, b.name) for b in cfg.cumulative if b.days == total]
-        return out
-
-    return pay
-
-
-def _makeup_bonuses(cfg: Any) -> Any:
-    """What a makeup pays: every streak bonus the repaired run reached or passed that the run has not paid
-    yet, and the cumulative bonus the new total reaches; scaled as a check-in's lines are."""
-    m = cfg.multiplier
-
-    def pay(streak: int, total: int, paid: frozenset[int]) -> list[Reward]:
-        out = [Reward(Kind.CHECKIN_STREAK, b.bonus * m, b.name, b.days) for b in cfg.consecutive
-               if b.days <= streak and b.days not in paid]
-        out += [Reward(Kind.CHECKIN_TOTAL, b.bonus * m, b.name, b.days) for b in cfg.cumulative if b.days == total]
-        return out
-
-    return pay
-
-
-def campaign_name(ctx: Context, section: str) -> str:
-    """The name of the campaign overriding `section` now, or "" outside any campaign."""
-    cid = ctx.campaign(section)
-    return next((c.name for c in ctx.settings.campaigns if c.id == cid), "") if cid else ""
-
-
-def next_bonuses(cfg: Any, streak: int, total: int) -> list[dict[str, Any]]:
-    """Bonuses still ahead if the member keeps checking in daily: how many more days, and what."""
-    m = cfg.multiplier
-    ahead = [{"name": b.name, "bonus": b.bonus * m, "in_days": b.days - streak} for b in cfg.consecutive if b.days > streak]
-    ahead += [{"name": b.name, "bonus": b.bonus * m, "in_days": b.days - total} for b in cfg.cumulative if b.days > total]
-    ahead.sort(key=lambda b: (b["in_days"], -b["bonus"]))
-    return ahead[:1]
-
-
 @command("签到", aliases=("打卡",), feature="checkin", config_aliases=lambda s: s.checkin.keywords)
 async def checkin(ctx: Context, args: str) -> Reply | list[Reply]:
     """每日签到领积分，连续签到、累计签到有额外奖励"""
@@ -107,8 +61,9 @@ async def checkin(ctx: Context, args: str) -> Reply | list[Reply]:
     try:
         # a campaign multiplies the configured points first (an integer), then the level's multiplier the
         # result, rounded down once per line: 5 points, campaign x2, level x1.25 -> floor(5 * 2 * 1.25) = 12
-        res = services(ctx).checkins.check_in(member=ctx.sender, day=ctx.day, at=ctx.now, room=ctx.room, rewards=_rewards(cfg),
-                                   campaign=ctx.campaign("checkin"), scale=levels.checkin_scale(ctx.settings))
+        res = services(ctx).checkins.check_in(member=ctx.sender, day=ctx.day, at=ctx.now, room=ctx.room,
+                                              rewards=payouts.rewards(cfg), campaign=ctx.campaign("checkin"),
+                                              scale=levels.checkin_scale(ctx.settings))
     except AlreadyCheckedIn as done:
         return ctx.reply("checkin/already", streak=done.streak, total_days=done.total_days, points=done.points)
     base = next((r.points for r in res.rewards if r.kind == "checkin"), 0)
@@ -122,9 +77,9 @@ async def checkin(ctx: Context, args: str) -> Reply | list[Reply]:
         streak=res.streak,
         total_days=res.total_days,
         points=res.points,
-        upcoming=next_bonuses(cfg, res.streak, res.total_days),
+        upcoming=payouts.upcoming(ctx, res.streak, res.total_days, res.growth),
         multiplier=cfg.multiplier,
-        campaign=campaign_name(ctx, "checkin"),
+        campaign=payouts.campaign_name(ctx, "checkin"),
         level={"name": held.name, "multiplier": f"{held.checkin_multiplier:g}"}
         if held and held.checkin_multiplier != 1 else None,
     ), *tasks.after_checkin(ctx)]  # tiers of check-in tasks this check-in reached
@@ -141,7 +96,7 @@ async def makeup(ctx: Context, args: str) -> Reply | list[Reply]:
     try:
         res = services(ctx).checkins.makeup(member=ctx.sender, today=ctx.day, at=ctx.now, room=ctx.room,
                                  within_days=cfg.within_days, cost=cfg.cost, max_per_month=cfg.max_per_month,
-                                 month_start=month_start, bonuses=_makeup_bonuses(ctx.settings.checkin),
+                                 month_start=month_start, bonuses=payouts.makeup_bonuses(ctx.settings.checkin),
                                  campaign=ctx.campaign("checkin"), scale=levels.checkin_scale(ctx.settings))
     except NothingToMakeUp as e:
         raise UserError("没有可以补签的日期", template="checkin/makeup_none", within_days=e.within_days) from None
@@ -157,13 +112,8 @@ async def makeup(ctx: Context, args: str) -> Reply | list[Reply]:
 
 @job("checkin_reminder")
 async def checkin_reminder(ctx: Context) -> Reply | None:
-    cfg = ctx.settings.checkin
-    if cfg is None:
+    """The morning reminder: what checking in pays today (payouts.terms) and how many have."""
+    today = payouts.terms(ctx)
+    if today is None:
         return None
-    return Reply(
-        "checkin/reminder",
-        {"keyword": cfg.keywords[0] if cfg.keywords else "签到", "points": cfg.points,
-         "consecutive": [{"days": b.days, "bonus": b.bonus} for b in cfg.consecutive],
-         "checked_in": services(ctx).boards.checked_in(ctx.day)},
-        broadcast=True,
-    )
+    return Reply("checkin/reminder", {**today, "checked_in": services(ctx).boards.checked_in(ctx.day)}, broadcast=True)

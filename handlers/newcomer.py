@@ -9,6 +9,7 @@ from pydantic import Field
 from bot.config import Flag, Hours, Points, Section, Text, section
 from bot.dispatch import Context, Reply, command, on_join, on_leave
 from handlers.common import earns, ledger, services
+from handlers.lib import payouts
 from storage import invites as store
 
 
@@ -63,7 +64,6 @@ async def welcome(ctx: Context, ev: Any) -> Reply | None:
             pending.append(_name(p))
     if not cfg.welcome or not greet:
         return None
-    checkin = ctx.settings.checkin
     invite = ctx.settings.invite
     return Reply(
         "newcomer/welcome",
@@ -75,8 +75,7 @@ async def welcome(ctx: Context, ev: Any) -> Reply | None:
             "all_pending": len(pending) == len(greet),
             "claim_hours": cfg.claim_within_hours,
             "claim_keyword": cfg.keywords[0],
-            "checkin": {"keyword": checkin.keywords[0], "points": checkin.points * checkin.multiplier}
-            if checkin is not None and checkin.keywords else None,
+            "checkin": payouts.terms(ctx),
             "invite": {"points": invite.points} if invite is not None and invite.points > 0 else None,
             "tasks": bool(ctx.settings.tasks),
         },
