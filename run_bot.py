@@ -110,9 +110,16 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def log_timezone(tz: Any) -> None:
+    """Log times in the bot's timezone (the days the ledger counts), not the machine's (often UTC)."""
+    logger.configure(patcher=lambda record: record.update(time=record["time"].astimezone(tz)))
+
+
 def _settings(config: Path | None, db: str | None) -> Settings:
     try:
-        return config_mod.load(config, db)
+        settings = config_mod.load(config, db)
+        log_timezone(settings.bot.tz)
+        return settings
     except ConfigError as exc:
         raise _fail(f"配置错误 (config error) in {config or config_mod.DEFAULT_CONFIG}:\n{exc}") from None
 

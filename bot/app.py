@@ -303,7 +303,8 @@ class App:
         except Exception:
             logger.exception("scheduled job {} due {} failed", ev.job_id, ev.due)
             return []
-        logger.info("job {} due {} posted {} messages", ev.job_id, ev.due.isoformat(), len(outs))
+        if outs:  # a run that posts nothing (no group due, nothing to say) is not news
+            logger.info("job {} due {} posted {} messages", ev.job_id, ev.due.isoformat(), len(outs))
         return outs
 
     async def _after(self, ctx: Context, reply_to: str | None) -> list[Outgoing]:

@@ -224,3 +224,22 @@ def test_console_runs_on_the_default_config(tmp_path: Path) -> None:
     assert "连续签到 2 天" in res.stdout
     audit = run("audit", cwd=tmp_path)
     assert audit.returncode == 0, audit.stdout
+
+
+def test_console_logs_in_the_bots_timezone_and_quiet_runs_say_nothing(tmp_path: Path) -> None:
+    import re
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    (tmp_path / "config.toml").write_text((ROOT / "config.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    before = datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None, microsecond=0)
+    res = run(stdin="/time 2026-11-24 08:00\nalice@g1: 签到\n/time +1d\n/quit\n", cwd=tmp_path)
+    after = datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None) + timedelta(seconds=1)
+    assert res.returncode == 0, res.stderr
+    stamps = [datetime.fromisoformat(m) for m in re.findall(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) ", res.stderr, re.M)]
+    assert stamps, res.stderr
+    assert all(before <= t <= after for t in stamps), (before, stamps[:3], after)  # Beijing time, not UTC
+    utc = datetime.now(UTC).replace(tzinfo=None)
+    assert all(abs((t - utc).total_seconds()) > 3600 for t in stamps)
+    # a day of hourly campaign looks and the evening posts: only runs that posted something are logged
+    assert "posted 0 messages" not in res.stderr

@@ -36,9 +36,10 @@ points = 5
 
 def _why_skip() -> str | None:
     if shutil.which("node") is None:
-        return "Node.js is not installed: the npm puppet service cannot run"
+        return "Node.js is not installed: the npm puppet service cannot run (install Node.js 20 and npm)"
     if not (NODE_DIR / "node_modules" / "wechaty-puppet-service").is_dir():
-        return f"npm packages missing: run `npm ci` in {NODE_DIR} (.ci/run does)"
+        # `npm ci` refuses this lock on npm 11 (optional @swc builds it leaves out); install keeps the pins
+        return f"npm packages missing: run `npm install --no-audit --no-fund` in {NODE_DIR} (.ci/run does)"
     return None
 
 
