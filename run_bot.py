@@ -74,6 +74,11 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
     tz = settings.bot.tz
     st = Storage.open(make_engine(settings.storage.url, tz=tz), tz, _policy(settings))  # the schema at head
     clock = clock or Clock(tz)
+    if settings.bot.rooms:  # the configured groups are served before anyone speaks in them (scheduled posts)
+        known = {room for room, _name in st.presence.rooms(settings.bot.rooms)}
+        for room in settings.bot.rooms:
+            if room not in known:
+                st.presence.see_room(room, "", clock.now())
     if settings.mall is not None:  # the catalogue into the database by sku; stock and sales stay as they are
         for note in st.mall.sync(settings.mall.items, clock.now()):
             logger.warning(note)
@@ -112,7 +117,10 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 def log_timezone(tz: Any) -> None:
     """Log times in the bot's timezone (the days the ledger counts), not the machine's (often UTC)."""
-    logger.configure(patcher=lambda record: record.update(time=record["time"].astimezone(tz)))
+    def patch(record: Any) -> None:
+        record["time"] = record["time"].astimezone(tz)
+
+    logger.configure(patcher=patch)
 
 
 def _settings(config: Path | None, db: str | None) -> Settings:

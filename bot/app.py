@@ -12,7 +12,7 @@ from loguru import logger
 from bot.clock import Clock, ManualClock
 from bot.dispatch import REGISTRY, Context, Matcher, Registry, Reply, gate, normalize, strip_bot_mention
 from bot.errors import UserError
-from bot.events import Down, Event, JobDue, MemberJoined, MemberLeft, Message, Outgoing, Tick, Up
+from bot.events import Down, Event, JobDue, MemberJoined, MemberLeft, Message, Outgoing, Rooms, Tick, Up
 from bot.templating import Renderer
 
 # sent when errors/internal itself cannot be rendered
@@ -112,6 +112,11 @@ class App:
             return await self._job(ev)
         if isinstance(ev, (MemberJoined, MemberLeft)):
             return await self._membership(ev, batch)
+        if isinstance(ev, Rooms):  # the groups the bot is in: posts reach them before anyone spoke there
+            for g in ev.rooms:
+                if self.serves(g.id):
+                    self._see(batch, "room", g.id, g.name, ev.at)
+            return []
         if isinstance(ev, (Tick, Down, Up)):  # the bot ran at that moment: the day counts, nothing else
             return []
         logger.warning("unknown event ignored: {!r}", ev)
@@ -297,7 +302,9 @@ class App:
             with self.store.savepoint():
                 if not self.store.claim_event(f"job:{ev.job_id}:{ev.due.isoformat()}", ev.due):
                     return []
-                ctx = self.context(at=ev.due, event_id=ev.job_id)
+                only = self.schedule_rooms.get(ev.job_id, ()) or tuple(self.allowed_rooms)
+                ctx = self.context(at=ev.due, event_id=ev.job_id,
+                                   rooms=tuple(room for room, _name in self.store.rooms(only)))
                 outs = self._render(await func(ctx), ctx, reply_to=None, job_id=ev.job_id)
                 outs.extend(await self._after(ctx, reply_to=None))
         except Exception:
@@ -343,7 +350,8 @@ class App:
                     mentions = (ctx.sender,) if r.mention and ctx.sender and room == ctx.room else ()
                     names = {ctx.sender: ctx.sender_name} if mentions else {}
                 outs.append(Outgoing(at=ctx.now, text=text, room=room, mentions=mentions, reply_to=reply_to,
-                                     image=r.image, names=names, fallback=fallback))
+                                     image=r.image, names=names, fallback=fallback,
+                                     scheduled=job_id is not None and reply_to is None))  # a job's post to one group
         return outs
 
 

@@ -94,6 +94,24 @@ class Up:
 
 
 @dataclass(frozen=True)
+class Group:
+    id: str
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        _strip_nul(self)
+
+
+@dataclass(frozen=True)
+class Rooms:
+    """The groups the bot is in, as its transport knows them (wechaty's room list at login; the bridge and
+    replay announce them): scheduled posts reach a group from then on, even before anyone spoke in it."""
+
+    at: datetime
+    rooms: tuple[Group, ...]
+
+
+@dataclass(frozen=True)
 class JobDue:
     """A scheduled job whose due time has come (from the live scheduler or from event time)."""
 
@@ -106,7 +124,7 @@ class JobDue:
         return self.due
 
 
-Event = Message | MemberJoined | MemberLeft | Tick | JobDue | Down | Up
+Event = Message | MemberJoined | MemberLeft | Tick | JobDue | Down | Up | Rooms
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ Each run posts, for every [[campaigns]] entry, the phase it is in at that moment
 was posted before: 预热 in [starts - warmup_hours, starts), 正式 from starts until 收尾 begins, 收尾 in
 [ends - closing_hours, ends) (never before starts: a campaign shorter than closing_hours has no 正式
 post). A phase whose window passed without a run is skipped, so nothing is announced late. "Posted
-before" is a claimed event per campaign, phase and schedule entry, so it holds across restarts and
-a second process, and two entries serving different groups each post once.
+before" is a claimed event per campaign, phase and group, so it holds across restarts and a second
+process, a group the bot first hears of mid-campaign still reads the phase in force, and two entries
+serving one group post there once.
 """
 
 from __future__ import annotations
@@ -96,14 +97,23 @@ def _hours(delta: timedelta) -> int:
 
 @job("campaign")
 async def phase_posts(ctx: Context) -> list[Reply]:
-    """Post each campaign's current phase (预热 / 正式 / 收尾) once; nothing for phases posted before."""
+    """Post each campaign's current phase (预热 / 正式 / 收尾) once in every group it serves; a group the bot
+    learns of later (a rooms event, a first message) gets the phase in force then, on the next run."""
+    presence = services(ctx).presence
     out: list[Reply] = []
     for c in ctx.settings.campaigns:
         phase = phase_at(c, ctx.now)
-        if phase is None or not services(ctx).presence.claim_event(keys.campaign_phase(c.id, phase, ctx.event_id), ctx.now):
+        if phase is None or not ctx.rooms:
             continue
+        # a database from before per-group claims: the entry's claim covers the groups known when it was made
+        legacy = presence.claimed_at(keys.campaign_phase(c.id, phase, ctx.event_id))
+        seen = presence.rooms_seen(ctx.rooms) if legacy is not None else {}
         data = {"campaign": c.name, "description": c.description, "perks": perks(c),
                 "starts": _when(ctx, c.starts), "ends": _when(ctx, c.ends),
                 "hours_to_start": _hours(c.starts - ctx.now), "hours_left": _hours(c.ends - ctx.now)}
-        out.append(Reply(f"campaign/{phase}", data, broadcast=True))
+        for room in ctx.rooms:
+            if legacy is not None and room in seen and seen[room] <= legacy:
+                continue
+            if presence.claim_event(keys.campaign_phase_in(c.id, phase, room), ctx.now):
+                out.append(Reply(f"campaign/{phase}", data, room=room, mention=False))
     return out

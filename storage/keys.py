@@ -81,5 +81,10 @@ def quiz_round(event_id: str, due: datetime) -> str:
 
 
 def campaign_phase(campaign: str, phase: str, event_id: str) -> str:
-    """The claimed event id of a campaign's start or end post."""
+    """The claimed event id of a campaign's phase post by one schedule entry (before phases were per group)."""
     return f"campaign:{campaign}:{phase}:{event_id}"
+
+
+def campaign_phase_in(campaign: str, phase: str, room: str) -> str:
+    """The claimed event id of a campaign's phase post in one group."""
+    return f"campaign-room:{campaign}:{phase}:{room}"

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from storage.db import Database
-from storage.models import ROOMS
+from storage.models import PROCESSED_EVENTS, ROOMS
 
 
 class Presence:
@@ -73,3 +73,16 @@ class Presence:
             if only:
                 q = q.where(ROOMS.c.id.in_(list(only)))
             return [(r.id, r.name) for r in conn.execute(q)]
+
+    def claimed_at(self, event_id: str) -> datetime | None:
+        """When source event `event_id` was claimed; None if it never was."""
+        with self.db.reading() as conn:
+            return conn.execute(select(PROCESSED_EVENTS.c.at).where(PROCESSED_EVENTS.c.id == event_id)).scalar()
+
+    def rooms_seen(self, rooms: Sequence[str]) -> dict[str, datetime]:
+        """When the bot first knew each of `rooms` (the ones it knows)."""
+        if not rooms:
+            return {}
+        with self.db.reading() as conn:
+            q = select(ROOMS.c.id, ROOMS.c.created_at).where(ROOMS.c.id.in_(list(rooms)))
+            return {r.id: r.created_at for r in conn.execute(q)}

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.events import Down, Event, MemberJoined, MemberLeft, Message, Outgoing, Person, Tick, Up
+from bot.events import Down, Event, Group, MemberJoined, MemberLeft, Message, Outgoing, Person, Rooms, Tick, Up
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -84,7 +84,21 @@ def parse_event(d: Any) -> Event:
         return Down(at=at)
     if kind == "up":
         return Up(at=at)
-    raise ValueError(f'unknown "type" {kind!r}: use message, join, leave, tick, down or up')
+    if kind == "rooms":
+        return Rooms(at=at, rooms=_groups(d))
+    raise ValueError(f'unknown "type" {kind!r}: use message, join, leave, tick, down, up or rooms')
+
+
+MAX_ROOMS = 10_000  # groups one rooms event may announce
+
+
+def _groups(d: dict[str, Any]) -> tuple[Group, ...]:
+    rs = d.get("rooms")
+    if not isinstance(rs, list) or not all(isinstance(r, dict) for r in rs):
+        raise ValueError('"rooms" must be a list of {"id": ..., "name": ...}')
+    if len(rs) > MAX_ROOMS:
+        raise ValueError(f'"rooms" lists {len(rs)} groups; at most {MAX_ROOMS} in one event')
+    return tuple(Group(id=_str(r, "id"), name=_str(r, "name", required=False)) for r in rs)
 
 
 def _has_lone_surrogate(value: Any) -> bool:

@@ -14,6 +14,7 @@ wechaty 0.10.7 (2022) needs care on Python 3.11; every workaround lives here:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import logging
@@ -27,7 +28,7 @@ from typing import Any
 from loguru import logger
 
 from bot.clock import Clock
-from bot.events import Event, MemberJoined, MemberLeft, Message, Outgoing, Person
+from bot.events import Event, Group, MemberJoined, MemberLeft, Message, Outgoing, Person, Rooms
 from bot.supervisor import Backoff, FatalConnectionError, Supervisor
 
 MAX_IMAGE_BYTES = 3 * 1024 * 1024  # a FileBox goes base64 in one gRPC call; bigger ones fail
@@ -128,6 +129,7 @@ class WechatyTransport:
         self.logged_in = False
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._seen_capacity = seen_capacity
+        self._listing: asyncio.Future[None] | None = None  # the room list asked for at login
         self.supervisor = Supervisor(
             self.connect,
             probe=self.probe,
@@ -219,6 +221,22 @@ class WechatyTransport:
         self.self_id = contact.contact_id
         self.logged_in = True
         logger.info("logged in as {}", self.self_id)
+        # the room list may take a while on a big account: it must not hold up the login event
+        self._listing = asyncio.ensure_future(self.announce_rooms())
+
+    async def announce_rooms(self) -> None:
+        """Tell the pipeline which groups the account is in, so scheduled posts reach quiet groups too."""
+        bot = self.bot
+        if bot is None:
+            return
+        try:
+            rooms = await bot.Room.find_all()
+            groups = tuple(Group(r.room_id, (r.payload.topic if r.payload else "") or "") for r in rooms)
+        except Exception:
+            logger.exception("could not list the groups at login: a group is served once someone speaks in it")
+            return
+        logger.info("in {} groups", len(groups))
+        self.submit(Rooms(at=self.clock.now(), rooms=groups))
 
     async def on_message(self, msg: Any) -> None:
         try:

@@ -184,3 +184,26 @@ def test_without_an_endpoint_the_bot_refuses_to_start(tmp_path: Path) -> None:
                          text=True, timeout=60)
     assert res.returncode == 2
     assert "WECHATY_PUPPET_SERVICE_ENDPOINT" in res.stderr and "never asks" in res.stderr
+
+
+@needs_node
+def test_at_login_the_bot_learns_the_groups_it_is_in(tmp_path: Path, procs: list[Proc]) -> None:
+    """Scheduled posts reach a group nobody has spoken in: the room list at login announces it."""
+    import sqlite3
+
+    port = free_port()
+    procs.append(start_service(port))
+    bot = start_bot(tmp_path, port)
+    procs.append(bot)
+    bot.stderr_has("logged in as wxid_bot")
+    bot.stderr_has("in 1 groups")
+    import time
+
+    deadline = time.monotonic() + 20
+    rows: list[Any] = []
+    while time.monotonic() < deadline and not rows:  # the rooms event is committed with the next batch
+        with sqlite3.connect(tmp_path / "e2e.db") as conn:
+            rows = conn.execute("SELECT id, name FROM rooms").fetchall()
+        time.sleep(0.2)
+    assert rows == [("r1@chatroom", "会员群")]
+    assert bot.stop() == 0

@@ -61,3 +61,14 @@ async def test_without_down_a_gap_is_a_quiet_stretch_with_the_bot_running(db_url
     assert stats.jobs == 8  # 08:00 and 21:00 of the 23rd to the 26th, every one
     assert [streak for _d, streak, _t, _p in checkins] == [1, 2, 1]
     assert len([o for o in out if o["reply_to"] is None]) == 8
+
+
+async def test_a_rooms_event_announces_the_groups_posts_reach(db_url: str) -> None:
+    rooms = {"type": "rooms", "at": sh("2026-11-23 07:10").isoformat(),
+             "rooms": [{"id": "r1", "name": "会员群"}, {"id": "r2", "name": "安静的群"}]}
+    bad = {"type": "rooms", "at": sh("2026-11-23 07:20").isoformat(), "rooms": [{"name": "没有 id"}]}
+    out, stats, _checkins = await run(db_url, [json.dumps(rooms, ensure_ascii=False), json.dumps(bad, ensure_ascii=False),
+                                               msg(1, "2026-11-23 07:30"), mark("tick", "2026-11-23 08:30")])
+    assert stats.bad_lines == 1
+    # nobody ever spoke in r2: the 08:00 reminder reaches it all the same
+    assert sorted(o["room"] for o in out if o["reply_to"] is None) == ["r1", "r2"]
