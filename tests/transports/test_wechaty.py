@@ -197,8 +197,8 @@ async def test_a_room_checkin_gets_a_reply_that_really_mentions_the_member(live:
     room, text, mentions = live.puppet.sent[0]
     assert room == "r1@chatroom" and mentions == ["wxid_alice"]
     assert text.startswith("@Alice ") and "签到成功" in text
-    ev = live.events[0]
-    assert isinstance(ev, Message) and ev.room == "r1@chatroom" and ev.sender_name == "Alice" and ev.room_name == "会员群"
+    ev = next(e for e in live.events if isinstance(e, Message))  # the room list at login comes first
+    assert ev.room == "r1@chatroom" and ev.sender_name == "Alice" and ev.room_name == "会员群"
 
 
 async def test_a_message_dated_ahead_is_taken_as_of_its_arrival_and_holds_no_reply(live: Live) -> None:
@@ -297,3 +297,11 @@ async def test_after_the_stream_ends_it_reconnects_and_events_keep_flowing(live:
     live.puppet.say("wxid_alice", "签到", room="r1@chatroom")
     await live.until(lambda: live.puppet.sent, "a reply after the reconnect")
     assert live.puppet.sent[0][2] == ["wxid_alice"]
+
+
+async def test_at_login_the_room_list_is_announced(live: Live) -> None:
+    from bot.events import Rooms
+
+    await live.until(lambda: any(isinstance(e, Rooms) for e in live.events), "the room list")
+    [rooms] = [e for e in live.events if isinstance(e, Rooms)]
+    assert [(g.id, g.name) for g in rooms.rooms] == [("r1@chatroom", "会员群")]
