@@ -204,13 +204,17 @@ def run(config: ConfigOpt = None, db: DbOpt = None,
 
 def _run_wechaty(settings: Settings) -> None:
     from bot.supervisor import FatalConnectionError
-    from bot.transports.wechaty import endpoint_and_token
+    from bot.transports.wechaty import WechatyUnavailable, endpoint_and_token, load_wechaty
 
     endpoint, _token = endpoint_and_token(settings.wechaty)
     if not endpoint:
         raise _fail('transport "wechaty" needs the puppet service\'s address: set [wechaty] endpoint = "host:port" '
                     "in config.toml or WECHATY_PUPPET_SERVICE_ENDPOINT=host:port (and the token in [wechaty] token "
                     "or WECHATY_PUPPET_SERVICE_TOKEN). The bot never asks wechaty's internet discovery service.")
+    try:
+        load_wechaty(settings.wechaty.cache_dir)  # before anything starts: a Python it cannot run on is said now
+    except WechatyUnavailable as exc:
+        raise _fail(f"无法使用 wechaty：{exc}", 2) from None
     try:
         asyncio.run(_wechaty(settings))
     except FatalConnectionError as exc:

@@ -1,6 +1,7 @@
 """Real WeChat through a wechaty puppet service (gRPC): the only module that imports wechaty.
 
-wechaty 0.10.7 (2022) needs care on Python 3.11; every workaround lives here:
+wechaty 0.10.7 (2022) needs care on Python 3.11 and later; every workaround lives here:
+- Python 3.13 removed telnetlib, which it imports to probe a local port: a small shim stands in;
 - its WechatyOptions has a mutable dataclass default that 3.11 rejects: PuppetOptions gets a hash;
 - `import wechaty` makes ./.wechaty and a job.db: both go under the configured cache dir;
 - its loggers print every message text at INFO on their own handlers: they go to loguru at WARNING;
@@ -47,10 +48,34 @@ def endpoint_and_token(settings: Any) -> tuple[str, str]:
     return str(endpoint).strip(), str(token).strip()
 
 
+class WechatyUnavailable(RuntimeError):
+    """The wechaty packages cannot be imported on this Python; the text says which version and what to do."""
+
+
+def _telnetlib_shim() -> None:
+    """Python 3.13 removed telnetlib; wechaty imports its Telnet only to see whether a local port answers."""
+    import importlib.util
+    import socket
+    import types
+
+    if importlib.util.find_spec("telnetlib") is not None:
+        return
+
+    class Telnet:
+        def open(self, host: str, port: int = 0, timeout: float = 3) -> None:
+            with socket.create_connection((host, port), timeout):  # OSError (socket.error) when nothing listens
+                pass
+
+    shim = types.ModuleType("telnetlib")
+    shim.Telnet = Telnet  # type: ignore[attr-defined]
+    sys.modules["telnetlib"] = shim
+
+
 def load_wechaty(cache_dir: str = "data/wechaty") -> Any:
     """Import wechaty once, with the shims above; returns the `wechaty` module."""
     if "wechaty" in _loaded:
         return _loaded["wechaty"]
+    _telnetlib_shim()
     os.environ.setdefault("WECHATY_LOG", "warn")
     cache = os.path.abspath(cache_dir)
     os.makedirs(cache, exist_ok=True)
@@ -63,6 +88,10 @@ def load_wechaty(cache_dir: str = "data/wechaty") -> Any:
             schemas.PuppetOptions.__hash__ = object.__hash__
         mod = importlib.import_module("wechaty")
         importlib.import_module("wechaty_puppet_service")  # imported lazily by wechaty: its loggers too
+    except ImportError as exc:
+        version = ".".join(map(str, sys.version_info[:3]))
+        raise WechatyUnavailable(f"the wechaty transport cannot run on Python {version} ({exc}); "
+                                 "run the bot on Python 3.11, 3.12 or 3.13, with: pip install -r requirements.txt") from None
     finally:
         os.chdir(here)
     _forward_logging()

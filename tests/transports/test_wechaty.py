@@ -305,3 +305,16 @@ async def test_at_login_the_room_list_is_announced(live: Live) -> None:
     await live.until(lambda: any(isinstance(e, Rooms) for e in live.events), "the room list")
     [rooms] = [e for e in live.events if isinstance(e, Rooms)]
     assert [(g.id, g.name) for g in rooms.rooms] == [("r1@chatroom", "会员群")]
+
+
+def test_a_python_wechaty_cannot_run_on_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    import sys
+
+    from bot.transports import wechaty as transport
+
+    monkeypatch.setattr(transport, "_loaded", {})
+    monkeypatch.setitem(sys.modules, "wechaty", None)  # what a missing or broken package looks like to import
+    with pytest.raises(transport.WechatyUnavailable) as err:
+        transport.load_wechaty(str(tmp_path / "cache"))
+    version = ".".join(map(str, sys.version_info[:3]))
+    assert f"Python {version}" in str(err.value) and "3.11, 3.12 or 3.13" in str(err.value)
