@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -477,6 +479,67 @@ def import_codes(sku: Annotated[str, typer.Argument(help="a card_code item's sku
         raise _fail(str(exc)) from None
     stock = mall.item(sku)
     typer.echo(f"{added} codes added, {dupes} duplicates skipped; {stock.stock if stock else 0} unused codes for {sku}")
+
+
+@cli.command()
+def backup(file: Annotated[Path, typer.Argument(help="备份写到这个新文件（不会覆盖已有文件）")],
+           config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """备份 SQLite 数据库（机器人运行时也可以）：某一时刻的完整副本，校验后写入 FILE。"""
+    from storage.backup import BackupError
+    from storage.backup import backup as copy
+
+    settings = _settings(config, db)
+    try:
+        with _spinner("正在备份…"):
+            pages = copy(settings.storage.url, file)
+    except BackupError as exc:
+        raise _fail(str(exc)) from None
+    size = file.stat().st_size
+    typer.echo(f"已备份到 {file}（{size / 1024 / 1024:.1f} MB，{pages} 页，完整性检查通过）。"
+               f"恢复：停止机器人，把它复制为 {settings.storage.url.removeprefix('sqlite:///')}，再启动。")
+
+
+@contextmanager
+def _spinner(text: str) -> Iterator[None]:
+    from rich.console import Console
+
+    with Console(stderr=True).status(text):
+        yield
+
+
+@cli.command("import-balances")
+def import_balances(file: Annotated[Path, typer.Argument(help="CSV：id,name,points,growth（首行为列名）")],
+                    config: ConfigOpt = None, db: DbOpt = None,
+                    dry_run: Annotated[bool, typer.Option("--dry-run", help="只显示将要导入的合计，不写入")] = False) -> None:
+    """从其他系统迁入成员余额：每人一笔「迁入」记录；再次运行不会重复导入。"""
+    from rich.progress import Progress
+
+    from storage.imports import ImportError_, Imports, read_csv
+
+    if not file.exists():
+        raise _fail(f"找不到文件 {file}")
+    try:
+        rows = read_csv(file)
+    except ImportError_ as exc:
+        raise _fail(f"无法导入：{exc}") from None
+    except UnicodeDecodeError:
+        raise _fail(f"{file} 不是 UTF-8 文本：在 Excel 里另存为「CSV UTF-8」再试") from None
+    rt = _runtime(_settings(config, db))
+    imports = Imports(rt.services.ledger, rt.services.presence)
+    plan = imports.plan(rows)
+    typer.echo(f"{len(plan.new)} 人待导入，共 {plan.points} 积分、{plan.growth} 成长值；"
+               f"{len(plan.same)} 人已导入过（相同数字，跳过）；{len(plan.changed)} 人已导入过但数字不同")
+    for row, points, growth in plan.changed[:20]:
+        typer.echo(f"  第 {row.line} 行 {row.member}：已导入 {points} 积分 / {growth} 成长值，文件为 {row.points} / {row.growth}")
+    if plan.changed:
+        raise _fail("有成员已导入过且数字不同：导入不做修改。请核对文件；确需调整的，用「加分」「扣分」并写明理由。")
+    if dry_run or not plan.new:
+        typer.echo("试运行：没有写入任何数据" if dry_run else "没有需要导入的成员")
+        return
+    with Progress(transient=False) as bar:
+        task = bar.add_task("导入余额", total=len(plan.new))
+        written = imports.apply(plan, rt.clock.now(), progress=lambda n: bar.advance(task, n))
+    typer.echo(f"已导入 {written} 人，共 {plan.points} 积分")
 
 
 @cli.command()

@@ -17,5 +17,6 @@ from handlers import (  # noqa: F401, I001  (this order is the order of 帮助)
     expiry,
     admin,
     undo,
+    me,
     help,
 )

@@ -51,6 +51,7 @@ SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("关注", ("follow",)),
     ("问答", ("quiz",)),
     ("管理员加分", ("admin_award",)),
+    ("迁入", ("import",)),
 )
 SPENDING: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("兑换", ("redeem", "refund")),

@@ -1,7 +1,8 @@
 """Leaderboards: all-time balance from the members table, weeks and months from period sums kept beside each entry.
 
 An entry's growth counts in the local week and month of its time, except a 撤销 (Kind.REVERSAL): it undoes
-its entry as if it never happened, so it counts where that entry counted. Other reversals (an invite or
+its entry as if it never happened, so it counts where that entry counted; and an import (Kind.IMPORT), which
+was not earned in any period the bot knows, counts in none. Other reversals (an invite or
 task clawback) happen when they happen and count in their own period.
 """
 
@@ -54,7 +55,7 @@ def _counted_at(conn: Connection) -> Iterator[tuple[str, int, datetime]]:
     L, U = LEDGER, LEDGER.alias("undone")
     q = (select(L.c.member_id, L.c.growth_delta, L.c.at, U.c.at.label("undone_at"))
          .select_from(L.outerjoin(U, and_(U.c.id == L.c.reverses, L.c.kind == str(Kind.REVERSAL))))
-         .where(L.c.growth_delta != 0).order_by(L.c.id))
+         .where(L.c.growth_delta != 0, L.c.kind != str(Kind.IMPORT)).order_by(L.c.id))
     for e in conn.execute(q):
         yield e.member_id, int(e.growth_delta), e.undone_at if e.undone_at is not None else e.at
 
@@ -101,7 +102,8 @@ class Boards:
         ledger.audits.append(self.audit)
 
     def _entries(self, conn: Connection, locked: Locked, entries: Sequence[Entry]) -> None:
-        grown = sum(e.growth_delta for e in entries if not _undoes(e))
+        # a balance moved in from another system was not earned this week or month
+        grown = sum(e.growth_delta for e in entries if not _undoes(e) and e.kind != Kind.IMPORT)
         if grown:
             at = entries[-1].at
             week, month = periods(at.astimezone(self.tz).date())

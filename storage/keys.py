@@ -24,6 +24,11 @@ def makeup_bonus(member: str, day: date, kind: str, days: int) -> str:
     return f"{makeup(member, day)}:{kind}:{days}"
 
 
+def imported(member: str) -> str:
+    """The one entry that brought `member`'s balance in from another system."""
+    return f"import:{member}"
+
+
 def redeem(event_id: str, member: str) -> str:
     return f"redeem:{event_id}:{member}"
 

@@ -146,11 +146,14 @@ class Ledger:
         detail: str = "",
         growth: bool = True,
         campaign: str | None = None,
+        growth_delta: int | None = None,
     ) -> Entry | None:
-        """Credit `points` (> 0); growth rises with them. None when `key` was used before."""
-        if not isinstance(points, int) or points <= 0:
+        """Credit `points` (>= 0; 0 only with a growth_delta); growth rises with them (or by `growth_delta`,
+        a balance moved in from elsewhere). None when `key` was used before."""
+        if not isinstance(points, int) or points < 0 or (points == 0 and not growth_delta):
             raise ValueError("award needs a positive integer")
-        return self._move(member, Line(points, kind, key, growth_delta=points if growth else 0, room=room,
+        grown = growth_delta if growth_delta is not None else (points if growth else 0)
+        return self._move(member, Line(points, kind, key, growth_delta=grown, room=room,
                                        detail=detail, campaign=campaign), at, allow_negative=False)
 
     def spend(

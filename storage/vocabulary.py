@@ -26,6 +26,7 @@ class Kind(StrEnum):
     REFUND = "refund"
     EXPIRE = "expire"
     REVERSAL = "reversal"  # 撤销: an operator undid a manual entry as if it never happened
+    IMPORT = "import"  # a balance moved in from another system (import-balances), once per member
 
 
 # what 撤销 may undo: entries an operator made by hand; every other kind has its own flow (or none)
