@@ -125,10 +125,27 @@ def log_timezone(tz: Any) -> None:
     logger.configure(patcher=patch)
 
 
+_log_files: dict[str, int] = {}
+
+
+def log_file(settings: Any) -> None:
+    """[log] file: the log also goes to a rotated file (a service's log outlives its terminal)."""
+    cfg = settings.log
+    if not cfg.file or cfg.file in _log_files:
+        return
+    path = Path(cfg.file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = "{time:YYYY-MM-DD HH:mm:ss} {level: <7} {extra[room]} {extra[member]} {message}"
+    _log_files[cfg.file] = logger.add(path, level=cfg.level, format=fmt, rotation=f"{cfg.rotate_mb} MB",
+                                      retention=cfg.keep, encoding="utf-8", enqueue=False, backtrace=False,
+                                      diagnose=False)
+
+
 def _settings(config: Path | None, db: str | None) -> Settings:
     try:
         settings = config_mod.load(config, db)
         log_timezone(settings.bot.tz)
+        log_file(settings)
         return settings
     except ConfigError as exc:
         raise _fail(f"配置错误 (config error) in {config or config_mod.DEFAULT_CONFIG}:\n{exc}") from None

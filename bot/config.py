@@ -178,6 +178,13 @@ class OutboxSettings(Section):
     quiet_hours: QuietHours = ""  # scheduled posts wait, e.g. "22:30-07:30"
 
 
+class LogSettings(Section):
+    file: str = ""  # also write the log to this file, rotated (e.g. "data/bot.log"); "" = stderr only
+    rotate_mb: Annotated[int, Field(ge=1, le=10_000, strict=True)] = 20  # start a new file beyond this size
+    keep: Annotated[int, Field(ge=1, le=1000, strict=True)] = 10  # rotated files kept (older ones are removed)
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"  # what goes to the file
+
+
 class StorageSettings(Section):
     url: Text = "sqlite:///data/points.db"
     batch_size: Annotated[int, Field(ge=1, le=100_000, strict=True)] = 256  # events committed together at most (group commit)
@@ -265,6 +272,7 @@ class Settings(Section):
     bridge: BridgeSettings = Field(default_factory=BridgeSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
     schedule: list[ScheduleEntry] = Field(default_factory=list)
     campaigns: list[Campaign] = Field(default_factory=list)
     sections: ClassVar[tuple[FeatureSection, ...]] = ()

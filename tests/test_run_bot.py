@@ -243,3 +243,14 @@ def test_console_logs_in_the_bots_timezone_and_quiet_runs_say_nothing(tmp_path: 
     assert all(abs((t - utc).total_seconds()) > 3600 for t in stamps)
     # a day of hourly campaign looks and the evening posts: only runs that posted something are logged
     assert "posted 0 messages" not in res.stderr
+
+
+def test_log_file_gets_the_log_rotated_in_the_bots_timezone(tmp_path: Path) -> None:
+    cfg = (ROOT / "config.toml").read_text(encoding="utf-8").replace('file = ""                       # also log',
+                                                                     'file = "data/bot.log"  # also log', 1)
+    (tmp_path / "config.toml").write_text(cfg, encoding="utf-8")
+    res = run(stdin="/time 2026-11-24 08:00\nalice@g1: 签到\n/quit\n", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    log = (tmp_path / "data" / "bot.log").read_text(encoding="utf-8")
+    assert "storage" in log and "INFO" in log
+    assert "签到成功" not in log  # what members wrote or were told is not logged at INFO
