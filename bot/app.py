@@ -144,6 +144,7 @@ class App:
             self.store.see_member(ident, name, at)
         elif kind == "room":
             self.store.see_room(ident, name, at)
+            logger.info("group {} ({})", ident, name or "no name yet")  # the id bot.rooms takes
         else:
             self.store.see_in_room(room, ident, at)
         batch.seen.add(key)
