@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.dispatch import Context, Reply, command
 from bot.errors import UserError
-from handlers.common import earns, ledger, services
+from handlers.common import SOMEONE, as_typed, display_name, earns, ledger, member_name, services
 from storage import keys
 from storage.errors import InsufficientPoints
 from storage.vocabulary import Kind
@@ -83,17 +83,33 @@ def _order(ctx: Context) -> tuple[list[str], int, str]:
         raise UserError(template="admin/usage", problem="amount_bad", amount=order.amount, **usage)
     if not order.reason:
         raise UserError(template="admin/usage", problem="reason", **usage)
-    if len(order.reason) > MAX_REASON:
+    reason = as_typed(ctx.text, order.reason)  # "输错了，撤回" as typed, not NFKC's "输错了,撤回"
+    if len(reason) > MAX_REASON:
         raise UserError(template="admin/usage", problem="reason_long", **usage)
-    return who, int(order.amount), order.reason
+    return who, int(order.amount), reason
+
+
+def typed_names(ctx: Context) -> dict[str, str]:
+    """The name written after each @ in the text ("@Bob\u2005"), by the contact id mentioned there: clients
+    list mentions in the order they stand in the text. Empty unless every @ and every mention pair up."""
+    t = ctx.text.replace("\u2005", _SEP)
+    typed: list[str] = []
+    for at in (i for i, ch in enumerate(t) if ch == "@"):
+        m = _MENTION_SEP.match(t, at) or _MENTION_WORD.match(t, at)
+        typed.append(m.group()[1:].rstrip(_SEP).strip() if m else "")
+    if len(typed) != len(ctx.mentions):
+        return {}
+    return {m: n for m, n in zip(ctx.mentions, typed, strict=True) if n}
 
 
 def _names(ctx: Context, who: list[str]) -> dict[str, str]:
+    """Display names for the reply: the one the bot was given, else the one the operator's @ wrote, never an id."""
+    typed = typed_names(ctx)
     out = {}
     for m in who:
         services(ctx).presence.see_member(m, "", ctx.now)  # a member mentioned before ever speaking
-        view = ledger(ctx).member(m)
-        out[m] = (view.name if view and view.name else "") or m
+        name = member_name(ctx, m)
+        out[m] = display_name(typed.get(m)) if name == SOMEONE else name
     return out
 
 

@@ -66,6 +66,7 @@ async def checkin(ctx: Context, args: str) -> Reply | list[Reply]:
                                               scale=levels.checkin_scale(ctx.settings))
     except AlreadyCheckedIn as done:
         return ctx.reply("checkin/already", streak=done.streak, total_days=done.total_days, points=done.points)
+    tiers, after_tiers = tasks.after_checkin(ctx)  # tiers of check-in tasks this check-in reached
     base = next((r.points for r in res.rewards if r.kind == "checkin"), 0)
     bonuses = [{"name": r.name, "points": r.points} for r in res.rewards if r.kind != "checkin"]
     held = levels.level_of(ctx.settings, res.growth - res.earned)
@@ -76,13 +77,14 @@ async def checkin(ctx: Context, args: str) -> Reply | list[Reply]:
         bonuses=bonuses,
         streak=res.streak,
         total_days=res.total_days,
-        points=res.points,
+        points=res.points if after_tiers is None else after_tiers,
+        tiers=tiers,
         upcoming=payouts.upcoming(ctx, res.streak, res.total_days, res.growth),
         multiplier=cfg.multiplier,
         campaign=payouts.campaign_name(ctx, "checkin"),
         level={"name": held.name, "multiplier": f"{held.checkin_multiplier:g}"}
         if held and held.checkin_multiplier != 1 else None,
-    ), *tasks.after_checkin(ctx)]  # tiers of check-in tasks this check-in reached
+    )]
 
 
 @command("补签", feature="checkin.makeup")
@@ -93,21 +95,24 @@ async def makeup(ctx: Context, args: str) -> Reply | list[Reply]:
         return ctx.reply("checkin/staff")
     local = ctx.now.astimezone(ctx.settings.bot.tz)
     month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    seen = services(ctx).presence.first_seen(ctx.sender)  # no day before it is one they missed
     try:
         res = services(ctx).checkins.makeup(member=ctx.sender, today=ctx.day, at=ctx.now, room=ctx.room,
                                  within_days=cfg.within_days, cost=cfg.cost, max_per_month=cfg.max_per_month,
                                  month_start=month_start, bonuses=payouts.makeup_bonuses(ctx.settings.checkin),
-                                 campaign=ctx.campaign("checkin"), scale=levels.checkin_scale(ctx.settings))
+                                 campaign=ctx.campaign("checkin"), scale=levels.checkin_scale(ctx.settings),
+                                 first_day=seen.astimezone(ctx.settings.bot.tz).date() if seen else None)
     except NothingToMakeUp as e:
         raise UserError("没有可以补签的日期", template="checkin/makeup_none", within_days=e.within_days) from None
     except MakeupLimit as e:
         raise UserError("本月补签次数已用完", template="checkin/makeup_limit", used=e.used, limit=e.limit) from None
     except InsufficientPoints as e:
         raise UserError("积分不足", template="checkin/makeup_poor", cost=e.needed, points=e.points) from None
-    return [ctx.reply("checkin/makeup_ok", day=res.day, cost=res.cost, points=res.points, streak=res.streak,
+    tiers, after_tiers = tasks.after_checkin(ctx)  # tiers of check-in tasks the repaired counts reached
+    return [ctx.reply("checkin/makeup_ok", day=res.day, cost=res.cost, streak=res.streak,
+                      points=res.points if after_tiers is None else after_tiers, tiers=tiers,
                       total_days=res.total_days, used=res.used, limit=res.limit, earned=res.earned,
-                      bonuses=[{"name": r.name, "points": r.points} for r in res.rewards]),
-            *tasks.after_checkin(ctx)]  # tiers of check-in tasks the repaired counts reached
+                      bonuses=[{"name": r.name, "points": r.points} for r in res.rewards])]
 
 
 @job("checkin_reminder")

@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.config import Days, Flag, Points, PosInt, Section, section
 from bot.dispatch import Context, Reply, command, on_join, on_leave
-from handlers.common import earns, ledger
+from handlers.common import earns, ledger, member_name
 from handlers.lib import tasks
 from storage import invites as store
 
@@ -21,8 +21,8 @@ class InviteSettings(Section):
 section("invite", InviteSettings, campaign=True)
 
 
-def _name(p: Any) -> str:
-    return str(p.name or p.id)
+def _name(ctx: Context, p: Any) -> str:
+    return member_name(ctx, p.id, p.name)
 
 
 def _balance(ctx: Context, member: str) -> int:
@@ -62,17 +62,17 @@ async def invited(ctx: Context, ev: Any) -> Reply | None:
                   else "admin" if p.id in bot.admins else "staff" if staff else "")
         res = store.invite_joined(ledger(ctx), event_id=ctx.event_id, inviter=inviter, invitee=p.id, room=ctx.room,
                                   at=ctx.now, points=cfg.points, count_returning=cfg.count_returning, refuse=refuse,
-                                  campaign=ctx.campaign("invite"), detail=f"邀请 {_name(p)}",
+                                  campaign=ctx.campaign("invite"), detail=f"邀请 {_name(ctx, p)}",
                                   max_per_event=cfg.max_per_event)
         if res.repeat:
             continue
         if res.status == "valid":
-            paid.append(_name(p))
+            paid.append(_name(ctx, p))
             earned += res.points
         elif res.reason == "limit":
             over += 1
         elif res.reason not in ("self", "bot", "staff"):
-            refused.append({"name": _name(p), "reason": res.reason})
+            refused.append({"name": _name(ctx, p), "reason": res.reason})
     tiers = tasks.settle_invites(ctx, inviter) if paid else []
     if staff or (not paid and not refused and not over):
         return None
@@ -96,9 +96,9 @@ async def left(ctx: Context, ev: Any) -> list[Reply] | None:
     by_inviter: dict[str, list[tuple[str, store.Clawback]]] = {}
     for p in ev.members:
         for back in store.invitee_left(ledger(ctx), invitee=p.id, room=ctx.room, at=ctx.now,
-                                       within_days=cfg.revoke_within_days, detail=f"{_name(p)} 退群",
+                                       within_days=cfg.revoke_within_days, detail=f"{_name(ctx, p)} 退群",
                                        served=ctx.settings.bot.rooms):
-            by_inviter.setdefault(back.inviter, []).append((_name(p), back))
+            by_inviter.setdefault(back.inviter, []).append((_name(ctx, p), back))
     out = []
     for inviter, backs in by_inviter.items():
         tiers = tasks.revoke_invites(ctx, inviter, cfg.revoke_within_days)

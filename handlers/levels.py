@@ -11,7 +11,7 @@ from pydantic import Field
 
 from bot.config import MAX_FACTOR, NonNegInt, Section, Text, problem, section
 from bot.dispatch import Context, Reply, after_event, command
-from handlers.common import ledger, services
+from handlers.common import ledger, member_name, services
 from handlers.lib.levels import benefits, level_of, next_level
 
 
@@ -73,7 +73,7 @@ async def announce_level_ups(ctx: Context) -> list[Reply]:
         reached = [lv.name for lv in ctx.settings.levels if lv.growth <= now.growth]
         if not svc.growth.mark_level_up(member, reached, ctx.now):
             continue
-        name = m.name or (ctx.sender_name if member == ctx.sender else "") or member[-4:]
+        name = member_name(ctx, member)
         data = {"member": name, **benefits(now)}
         rooms = [ctx.room] if ctx.room else svc.boards.groups_of(member)
         if not rooms:

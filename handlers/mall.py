@@ -46,15 +46,15 @@ from bot.config import (
 )
 from bot.dispatch import Context, Reply, command, conversation, job, on_cancel
 from bot.errors import UsageError
-from handlers.common import ledger, services
+from handlers.common import ledger, member_name, services
 from handlers.lib.answers import Invalid, clean_phone
 from handlers.lib.levels import meets
 from handlers.lib.mall import (
     MAX_NUMBER_DIGITS,
     expire_due,
+    find_item,
     growth_of,
     item_data,
-    item_word,
     level_ok,
     mall,
     order_data,
@@ -171,7 +171,7 @@ YES = ("确认", "确定", "确认兑换")
 
 
 @command("商城", aliases=("积分商城",), feature="mall")
-async def catalogue(ctx: Context, args: str) -> Reply:
+async def catalogue(ctx: Context, args: str) -> Reply | list[Reply]:
     """查看积分商城在售商品
     商城 [页码]"""
     expire_due(ctx)
@@ -180,10 +180,18 @@ async def catalogue(ctx: Context, args: str) -> Reply:
     on_sale = [it for it in mall(ctx).items()
                if not it.unavailable(ctx.now) and meets(ctx.settings, growth, it.min_level)]
     pages = max(1, -(-len(on_sale) // size))
-    page = int(args) if args.isdecimal() and len(args) <= MAX_NUMBER_DIGITS and int(args) > 0 else 1
-    page = min(page, pages)
+    word = args.split()[0] if args.split() else ""
+    page = int(word) if word.isdecimal() and len(word) <= MAX_NUMBER_DIGITS and int(word) > 0 else 1
+    beyond = word.isdecimal() and (len(word) > MAX_NUMBER_DIGITS or page > pages)  # "商城 3" of 2 pages: say so
+    page = pages if beyond else page
     rows = [item_data(ctx, it, growth) for it in on_sale[(page - 1) * size: page * size]]
-    return ctx.reply("mall/list", rows=rows, page=page, pages=pages)
+    # an operator is told which card-code items have no codes to sell (members read 暂时缺货): privately only
+    uncoded = mall(ctx).uncoded() if ctx.is_admin else []
+    shown = ctx.reply("mall/list", rows=rows, page=page, pages=pages, beyond=beyond,
+                      uncoded=uncoded if ctx.room is None else [])
+    if uncoded and ctx.room is not None:
+        return [shown, Reply("mall/admin_uncoded", {"skus": uncoded}, to=ctx.sender)]
+    return shown
 
 
 @command("商品", aliases=("商品详情",), feature="mall")
@@ -193,7 +201,7 @@ async def show_item(ctx: Context, args: str) -> Reply:
     if not args:
         raise UsageError("请写上商品编号", usage="商品 编号")
     try:
-        it = mall(ctx).find(item_word(args, "商品 编号"))
+        it = find_item(ctx, args, "商品 编号")
     except UnknownItem as err:
         raise refusal(err) from None
     growth = growth_of(ctx)
@@ -214,7 +222,7 @@ async def redeem(ctx: Context, args: str) -> Reply | list[Reply]:
     expire_due(ctx)
     cfg = ctx.settings.mall
     try:
-        it = mall(ctx).find(item_word(args, "兑换 编号"))
+        it = find_item(ctx, args, "兑换 编号")
         # a refusal known now is said now, not after 确认; the price decides whether to ask
         _it, cost = mall(ctx).check(member=ctx.sender, sku=it.sku, at=ctx.now, price=price_for(ctx.settings),
                                     level_ok=level_ok(ctx.settings))
@@ -256,7 +264,7 @@ def _redeem(ctx: Context, sku: str) -> list[Reply]:
     if order.status == OrderStatus.ADDRESS:
         _ask_address(ctx, order.id, "recipient", {})
         data["question"] = "recipient"
-    replies.append(private_to(ctx.sender, "mall/deliver", data, ctx.room, {ctx.sender: ctx.sender_name}))
+    replies.append(private_to(ctx.sender, "mall/deliver", data, ctx.room, {ctx.sender: member_name(ctx, ctx.sender)}))
     return replies
 
 
@@ -266,6 +274,21 @@ def _redeem(ctx: Context, sku: str) -> list[Reply]:
 def _ask_address(ctx: Context, order: int, step: str, data: dict[str, Any]) -> None:
     expires = ctx.now + timedelta(minutes=ctx.settings.mall.address_minutes)
     services(ctx).conversations.set_pending("", ctx.sender, ADDRESS, step, {**data, "order": order}, expires)
+
+
+USE_PROFILE_PHONE = ("是", "是的", "好", "好的", "对", "用", "确认", "可以", "嗯", "同上")
+
+
+def _profile_phone(ctx: Context) -> str:
+    """The phone number the member gave 完善资料, or ""; only ever shown masked, in their private chat."""
+    profile = services(ctx).profiles.get(ctx.sender)
+    return str(profile.data.get("phone") or "") if profile else ""
+
+
+def _known_phone(ctx: Context, step: str) -> str:
+    """For the phone question: the profile's number, masked ("138****5678"), to confirm instead of typing it."""
+    phone = _profile_phone(ctx) if step == "phone" else ""
+    return f"{phone[:3]}****{phone[-4:]}" if len(phone) >= 7 else ""
 
 
 def _clean(step: str, text: str) -> str:
@@ -287,15 +310,18 @@ async def address(ctx: Context, text: str, state: Pending) -> Reply | None:
         return None
     step, order = state.step, int(state.data["order"])
     try:
-        value = _clean(step, text)
+        known = _profile_phone(ctx) if step == "phone" and text.strip() in USE_PROFILE_PHONE else ""
+        value = known or _clean(step, text)
     except Invalid as bad:
         _ask_address(ctx, order, step, state.data)
-        return Reply("mall/address_ask", {"step": step, "invalid": bad.reason, "order": order}, private=True)
+        return Reply("mall/address_ask", {"step": step, "invalid": bad.reason, "order": order,
+                                          "known_phone": _known_phone(ctx, step)}, private=True)
     data = {**state.data, step: value}
     nxt = {"recipient": "phone", "phone": "address"}.get(step)
     if nxt:
         _ask_address(ctx, order, nxt, data)
-        return Reply("mall/address_ask", {"step": nxt, "invalid": "", "order": order}, private=True)
+        return Reply("mall/address_ask", {"step": nxt, "invalid": "", "order": order,
+                                          "known_phone": _known_phone(ctx, nxt)}, private=True)
     services(ctx).conversations.clear_pending("", ctx.sender)
     current = mall(ctx).order(order)
     if current is None or current.status != OrderStatus.ADDRESS:
@@ -330,7 +356,7 @@ async def my_orders(ctx: Context, args: str) -> list[Reply]:
     expire_due(ctx)
     orders = mall(ctx).orders(member=ctx.sender, limit=ORDERS_SHOWN, newest_first=True)
     data: dict[str, Any] = {"orders": [order_data(ctx, o) for o in orders], "size": ORDERS_SHOWN, "question": "",
-                            "asking": 0}
+                            "asking": 0, "known_phone": ""}
     # an order still waiting for its address (the member could not be asked privately): ask now
     state = services(ctx).conversations.pending("", ctx.sender, ctx.now)
     if state is not None and state.kind == ADDRESS:
@@ -340,10 +366,11 @@ async def my_orders(ctx: Context, args: str) -> list[Reply]:
         if waiting:
             _ask_address(ctx, waiting[0].id, "recipient", {})
             data["question"], data["asking"] = "recipient", waiting[0].id
+    data["known_phone"] = _known_phone(ctx, data["question"])
     replies: list[Reply] = []
     if ctx.room is not None:
         replies.append(ctx.reply("mall/orders_moved"))
-    replies.append(private_to(ctx.sender, "mall/orders", data, ctx.room, {ctx.sender: ctx.sender_name}))
+    replies.append(private_to(ctx.sender, "mall/orders", data, ctx.room, {ctx.sender: member_name(ctx, ctx.sender)}))
     return replies
 
 
@@ -373,7 +400,7 @@ async def expire_job(ctx: Context) -> list[Reply]:
         m = ledger(ctx).member(o.member)
         out.append(private_to(o.member, "mall/notify", {"event": "expired", "order": order_data(ctx, o, secrets=False),
                                                          "balance": m.points if m else 0},
-                              o.room, {o.member: m.name if m else ""}))
+                              o.room, {o.member: member_name(ctx, o.member)}))
     return out
 
 

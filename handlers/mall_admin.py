@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from bot.dispatch import Context, Reply, command
 from bot.errors import UsageError, UserError
-from handlers.common import ledger, services
+from handlers.common import as_typed, ledger, member_name, services
 from handlers.lib.mall import (
     expire_due,
     item_data,
@@ -33,7 +33,7 @@ REASON_MAX = 100
 def _tell(ctx: Context, o: OrderView, event: str) -> Reply:
     """Tell the order's member privately what happened to it (a note in its group when that fails)."""
     m = ledger(ctx).member(o.member)
-    names = {o.member: (m.name if m else "") or o.member}
+    names = {o.member: member_name(ctx, o.member)}
     return private_to(o.member, "mall/notify", {"event": event, "order": order_data(ctx, o),
                                                 "balance": m.points if m else 0}, o.room, names)
 
@@ -112,7 +112,7 @@ async def refund(ctx: Context, args: str) -> list[Reply]:
     退款 单号 理由"""
     usage = "退款 单号 理由"
     order = order_number(ctx, args, usage)
-    reason = " ".join(args.split()[1:])
+    reason = as_typed(ctx.text, " ".join(args.split()[1:]))  # as typed: full-width punctuation kept
     if not reason:
         raise UsageError("请写上退款理由", usage=usage)
     if len(reason) > REASON_MAX:

@@ -7,7 +7,7 @@ from bot.dispatch import Context, Reply, command
 
 @command("我的ID", aliases=("我的id", "myid"))
 async def my_id(ctx: Context, args: str) -> list[Reply]:
-    """查看我的 ID 和本群 ID（私聊发送；配置管理员和服务的群时用）"""
+    """查看我的 ID 和本群 ID（私聊发送）"""
     data = {"member": ctx.sender, "room": ctx.room, "room_name": ctx.room_name}
     if ctx.room is None:
         return [Reply("me/id", data, private=True)]

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from bot.config import Flag, Hours, Points, Section, Text, section
 from bot.dispatch import Context, Reply, command, on_join, on_leave
-from handlers.common import earns, ledger, services
+from handlers.common import earns, ledger, member_name, services
 from handlers.lib import payouts
 from storage import invites as store
 
@@ -24,8 +24,8 @@ class NewcomerSettings(Section):
 section("newcomer", NewcomerSettings, campaign=True)
 
 
-def _name(p: Any) -> str:
-    return str(p.name or p.id)
+def _name(ctx: Context, p: Any) -> str:
+    return member_name(ctx, p.id, p.name)
 
 
 @on_join
@@ -59,9 +59,9 @@ async def welcome(ctx: Context, ev: Any) -> Reply | None:
                                     points=cfg.points, claim_within_hours=cfg.claim_within_hours,
                                     campaign=ctx.campaign("newcomer"))
         if res.status == "paid" and cfg.points > 0:
-            paid.append(_name(p))
+            paid.append(_name(ctx, p))
         elif res.status == "pending" and cfg.points > 0:
-            pending.append(_name(p))
+            pending.append(_name(ctx, p))
     if not cfg.welcome or not greet:
         return None
     invite = ctx.settings.invite
@@ -80,7 +80,7 @@ async def welcome(ctx: Context, ev: Any) -> Reply | None:
             "tasks": bool(ctx.settings.tasks),
         },
         mentions=tuple(p.id for p in greet),
-        names={p.id: _name(p) for p in greet},
+        names={p.id: _name(ctx, p) for p in greet},
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from bot.config import PosInt, Section, section
 from bot.dispatch import Context, Reply, command, job
 from bot.errors import UsageError, WrongPlace
-from handlers.common import checked_in_today, ledger, live_streak, services
+from handlers.common import checked_in_today, display_name, ledger, live_streak, services
 from handlers.lib.expiry import expiring_soon
 from storage.boards import period_key
 
@@ -63,7 +63,7 @@ def board(ctx: Context, period: str = "all", room: str | None = None) -> list[di
     key = period_key(period, ctx.day)
     for i, m in enumerate(services(ctx).boards.top( size, period=key, exclude=ctx.settings.bot.admins, room=room)):
         rank = rows[-1]["rank"] if rows and rows[-1]["points"] == m.points else i + 1
-        rows.append({"rank": rank, "name": m.name or m.member[-4:], "points": m.points, "me": m.member == ctx.sender})
+        rows.append({"rank": rank, "name": display_name(m.name), "points": m.points, "me": m.member == ctx.sender})
     return rows
 
 

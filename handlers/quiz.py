@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 from bot.config import PosInt, PosMinutes, PosPoints, Section, Text, problem, section
 from bot.dispatch import Context, Reply, command, job
 from bot.errors import UsageError
-from handlers.common import ledger
+from handlers.common import display_name, ledger
 from storage import keys
 from storage import quiz as store
 
@@ -84,8 +84,8 @@ async def close(ctx: Context) -> list[Reply]:
     """Post the result of every round whose window has closed."""
     return [Reply("quiz/result", {"number": r.round.number, "question": r.round.question, "answers": r.round.answers,
                                   "points": r.round.points, "correct": r.correct, "answered": r.answered,
-                                  "winners": [{"name": name or member[-4:], "place": place}
-                                              for member, name, place in r.winners]},
+                                  "winners": [{"name": display_name(name), "place": place}
+                                              for _member, name, place in r.winners]},
                   broadcast=True)
             for r in store.close_due(ledger(ctx), ctx.now)]
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from bot.config import Flag, Section, section
 from bot.dispatch import Context, Reply, command
-from handlers.common import ledger
+from handlers.common import ledger, member_name
 from handlers.lib import statement_card
 from handlers.lib.levels import level_of, meets, member_price, next_level
 from storage.statement import Offer, Year, offers, read_year
@@ -99,6 +99,16 @@ def _buyable(ctx: Context, found: list[Offer], points: int, growth: int) -> list
     return out
 
 
+def _rank(y: Year) -> dict[str, Any] | None:
+    """Where the member stands: first when every other member holds fewer points ("超过了 100%" reads as a
+    boast the figure cannot make: it rounds), else the share of the others below them, rounded down (at most 99)."""
+    if not y.others:
+        return None
+    if y.below == y.others:
+        return {"first": True, "percent": None}
+    return {"first": False, "percent": y.below * 100 // y.others}
+
+
 def statement_data(ctx: Context) -> dict[str, Any]:
     """Every figure of the statement, for the text template and the card alike."""
     s = ctx.settings
@@ -143,7 +153,7 @@ def statement_data(ctx: Context) -> dict[str, Any]:
         "invites": y.invites if s.invite is not None or y.invites else None,
         "redeemed": ({"count": sum(n for _, n in y.redeemed), "names": [name for name, _ in y.redeemed]}
                      if s.mall is not None or y.redeemed else None),
-        "rank": {"percent": y.below * 100 // y.others} if y.others and not ctx.is_admin else None,
+        "rank": _rank(y) if not ctx.is_admin else None,
         "is_admin": ctx.is_admin,
         "levels": bool(s.levels),
         "level": {"name": lv.name, "growth": lv.growth} if lv else None,
@@ -192,8 +202,8 @@ async def my_statement(ctx: Context, args: str) -> list[Reply]:
     image = card(ctx, data)
     if ctx.room is None:
         return [Reply("statement/mine", data, private=True, image=image)]
-    names = {ctx.sender: ctx.sender_name}
-    fallback = Reply("statement/not_friend", {"member_name": ctx.sender_name}, room=ctx.room, mentions=(ctx.sender,),
+    names = {ctx.sender: member_name(ctx, ctx.sender)}
+    fallback = Reply("statement/not_friend", {"member_name": names[ctx.sender]}, room=ctx.room, mentions=(ctx.sender,),
                      names=names)
     return [ctx.reply("statement/moved"),
             Reply("statement/mine", data, to=ctx.sender, image=image, fallback=fallback)]

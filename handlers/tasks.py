@@ -12,7 +12,7 @@ from pydantic import model_validator
 from bot.config import PosInt, PosPoints, Section, Text, problem, section, unique_ids
 from bot.dispatch import Context, Reply, command
 from handlers.common import earns, ledger, live_streak
-from handlers.lib.tasks import LABELS, next_tier, tier_rows
+from handlers.lib.tasks import LABELS, VERBS, next_tier, tier_rows
 from storage import invites as store
 
 
@@ -64,6 +64,6 @@ async def my_tasks(ctx: Context, args: str) -> Reply:
         if p.task.metric == "checkin_streak":
             value = live_streak(m.last_checkin, m.checkin_streak, ctx) if m else 0
         label, unit = LABELS[p.task.metric]
-        rows.append({"name": p.task.name, "label": label, "unit": unit, "value": value,
+        rows.append({"name": p.task.name, "label": label, "unit": unit, "value": value, "verb": VERBS[p.task.metric],
                      "done": len(p.done), "total": len(p.task.tiers), "next": next_tier(p.task, value, p.done)})
     return ctx.reply("tasks/list", tasks=rows, fresh=tier_rows(fresh))

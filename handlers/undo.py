@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.dispatch import Context, Reply, command
 from bot.errors import UserError
-from handlers.common import ledger, services
+from handlers.common import as_typed, ledger, services
 from storage import keys
 from storage.errors import AlreadyReversed, InsufficientPoints, NoSuchEntry, NotUndoable
 from storage.ledger import Entry, Undone
@@ -74,6 +74,7 @@ async def undo(ctx: Context, args: str) -> list[Reply]:
     """撤销一笔管理员加分或扣分，积分、成长值和周榜月榜一并退回（管理员，私聊发送；记录号见「明细」）
     撤销 记录号 理由"""
     entry, reason = parse(args)
+    reason = as_typed(ctx.text, reason)  # full-width punctuation as typed
     try:
         done: Undone = ledger(ctx).undo(entry=entry, key=keys.undo(ctx.event_id, ctx.sender), at=ctx.now,
                                         detail=reason)

@@ -149,6 +149,7 @@ class Checkins:
         bonuses: Callable[[int, int, frozenset[int]], Sequence[Reward]] | None = None,
         campaign: str | None = None,
         scale: Callable[[int, int], int] | None = None,
+        first_day: date | None = None,
     ) -> MakeupResult:
         """补签: fill the most recent missed day of the last `within_days` for `cost` points.
 
@@ -156,7 +157,8 @@ class Checkins:
         filling it reconnects the streak around it. `bonuses(streak, total_days, paid)` says what the
         repaired run (`streak` days long) and the new total pay, given the streak-bonus day counts
         `paid` already paid by check-ins of that run; each Reward names its `days`, which its key holds.
-        `scale` as for check_in. Raises NothingToMakeUp, MakeupLimit or InsufficientPoints, each with
+        `scale` as for check_in. A day before `first_day` (the local day the member was first seen) was not
+        missed: they were not there to check in. Raises NothingToMakeUp, MakeupLimit or InsufficientPoints, each with
         nothing written.
         """
         db = self.db
@@ -166,7 +168,7 @@ class Checkins:
             done = {loaded_date(r[0]) for r in self._days.run(conn, member=member, since=db.day(since))}
             active = {loaded_date(r[0]) for r in self._active_days.run(conn, since=db.day(since),
                                                                      until=db.day(today - timedelta(days=1)))}
-            missed = [d for d in sorted(active, reverse=True) if d not in done]
+            missed = [d for d in sorted(active, reverse=True) if d not in done and (first_day is None or d >= first_day)]
             if not missed:
                 raise NothingToMakeUp(within_days=within_days)
             used = int(self._makeups.run(conn, member=member, yes=True, since=db.at(month_start)).fetchone()[0])

@@ -22,7 +22,7 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, exists, func, insert, select, update
 
 from storage import keys
 from storage.db import Database, lock_member
@@ -194,7 +194,16 @@ class Mall:
                 conn.execute(update(I).where(I.c.sku == it.sku).values(**values))
             for sku in stored:
                 conn.execute(update(I).where(I.c.sku == sku).values(in_config=False))
+        notes += [f"mall item {sku} (card_code) has no card codes: members read 暂时缺货 until you load them "
+                  f"with python run_bot.py import-codes {sku} FILE" for sku in self.uncoded()]
         return notes
+
+    def uncoded(self) -> list[str]:
+        """The configured card-code items no code was ever imported for, in config order: nothing to sell yet."""
+        with self.db.reading() as conn:
+            q = (select(I.c.sku).where(I.c.in_config.is_(True), I.c.kind == "card_code",
+                                       ~exists().where(C.c.sku == I.c.sku)).order_by(I.c.position))
+            return [str(sku) for sku in conn.execute(q).scalars()]
 
     def items(self) -> list[ItemView]:
         """Every configured item in config order (off-sale ones too); callers filter by `unavailable`."""

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from storage.db import Database
-from storage.models import PROCESSED_EVENTS, ROOMS
+from storage.models import MEMBERS, PROCESSED_EVENTS, ROOMS
 
 
 class Presence:
@@ -65,6 +65,11 @@ class Presence:
             if room is None:
                 return self._ever.run(conn, member=member).fetchone() is not None
             return self._ever_in.run(conn, member=member, room=room).fetchone() is not None
+
+    def first_seen(self, member: str) -> datetime | None:
+        """When the bot first saw `member` (members.created_at); None for a contact it never saw."""
+        with self.db.reading() as conn:
+            return conn.execute(select(MEMBERS.c.created_at).where(MEMBERS.c.id == member)).scalar()  # type: ignore[no-any-return]
 
     def rooms(self, only: Sequence[str] = ()) -> list[tuple[str, str]]:
         with self.db.reading() as conn:

@@ -6,6 +6,7 @@ only for the member's private chat.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -126,7 +127,9 @@ def refusal(err: MallRefusal | InsufficientPoints, ctx: Context | None = None) -
         return UserError(template="mall/refused", reason=err.reason, item=err.name,
                          starts=err.starts, ends=err.ends)
     if isinstance(err, OutOfStock):
-        return UserError(template="mall/refused", reason="sold_out", item=err.name)
+        # card codes come in batches (import-codes): none left is "暂时缺货", not "已兑完" (true of day one too)
+        coded = ctx is not None and any(it.name == err.name and it.kind == "card_code" for it in mall(ctx).items())
+        return UserError(template="mall/refused", reason="sold_out", item=err.name, restock=coded)
     if isinstance(err, OverLimit):
         return UserError(template="mall/refused", reason="limit", item=err.name, limit=err.limit)
     if isinstance(err, InsufficientPoints):
@@ -159,3 +162,33 @@ def item_word(args: str, usage: str) -> str:
     if word.isdecimal() and len(word) > MAX_NUMBER_DIGITS:
         raise UsageError("没有这个商品编号，请发送「商城」查看", usage=usage)
     return word
+
+
+def _fold(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+CANDIDATES_SHOWN = 8
+
+
+def find_item(ctx: Context, args: str, usage: str) -> ItemView:
+    """The item 商品/兑换 name: by number, sku or exact name (Mall.find), else by a part of its name that only
+    one item has ("马克杯" finds 品牌马克杯; width, case and spaces aside). Items the member can buy now are
+    looked at first, so a part shared with an item off sale or above their level still finds the one on sale.
+    A part several items share is refused listing them; raises the refusal the member reads."""
+    word = item_word(args, usage)
+    try:
+        return mall(ctx).find(word)
+    except UnknownItem as err:
+        key = _fold(word)
+        if not key or key.isdecimal():  # a number names an item by its number only
+            raise refusal(err) from None
+        growth = growth_of(ctx)
+        hits = [it for it in mall(ctx).items() if key in _fold(it.name)]
+        pool = [it for it in hits if not it.unavailable(ctx.now) and meets(ctx.settings, growth, it.min_level)] or hits
+        if not pool:
+            raise refusal(err) from None
+        if len(pool) == 1:
+            return pool[0]
+        raise UserError(template="mall/refused", reason="ambiguous", wanted=word, more=len(pool) - CANDIDATES_SHOWN,
+                        candidates=[{"number": it.number, "name": it.name} for it in pool[:CANDIDATES_SHOWN]]) from None

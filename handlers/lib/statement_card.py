@@ -217,6 +217,8 @@ def draw(data: dict[str, Any], font_path: str) -> Any:
         say((60, 884), " · ".join(f"{s['name']} {s['points']}" for s in data["spending"]), 22, MUTED)
     if data["is_admin"]:
         rank = "管理员不参与排名"
+    elif data["rank"] is not None and data["rank"]["first"]:
+        rank = "积分排名第 1"
     elif data["rank"] is not None:
         rank = f"积分超过了 {data['rank']['percent']}% 的成员"
     else:

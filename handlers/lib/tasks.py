@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.dispatch import Context, Reply
+from bot.dispatch import Context
 from handlers.common import earns, ledger
 from storage import invites as store
 
 CHECKIN_METRICS = ("checkin_days", "checkin_streak")
 LABELS = {"invites": ("已邀请", "人"), "checkin_days": ("累计签到", "天"), "checkin_streak": ("连续签到", "天")}
+# what a member does to move the metric on: "再邀请 2 人得 10 积分"
+VERBS = {"invites": "邀请", "checkin_days": "签到", "checkin_streak": "连续签到"}
 
 
 def of_metric(ctx: Context, *metrics: str) -> list[Any]:
@@ -22,16 +24,16 @@ def tier_rows(changes: Sequence[store.TierChange]) -> list[dict[str, Any]]:
     return [{"name": c.name, "at": c.at, "unit": LABELS[c.metric][1], "points": c.points} for c in changes]
 
 
-def after_checkin(ctx: Context) -> list[Reply]:
-    """Tiers of check-in tasks the sender's check-in just reached, as replies to add to the check-in reply."""
+def after_checkin(ctx: Context) -> tuple[list[dict[str, Any]], int | None]:
+    """Pay the tiers of check-in tasks the sender's check-in (or 补签) just reached: (their rows, the balance
+    after them; None when none was reached). The check-in's own reply says them: one message answers one 签到."""
     tasks = of_metric(ctx, *CHECKIN_METRICS)
     if not tasks or not earns(ctx, ctx.sender):
-        return []
+        return [], None
     paid = store.settle_tasks(ledger(ctx), member=ctx.sender, tasks=tasks, at=ctx.now, room=ctx.room)
     if not paid:
-        return []
-    balance = paid[-1].entry.balance_after if paid[-1].entry else 0
-    return [ctx.reply("tasks/reached", tiers=tier_rows(paid), points=balance)]
+        return [], None
+    return tier_rows(paid), next((c.entry.balance_after for c in reversed(paid) if c.entry), None)
 
 
 def settle_invites(ctx: Context, inviter: str) -> list[store.TierChange]:

@@ -30,8 +30,9 @@ async def test_admin_awards_points_by_mention_with_a_reason(chat: ChatBot) -> No
 async def test_several_members_at_once(chat: ChatBot) -> None:
     r = await chat.say("加分 @Alice @Bob @Carol 30 组织活动", as_=OWNER, mentions=("alice", "bob", "carol"))
     assert r[0].mentions == ("alice", "bob", "carol")
+    for who in ("Alice", "Bob", "Carol"):  # never spoke: named as the operator's @ wrote them, never by id
+        assert f"{who} 当前积分：30" in r.text and who.lower() not in r.text
     for who in ("alice", "bob", "carol"):
-        assert f"{who} 当前积分：30" in r.text  # never spoke: shown by id
         assert lines(chat, who) == [("admin_award", 30, "组织活动")]
 
 
@@ -126,12 +127,12 @@ async def test_a_deduction_below_zero_is_refused_for_everyone(chat: ChatBot) -> 
     await award(chat, "bob", 10, reason="准备")
     r = await chat.say("扣分 @Alice @Bob @Carol 20 违规", as_=OWNER, mentions=("alice", "bob", "carol"))
     assert "积分不足" in r.text and "没有扣任何人的分" in r.text
-    assert "bob 只有 10 分" in r.text and "carol 只有 0 分" in r.text and "alice" not in r.text
+    assert "Bob 只有 10 分" in r.text and "Carol 只有 0 分" in r.text and "Alice" not in r.text
     # all or nothing: alice, who could pay, is untouched too
     assert chat.balance("alice") == 50 and chat.balance("bob") == 10 and chat.balance("carol") == 0
     assert [e.kind for e in chat.entries()] == ["admin_award", "admin_award"]
     r = await chat.say("扣分 @Alice @Bob 10 违规", as_=OWNER, mentions=("alice", "bob"))
-    assert "alice 当前积分：40" in r.text and "bob 当前积分：0" in r.text
+    assert "Alice 当前积分：40" in r.text and "Bob 当前积分：0" in r.text
 
 
 async def test_a_replayed_award_changes_nothing(chat: ChatBot) -> None:
@@ -161,7 +162,7 @@ async def test_history_names_each_kind_in_words_newest_first(chat: ChatBot) -> N
     assert r[0].mentions == ("alice",)
     assert r.text.splitlines() == [
         "📒 最近 10 条积分明细",
-        "11-23 10:00 补签（补签 11月22日） -20，余 87",
+        "11-23 10:00 补签 11月22日 -20，余 87",  # its own text names the act: not 补签（补签 …）
         "11-23 10:00 任务奖励撤回 -30，余 107",
         "11-23 10:00 邀请撤回（Bob 7 天内退群） -20，余 137",
         "11-23 10:00 mystery_bonus +7，余 157",

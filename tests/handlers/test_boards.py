@@ -26,7 +26,7 @@ async def test_week_and_month_boards_count_points_earned_in_the_period_across_th
     r = await bot.say("周榜", as_="dave", name="Dave")
     assert r.text.splitlines()[0] == "🏆 本周积分榜 TOP 10"
     assert rows(r.text) == ["1. Bob  5 分", "1. Carol  5 分"]  # a tie: who got there first is first
-    assert "你本周一（12月28日）还没有赚到积分" in r.text
+    assert "你本周还没有赚到积分" in r.text
     r = await bot.say("月榜", as_="alice", name="Alice")
     assert rows(r.text) == ["1. Alice  5 分 ← 你", "1. Bob  5 分", "1. Carol  5 分"]
     # spending lowers the balance, not what was earned
@@ -39,7 +39,7 @@ async def test_week_and_month_boards_count_points_earned_in_the_period_across_th
     # New Year's Day: a new month (and year), the same week
     await checkin(bot, "dave", "2027-01-01 09:00")
     r = await bot.say("月榜", as_="bob", name="Bob")
-    assert rows(r.text) == ["1. Dave  5 分"] and "你1月1日还没有赚到积分" in r.text
+    assert rows(r.text) == ["1. Dave  5 分"] and "你本月还没有赚到积分" in r.text
     r = await bot.say("周榜", as_="bob", name="Bob")
     assert rows(r.text) == ["1. Bob  5 分 ← 你", "1. Carol  5 分", "1. Alice  5 分", "1. Dave  5 分"]
     # the next Monday starts an empty week

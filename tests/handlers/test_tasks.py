@@ -86,13 +86,13 @@ async def test_revoke_within_zero_days_reverses_tiers_whenever_paid(make_chat: A
 async def test_checkin_days_tiers_are_paid_with_the_checkin_reply(make_chat: Any, db_url: str) -> None:
     bot: ChatBot = make_chat(task_config(DAYS), url=db_url)
     await checkin(bot, "alice", "2026-11-01 09:00")
-    r = await checkin(bot, "alice", "2026-11-03 09:00", extra=1)  # a gap: total days still count
-    assert all(o.room == "g1" and o.mentions == ("alice",) for o in r)
-    assert "任务「签到之星」达成 2 天，奖励 8 积分" in r[1].text and "当前积分：18" in r[1].text
+    r = await checkin(bot, "alice", "2026-11-03 09:00")  # a gap: total days still count; one message answers it
+    assert r[0].room == "g1" and r[0].mentions == ("alice",)
+    assert "任务「签到之星」达成 2 天，奖励 8 积分" in r.text and "当前积分：18" in r.text  # the balance after both
     assert task_rows(bot) == [("task", 8, "task:alice:days:2:1")]
     await checkin(bot, "alice", "2026-11-04 09:00")
-    r = await checkin(bot, "alice", "2026-11-05 09:00", extra=1)
-    assert "达成 4 天，奖励 40 积分" in r[1].text
+    r = await checkin(bot, "alice", "2026-11-05 09:00")
+    assert "达成 4 天，奖励 40 积分" in r.text
     await checkin(bot, "alice", "2026-11-06 09:00")
     assert task_rows(bot) == [("task", 8, "task:alice:days:2:1"), ("task", 40, "task:alice:days:4:1")]
 
@@ -101,8 +101,8 @@ async def test_a_streak_tier_pays_once_even_when_the_streak_is_rebuilt(make_chat
     bot: ChatBot = make_chat(task_config(STREAK), url=db_url)
     for day in (1, 2):
         await checkin(bot, "alice", f"2026-11-0{day} 09:00")
-    r = await checkin(bot, "alice", "2026-11-03 09:00", extra=1)
-    assert "任务「连签王」达成 3 天，奖励 15 积分" in r[1].text
+    r = await checkin(bot, "alice", "2026-11-03 09:00")
+    assert "任务「连签王」达成 3 天，奖励 15 积分" in r.text
     assert (await bot.tick(sh("2026-11-04 12:00"))) == []  # the bot ran on the 4th: the streak breaks
     for day in (5, 6, 7):
         await checkin(bot, "alice", f"2026-11-0{day} 09:00")
@@ -115,22 +115,23 @@ async def test_tasks_command_lists_every_task_with_progress_and_next_tier(make_c
     r = await bot.say("任务", as_="alice")
     assert r[0].mentions == ("alice",)
     text = r.text
-    assert "邀请达人：已邀请 0 人（0/2 档）" in text and "下一档 2 人 奖 10 积分，还差 2 人" in text
-    assert "签到之星：累计签到 0 天（0/2 档）" in text and "下一档 2 天 奖 8 积分，还差 2 天" in text
-    assert "连签王：连续签到 0 天（0/1 档）" in text
+    assert "邀请达人：已邀请 0 人，再邀请 2 人得 10 积分" in text
+    assert "签到之星：累计签到 0 天，再签到 2 天得 8 积分" in text
+    assert "连签王：连续签到 0 天，再连续签到 3 天得 15 积分" in text
+    assert "档" not in text
     paid = {1: "任务「签到之星」达成 2 天", 2: "任务「连签王」达成 3 天", 3: "任务「签到之星」达成 4 天"}
     for i in range(4):
-        r = await checkin(bot, "alice", sh("2026-11-01 09:00") + timedelta(days=i), extra=int(i in paid))
-        assert [o.text.split("，")[0] for o in r[1:]] == ([f"🏆 {paid[i]}"] if i in paid else [])
+        r = await checkin(bot, "alice", sh("2026-11-01 09:00") + timedelta(days=i))
+        assert [line.split("，")[0] for line in r.text.splitlines() if "🏆" in line] == (
+            [f"🏆 {paid[i]}"] if i in paid else [])
     assert "达成" in (await bot.join("g1", "bob", "carol", "dave", inviter="alice")).text
     assert (await bot.tick(sh("2026-11-05 12:00"))) == []  # the bot ran on the 5th, alice did not check in
     bot.at("2026-11-06 09:00")
     r = await bot.private("任务", as_="alice")
     assert r[0].to == "alice"
-    assert "邀请达人：已邀请 3 人（2/2 档）" in r.text
-    assert "签到之星：累计签到 4 天（2/2 档）" in r.text
-    assert "连签王：连续签到 0 天（1/1 档）" in r.text  # the streak is shown as it stands today
-    assert r.text.count("✅ 已全部完成") == 3
+    assert "邀请达人：已邀请 3 人，已全部完成 ✅" in r.text
+    assert "签到之星：累计签到 4 天，已全部完成 ✅" in r.text
+    assert "连签王：连续签到 0 天，已全部完成 ✅" in r.text  # the streak is shown as it stands today
 
 
 async def test_tasks_command_pays_a_tier_reached_before_the_task_existed(make_chat: Any, db_url: str) -> None:
@@ -140,7 +141,7 @@ async def test_tasks_command_pays_a_tier_reached_before_the_task_existed(make_ch
     later: ChatBot = make_chat(task_config(DAYS), start="2026-11-02 10:00", url=db_url)
     r = await later.say("任务", as_="alice", id="later-1")  # ids of its own: the first bot used m1, m2
     assert "任务「签到之星」达成 2 天，奖励 8 积分已到账" in r.text
-    assert "签到之星：累计签到 2 天（1/2 档）" in r.text
+    assert "签到之星：累计签到 2 天，再签到 2 天得 40 积分" in r.text
     assert task_rows(later) == [("task", 8, "task:alice:days:2:1")]
     assert "已到账" not in (await later.say("任务", as_="alice", id="later-2")).text
 

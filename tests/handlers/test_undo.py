@@ -154,7 +154,7 @@ async def test_entries_with_their_own_flows_are_refused_naming_what_undoes_them(
     assert "「撤销」只用于管理员的加分和扣分" in r.text and "签到和补签的积分不能撤销" in r.text
     r = await bot.private(f"撤销 #{ids['redeem']} 输错了", as_=OWNER)
     order = bot.rt.services.mall.orders(member="carol")[0].id
-    assert f"兑换请用「退款 {order} 理由」退回积分" in r.text and "兑换商品（兑换 杯子（单号" in r.text
+    assert f"兑换请用「退款 {order} 理由」退回积分" in r.text and " 兑换 杯子（单号 1） -10" in r.text
     assert [e.kind for e in bot.entries("carol")] == ["checkin", "admin_award", "redeem"]
 
 
