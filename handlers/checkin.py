@@ -114,8 +114,9 @@ async def checkin(ctx: Context, args: str) -> Reply | list[Reply]:
     base = next((r.points for r in res.rewards if r.kind == "checkin"), 0)
     bonuses = [{"name": r.name, "points": r.points} for r in res.rewards if r.kind != "checkin"]
     held = levels.level_of(ctx.settings, res.growth - res.earned)
-    return [ctx.reply(
-        "checkin/ok",
+    # in a burst too big to @-mention everyone, the outbox may answer this by the digest ("本轮 326 人签到成功"):
+    # the success is all the news (a task tier reached keeps its own reply), the numbers are one 积分 away
+    return [Reply(digest="checkin/digest", template="checkin/ok", data=dict(
         earned=res.earned,
         base=base,
         bonuses=bonuses,
@@ -127,7 +128,7 @@ async def checkin(ctx: Context, args: str) -> Reply | list[Reply]:
         campaign=campaign_name(ctx, "checkin"),
         level={"name": held.name, "multiplier": f"{held.checkin_multiplier:g}"}
         if held and held.checkin_multiplier != 1 else None,
-    ), *tasks.after_checkin(ctx)]  # tiers of check-in tasks this check-in reached
+    )), *tasks.after_checkin(ctx)]  # tiers of check-in tasks this check-in reached
 
 
 @command("补签", feature="checkin.makeup")
