@@ -345,22 +345,24 @@ class Outbox:
                 return out
         return self._merged(self._pool_until(lane, t, capped=True))
 
-    def _pool_until(self, lane: _Lane, t: datetime, *, capped: bool) -> list[Outgoing]:
-        """Take the pool's ready entries in arrival order (with `capped`, only as many as one message carries)."""
+    def _pool_until(self, lane: _Lane, t: datetime, *, capped: bool, plain_only: bool = False,
+                    reserved: int = 0) -> list[Outgoing]:
+        """Take the pool's ready entries in arrival order; with `capped`, only as many as one message carries
+        besides `reserved` characters (a digest's lines; with none reserved the first is taken however long)."""
         b = self.budget
         taken: list[Outgoing] = []
         who: set[str] = set()
         texts: set[str] = set()
-        chars = 0
-        while lane.plain or lane.digestible:
-            older = not lane.digestible or (lane.plain and lane.plain[0].seq < lane.digestible[0].seq)
+        chars = reserved
+        while lane.plain or (lane.digestible and not plain_only):
+            older = plain_only or not lane.digestible or (lane.plain and lane.plain[0].seq < lane.digestible[0].seq)
             q = lane.plain if older else lane.digestible
             e = q[0]
             if e.ready > t:
                 break
             new = [m for m in dict.fromkeys(e.out.mentions) if m not in who]
             more = sum(_mention_chars(e.out, m) for m in new) + (0 if e.text in texts else e.size)
-            if capped and taken and (len(who) + len(new) > b.max_mentions or chars + more > b.max_chars):
+            if capped and (taken or reserved) and (len(who) + len(new) > b.max_mentions or chars + more > b.max_chars):
                 break
             self._take(lane, q)
             if self._stale(e, t):
@@ -372,7 +374,8 @@ class Outbox:
         return taken
 
     def _digest(self, lane: _Lane, t: datetime) -> Outgoing | None:
-        """Every ready digestible reply of the lane as one digest; None (and nothing taken) if that fails."""
+        """Every ready digestible reply of the lane answered by its digest's line, and in the same message as many
+        of the lane's other @-replies as fit, each after its names; None (and nothing taken) if that fails."""
         q = lane.digestible
         taken: list[_Entry] = []
         while q and q[0].ready <= t:
@@ -397,8 +400,14 @@ class Outbox:
             return None
         self.digests += 1
         self.digested += len(fresh)
-        ids = [r for e in fresh for r in _ids(e.out)]
-        return Outgoing(at=t, text=text, room=lane.room, reply_to=tuple(dict.fromkeys(ids)))
+        # the group's other answers ride along: waiting for the next turn would cost them a whole round
+        others = self._pool_until(lane, t, capped=True, plain_only=True, reserved=len(text) + 1)
+        names: dict[str, str] = {}
+        for o in others:
+            names.update(o.names)
+        ids = dict.fromkeys(r for o in [*(e.out for e in fresh), *others] for r in _ids(o))
+        return Outgoing(at=t, text=SEP.join([text, *_answers(others)]), room=lane.room,
+                        mentions=tuple(_mentions(others)), reply_to=tuple(ids), names=names)
 
     def _merged(self, outs: list[Outgoing]) -> Outgoing | None:
         return merge(outs) if outs else None
@@ -544,15 +553,8 @@ def _mentions(outs: Sequence[Outgoing]) -> list[str]:
     return list(seen)
 
 
-def merge(outs: Sequence[Outgoing]) -> Outgoing:
-    """Several group replies as one message: everyone @-mentioned once, each answer after its names."""
-    if len(outs) == 1:
-        return outs[0]
-    first = outs[0]
-    names: dict[str, str] = {}
-    for o in outs:
-        names.update(o.names)
-    # one line per distinct answer, after the names it answers (a reply's own lines joined by " · ")
+def _answers(outs: Sequence[Outgoing]) -> list[str]:
+    """One line per distinct answer, after the names it answers (a reply's own lines joined by " · ")."""
     by_text: dict[str, list[str]] = {}
     for o in outs:
         text = " · ".join(line.strip() for line in o.text.splitlines() if line.strip())
@@ -561,8 +563,19 @@ def merge(outs: Sequence[Outgoing]) -> Outgoing:
             n = o.names.get(m, m)
             if n not in who:
                 who.append(n)
-    one = len(by_text) == 1
-    text = first.text if one else SEP.join(f"{'、'.join(who)}：{t}" for t, who in by_text.items())
+    return [f"{'、'.join(who)}：{t}" for t, who in by_text.items()]
+
+
+def merge(outs: Sequence[Outgoing]) -> Outgoing:
+    """Several group replies as one message: everyone @-mentioned once, each answer after its names."""
+    if len(outs) == 1:
+        return outs[0]
+    first = outs[0]
+    names: dict[str, str] = {}
+    for o in outs:
+        names.update(o.names)
+    lines = _answers(outs)
+    text = first.text if len(lines) == 1 else SEP.join(lines)
     ids = dict.fromkeys(r for o in outs for r in _ids(o))
     return Outgoing(at=first.at, text=text, room=first.room, mentions=tuple(_mentions(outs)),
                     reply_to=tuple(ids), names=names)

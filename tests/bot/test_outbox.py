@@ -6,6 +6,7 @@ import io
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from loguru import logger
 
@@ -188,3 +189,89 @@ async def test_quiet_hours_hold_scheduled_posts_but_not_a_welcome() -> None:
     await feed(box, [post, welcome])
     assert [(o.text, o.at.astimezone(SH).strftime("%d %H:%M")) for o in rec.sent] == [
         ("欢迎新朋友", "23 23:30"), ("🏆 今日积分排行榜", "24 08:00")]
+
+
+# -- a burst bigger than the budget ------------------------------------------------------------------
+
+
+def ids_of(d: dict[str, Any]) -> list[str]:
+    rt = d["reply_to"]
+    return list(rt) if isinstance(rt, list) else [] if rt is None else [rt]
+
+
+def assert_no_minute_over_budget(times: list[datetime], b: Budget) -> None:
+    """No 60-s window holds more messages than the bucket allows in one: its burst plus a minute's refill."""
+    times = sorted(times)
+    allowed = b.burst + 60 / b.interval
+    j = 0
+    for i, t in enumerate(times):
+        while times[j] <= t - timedelta(seconds=60):
+            j += 1
+        assert i - j + 1 <= allowed + 1e-9, (t, i - j + 1, allowed)
+
+
+async def test_a_burst_over_the_budget_is_answered_in_full_by_digests_within_a_round_of_the_groups(tmp_path: Path) -> None:
+    """2,000 members check in within one minute over 20 groups on a budget of 10 messages a minute; 100 of them
+    also ask 积分 and 100 say 签到 again. Every message is answered once, none is given up, the minute's budget
+    holds, and each is answered within one round of the groups (20 x 6 s, + 10 %)."""
+    groups, members, interval = 20, 2000, 6.0
+    data = config(schedule=[], rate_limit=0)
+    data["outbox"] = {"interval_seconds": interval, "burst": 2}
+    settings = parse(data)
+    settings = settings.model_copy(update={"storage": settings.storage.model_copy(
+        update={"url": f"sqlite:///{tmp_path / 'burst.db'}"})})
+    t0 = sh("2026-11-23 09:00")
+    said: list[tuple[datetime, dict[str, Any]]] = []
+    for i in range(members):
+        room, who = f"r{i % groups}", {"from": f"wxid_{i}", "name": f"成员{i}"}
+        at = t0 + timedelta(seconds=60 * i / members)
+        said.append((at, {"id": f"c{i}", "room": room, "text": "签到", **who}))
+        if (i // groups) % 20 == 7:  # asks for their points a little later (5 in each group)
+            said.append((at + timedelta(seconds=1), {"id": f"p{i}", "room": room, "text": "积分", **who}))
+        if (i // groups) % 20 == 13:  # says 签到 again (5 in each group)
+            said.append((at + timedelta(seconds=2), {"id": f"a{i}", "room": room, "text": "签到", **who}))
+    said.sort(key=lambda x: x[0])
+    events = [json.dumps({"type": "message", "at": at.isoformat(), **ev}, ensure_ascii=False) for at, ev in said]
+    asked = {ev["id"]: (at, ev) for at, ev in said}
+    rt = run_bot.build(settings, ManualClock(t0, SH))
+    budget = Budget.from_settings(settings.outbox, settings.bot.tz)
+    errors = io.StringIO()
+    sink = logger.add(errors, level="ERROR", format="{message}")
+    out: list[str] = []
+    try:
+        await replay(rt.app, rt.schedule, events, out.append, batch_size=256, budget=budget)
+    finally:
+        logger.remove(sink)
+    lines = [json.loads(line) for line in out]
+
+    answered = [r for d in lines for r in ids_of(d)]
+    assert sorted(answered) == sorted(asked)  # every message in exactly one reply_to
+    assert "not sent" not in errors.getvalue() and not any("抱歉" in d["text"] for d in lines)
+    digests = [d for d in lines if d["text"].startswith("本轮")]
+    assert digests, "the budget cannot carry 2,000 @-mentions: digests were expected"
+    for d in digests:
+        # the digest's line counts the check-ins it answers (every c-message is a member's first 签到 of the day,
+        # a success); the group's other answers ride along below it as an @-list
+        counted = [r for r in d["reply_to"] if r.startswith("c")]
+        assert d["text"].split("\n")[0] == f"本轮 {len(counted)} 人签到成功 🎉 发「积分」查看自己的积分"
+        assert len(counted) > 1
+    for d in lines:
+        # whoever a message answers by name is @-mentioned, with their own answer
+        named = [r for r in ids_of(d) if d not in digests or not r.startswith("c")]
+        assert sorted(d["mentions"]) == sorted({asked[r][1]["from"] for r in named})
+        if d in digests:  # below the digest's line, each answer after its names
+            assert all(asked[r][1]["name"] in d["text"] for r in named)
+        assert {asked[r][1]["room"] for r in ids_of(d)} == {d["room"]}  # a group hears only its own answers
+    again = [r for d in lines if "今天已经签到过啦" in d["text"] for r in ids_of(d) if r.startswith("a")]
+    assert sorted(again) == sorted(i for i in asked if i.startswith("a"))
+    mine = [r for d in lines if "当前积分" in d["text"] for r in ids_of(d) if r.startswith("p")]
+    assert sorted(mine) == sorted(i for i in asked if i.startswith("p"))
+
+    assert_no_minute_over_budget([datetime.fromisoformat(d["at"]) for d in lines], budget)
+    assert len(lines) < members / 20  # digests, not thousands of messages
+    bound = groups * interval * 1.1
+    worst = max((datetime.fromisoformat(d["at"]) - asked[r][0]).total_seconds() for d in lines for r in ids_of(d))
+    assert worst <= bound, (worst, bound)
+    assert all(rt.ledger.member(f"wxid_{i}").points == 5 for i in range(members))
+    assert rt.ledger.audit() == []
+    rt.ledger.engine.dispose()
