@@ -275,3 +275,146 @@ async def test_a_burst_over_the_budget_is_answered_in_full_by_digests_within_a_r
     assert all(rt.ledger.member(f"wxid_{i}").points == 5 for i in range(members))
     assert rt.ledger.audit() == []
     rt.ledger.engine.dispose()
+
+
+def reply(i: int, at: datetime, room: str = "g1", text: str = "签到成功！获得 5 积分", digest: str | None = None,
+          who: str | None = None) -> Outgoing:
+    m = who or f"wxid_{i}"
+    return Outgoing(at=at, text=text, room=room, mentions=(m,), reply_to=f"m{i}", names={m: f"成员{i}"}, digest=digest)
+
+
+def answered(sent: list[Outgoing]) -> list[str]:
+    return [r for o in sent for r in (o.reply_to if isinstance(o.reply_to, tuple) else (o.reply_to,)) if r]
+
+
+def digest_line(template: str, count: int) -> str:
+    return {"checkin/digest": f"本轮 {count} 人签到成功", "quiz/digest": f"本轮 {count} 人答对"}[template]
+
+
+async def test_a_waiting_reply_absorbs_its_groups_later_ones_until_it_leaves() -> None:
+    """Not only those within coalesce_seconds: everything that came while it waited for the budget."""
+    t0 = sh("2026-11-23 08:00")
+    rec = Recorder()
+    box = Outbox(rec, Budget(interval=20, burst=1, coalesce=3, tz=SH))
+    await feed(box, [reply(0, t0), reply(1, t0 + timedelta(seconds=1)), reply(2, t0 + timedelta(seconds=9)),
+                     reply(3, t0 + timedelta(seconds=19))])
+    assert [(o.mentions, o.reply_to, o.at) for o in rec.sent] == [
+        (("wxid_0",), "m0", t0), (("wxid_1", "wxid_2", "wxid_3"), ("m1", "m2", "m3"), t0 + timedelta(seconds=20))]
+    # a lone reply is still not held for company when the budget has room
+    later = t0 + timedelta(minutes=5)
+    await feed(box, [reply(4, later)])
+    assert (rec.sent[-1].reply_to, rec.sent[-1].at) == ("m4", later)
+
+
+async def test_a_pool_over_the_caps_leaves_as_several_at_lists_in_arrival_order_when_nothing_is_digestible() -> None:
+    t0 = sh("2026-11-23 08:00")
+    rec = Recorder()
+    b = Budget(interval=10, burst=1, max_mentions=3, tz=SH)
+    box = Outbox(rec, b, digest=digest_line)
+    await feed(box, [reply(i, t0 + timedelta(seconds=i / 10), text=f"当前积分：{i}") for i in range(8)])
+    assert [o.reply_to for o in rec.sent] == ["m0", ("m1", "m2", "m3"), ("m4", "m5", "m6"), "m7"]
+    assert not any(o.text.startswith("本轮") for o in rec.sent) and box.digests == 0
+    # the length cap: every message, @names included, stays within max_chars
+    rec2 = Recorder()
+    b2 = Budget(interval=10, burst=1, max_chars=120, tz=SH)
+    box2 = Outbox(rec2, b2, digest=digest_line)
+    await feed(box2, [reply(i, t0 + timedelta(seconds=i / 10), text=f"当前积分：{i} · 连续签到 {i} 天 · 累计签到 {i} 天")
+                      for i in range(12)])
+    assert sorted(answered(rec2.sent)) == sorted(f"m{i}" for i in range(12))
+    assert len(rec2.sent) > 3
+    for o in rec2.sent:
+        assert len(o.text) + sum(len(o.names.get(m, m)) + 2 for m in o.mentions) <= b2.max_chars, o.text
+
+
+async def test_a_digest_answers_only_digestible_replies_and_only_when_one_message_cannot_carry_the_pool() -> None:
+    t0 = sh("2026-11-23 08:00")
+    b = Budget(interval=10, burst=1, max_mentions=5, tz=SH)
+    # five waiting replies fit one @-list: no digest, even though all are digestible
+    rec = Recorder()
+    await feed(Outbox(rec, b, digest=digest_line), [reply(i, t0 + timedelta(seconds=i), digest="checkin/digest")
+                                                    for i in range(6)])
+    assert [o.reply_to for o in rec.sent] == ["m0", ("m1", "m2", "m3", "m4", "m5")]
+    assert rec.sent[1].mentions == ("wxid_1", "wxid_2", "wxid_3", "wxid_4", "wxid_5")
+    # nine check-ins, two quiz answers and three 积分 waiting: the digest counts each kind, the 积分 go by name
+    rec = Recorder()
+    box = Outbox(rec, b, digest=digest_line)
+    outs = [reply(0, t0, digest="checkin/digest")]
+    outs += [reply(i, t0 + timedelta(seconds=i / 10), digest="checkin/digest") for i in range(1, 10)]
+    outs += [reply(i, t0 + timedelta(seconds=1 + i / 10), digest="quiz/digest") for i in range(10, 12)]
+    outs += [reply(i, t0 + timedelta(seconds=2 + i / 10), text=f"当前积分：{i}") for i in range(12, 15)]
+    await feed(box, outs)
+    assert [o.reply_to for o in rec.sent][0] == "m0"
+    [dig] = rec.sent[1:]
+    assert dig.text.splitlines()[:2] == ["本轮 9 人签到成功", "本轮 2 人答对"]
+    assert dig.text.splitlines()[2:] == [f"成员{i}：当前积分：{i}" for i in range(12, 15)]
+    assert dig.mentions == ("wxid_12", "wxid_13", "wxid_14")  # only those answered by name are @-mentioned
+    assert sorted(answered(rec.sent)) == sorted(f"m{i}" for i in range(15))
+    assert (box.digests, box.digested) == (1, 11)
+    # without a digest writer (or when it fails) the same pool leaves as @-lists, nothing lost
+    for writer in (None, lambda template, count: 1 / 0):
+        rec = Recorder()
+        box = Outbox(rec, b, digest=writer)  # type: ignore[arg-type]
+        await feed(box, outs)
+        assert sorted(answered(rec.sent)) == sorted(f"m{i}" for i in range(15)) and box.digests == 0
+        assert all(o.mentions and len(o.mentions) <= 5 for o in rec.sent)
+
+
+async def test_groups_take_turns_so_a_busy_groups_backlog_does_not_hold_another_group() -> None:
+    t0 = sh("2026-11-23 08:00")
+    rec = Recorder()
+    box = Outbox(rec, Budget(interval=10, burst=1, max_mentions=50, tz=SH), digest=digest_line)
+    busy = [reply(i, t0 + timedelta(seconds=i / 100), text=f"当前积分：{i}") for i in range(120)]  # nothing digestible
+    await feed(box, [*busy, reply(999, t0 + timedelta(seconds=2), room="g2")])
+    assert [(o.room, len(o.mentions), (o.at - t0).total_seconds()) for o in rec.sent] == [
+        ("g1", 1, 0), ("g1", 50, 10), ("g2", 1, 20), ("g1", 50, 30), ("g1", 19, 40)]
+
+
+async def test_inside_a_pool_only_the_replies_that_waited_too_long_are_given_up() -> None:
+    lines = io.StringIO()
+    sink = logger.add(lines, level="ERROR", format="{message}")
+    try:
+        t0 = sh("2026-11-23 08:00")
+        rec = Recorder()
+        box = Outbox(rec, Budget(interval=100, burst=1, give_up=150, tz=SH), digest=digest_line)
+        await feed(box, [reply(0, t0), reply(1, t0 + timedelta(seconds=1), room="g2"),
+                         reply(2, t0 + timedelta(seconds=2), room="g3"), reply(3, t0 + timedelta(seconds=3)),
+                         reply(4, t0 + timedelta(seconds=190))])
+    finally:
+        logger.remove(sink)
+    # g2 at +100; at +200 g3's reply and m3 in g1's pool have waited over 150 s, m4 only 10 s: it goes alone
+    assert [(o.room, o.reply_to, (o.at - t0).total_seconds()) for o in rec.sent] == [
+        ("g1", "m0", 0), ("g2", "m1", 100), ("g1", "m4", 200)]
+    assert box.given_up == 2 and box.pending() == 0
+    assert lines.getvalue().count("not sent: waited") == 2 and "waited 197s" in lines.getvalue()
+
+
+async def test_quiet_hours_still_hold_only_posts_and_a_burst_at_night_is_answered_at_once() -> None:
+    rec = Recorder()
+    box = Outbox(rec, Budget(interval=10, burst=1, max_mentions=3, tz=SH,
+                             quiet=(sh("2026-11-23 22:30").time(), sh("2026-11-23 07:30").time())), digest=digest_line)
+    night = sh("2026-11-23 23:00")
+    posts = [Outgoing(at=night + timedelta(minutes=i), text=f"排行榜 {r}", room=r, scheduled=True)
+             for i, r in enumerate(("g1", "g2"))]
+    welcome = Outgoing(at=night + timedelta(minutes=5), text="欢迎新朋友", room="g1", mentions=("bob",))
+    burst = [reply(i, night + timedelta(minutes=6, seconds=i / 10), digest="checkin/digest") for i in range(10)]
+    await feed(box, [*posts, welcome, *burst])
+    assert [(o.text.split("\n")[0], o.at.astimezone(SH).strftime("%d %H:%M:%S")) for o in rec.sent] == [
+        ("欢迎新朋友", "23 23:05:00"), ("签到成功！获得 5 积分", "23 23:06:00"), ("本轮 9 人签到成功", "23 23:06:10"),
+        ("排行榜 g1", "24 07:30:00"), ("排行榜 g2", "24 07:30:10")]
+    assert box.pending() == 0
+
+
+async def test_pending_counts_exactly_what_is_queued() -> None:
+    t0 = sh("2026-11-23 08:00")
+    rec = Recorder()
+    box = Outbox(rec, Budget(interval=10, burst=1, max_mentions=2, tz=SH), digest=digest_line)
+    outs = [reply(i, t0, room=f"g{i % 2}", digest="checkin/digest" if i % 3 else None) for i in range(9)]
+    outs.append(Outgoing(at=t0, text="卡密：1234", to="wxid_0", reply_to="m99"))
+    outs.append(Outgoing(at=t0, text="早上好", room="g1"))
+    box.put(outs)
+    assert box.pending() == 11
+    await box.pump(t0 + timedelta(seconds=15))
+    assert len(rec.sent) == 2 and box.pending() == 11 - sum(len(answered([o])) or 1 for o in rec.sent)
+    await box.flush()
+    assert box.pending() == 0 and sorted(answered(rec.sent)) == sorted([*(f"m{i}" for i in range(9)), "m99"])
+    assert [o.text for o in rec.sent][-1] == "早上好"  # replies before posts
