@@ -343,7 +343,7 @@ async def test_a_digest_answers_only_digestible_replies_and_only_when_one_messag
     outs += [reply(i, t0 + timedelta(seconds=1 + i / 10), digest="quiz/digest") for i in range(10, 12)]
     outs += [reply(i, t0 + timedelta(seconds=2 + i / 10), text=f"当前积分：{i}") for i in range(12, 15)]
     await feed(box, outs)
-    assert [o.reply_to for o in rec.sent][0] == "m0"
+    assert rec.sent[0].reply_to == "m0"
     [dig] = rec.sent[1:]
     assert dig.text.splitlines()[:2] == ["本轮 9 人签到成功", "本轮 2 人答对"]
     assert dig.text.splitlines()[2:] == [f"成员{i}：当前积分：{i}" for i in range(12, 15)]
