@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
@@ -89,7 +89,7 @@ class Budget:
 class _Entry:
     """One reply waiting in its lane."""
 
-    __slots__ = ("out", "ready", "seq", "size", "text")
+    __slots__ = ("out", "ready", "seq", "size")
 
     def __init__(self, out: Outgoing, seq: int, ready: datetime) -> None:
         self.out = out
@@ -98,8 +98,8 @@ class _Entry:
         # before it is ready when that one is (readiness never decreases along a lane)
         self.ready = ready
         # what its answer adds to a merged message: merge() writes each distinct answer once, on one line
-        self.text = " · ".join(line.strip() for line in out.text.splitlines() if line.strip())
-        self.size = len(self.text) + 2
+        # (its line breaks as " · "), after the names and "："
+        self.size = len(out.text) + 2 * out.text.count("\n") + 2
 
 
 class _Lane:
@@ -114,9 +114,9 @@ class _Lane:
         self.singles: deque[_Entry] = deque()  # private replies, images, replies @-mentioning nobody
         self.plain: deque[_Entry] = deque()  # the pool: @-replies no digest may answer
         self.digestible: deque[_Entry] = deque()  # the pool: @-replies a digest may answer
-        self.mentions: Counter[str] = Counter()  # the pool's @-mentions (how many of its replies name each)
+        self.mentions: dict[str, int] = {}  # the pool's @-mentions: how many of its replies name each
         self.mention_chars: dict[str, int] = {}  # what each adds to the merged message
-        self.texts: Counter[str] = Counter()  # the pool's distinct answers
+        self.texts: dict[str, int] = {}  # the pool's distinct answers: how many of its replies give each
         self.chars = 0  # what the whole pool merged would be long, @names included (see _Entry.size)
         self.last_ready: datetime | None = None
         self.queued = False  # in the rotation
@@ -212,24 +212,27 @@ class Outbox:
 
     def _pooled(self, lane: _Lane, e: _Entry, sign: int) -> None:
         """Count an entry into (+1) or out of (-1) its lane's pool: its @-mentions and its answer."""
-        for m in dict.fromkeys(e.out.mentions):
-            n = lane.mentions[m] + sign
-            if n > 0:
-                if m not in lane.mentions:
-                    lane.mention_chars[m] = _mention_chars(e.out, m)  # the name as first seen, taken back as such
-                    lane.chars += lane.mention_chars[m]
-                lane.mentions[m] = n
-            else:
-                del lane.mentions[m]
+        out = e.out
+        mentions = lane.mentions
+        for m in out.mentions if len(out.mentions) == 1 else dict.fromkeys(out.mentions):
+            n = mentions.get(m, 0) + sign
+            if n <= 0:
+                del mentions[m]
                 lane.chars -= lane.mention_chars.pop(m)
-        n = lane.texts[e.text] + sign
-        if n > 0:
-            if e.text not in lane.texts:
-                lane.chars += e.size
-            lane.texts[e.text] = n
-        else:
-            del lane.texts[e.text]
+                continue
+            if n == 1 and sign > 0:  # new to the pool: the name as first seen, taken back as such
+                c = lane.mention_chars[m] = _mention_chars(out, m)
+                lane.chars += c
+            mentions[m] = n
+        texts = lane.texts
+        n = texts.get(out.text, 0) + sign
+        if n <= 0:
+            del texts[out.text]
             lane.chars -= e.size
+        else:
+            if n == 1 and sign > 0:
+                lane.chars += e.size
+            texts[out.text] = n
 
     def _front_changed(self, lane: _Lane) -> None:
         lane.version += 1
@@ -361,14 +364,14 @@ class Outbox:
             if e.ready > t:
                 break
             new = [m for m in dict.fromkeys(e.out.mentions) if m not in who]
-            more = sum(_mention_chars(e.out, m) for m in new) + (0 if e.text in texts else e.size)
+            more = sum(_mention_chars(e.out, m) for m in new) + (0 if e.out.text in texts else e.size)
             if capped and (taken or reserved) and (len(who) + len(new) > b.max_mentions or chars + more > b.max_chars):
                 break
             self._take(lane, q)
             if self._stale(e, t):
                 continue
             who.update(new)
-            texts.add(e.text)
+            texts.add(e.out.text)
             chars += more
             taken.append(e.out)
         return taken
