@@ -250,21 +250,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     outs, _rt, pipeline_cpu = pipeline_replies(tmp, lines, a.interval, a.burst)
     logger.remove()  # the baseline's thousands of 'not sent' lines would be timed as well as printed
     logger.add(sys.stderr, level="CRITICAL")
-    rows: list[tuple[str, float, int, int, int]] = []
+    rows: list[tuple[str, float, Any]] = []
     box = Outbox(Sink(), budget, digest=digest_text(_rt.renderer))
-    rows.append(("this outbox, the budget above", feed(box, outs), box.sent, box.given_up, box.digests))
+    rows.append(("this outbox, the budget above", feed(box, outs), box))
     bare = Outbox(Sink(), Budget(unlimited=True, coalesce=0, tz=TZ))
-    rows.append(("this outbox, no budget (baseline)", feed(bare, outs), bare.sent, bare.given_up, bare.digests))
+    rows.append(("this outbox, no budget (baseline)", feed(bare, outs), bare))
     old = outbox_at(a.against) if a.against else None
     if old is not None:
         ob = old.Outbox(Sink(), old.Budget(interval=a.interval, burst=a.burst, tz=TZ))
-        rows.append((f"outbox of {a.against}, the budget above", feed(ob, outs), ob.sent, ob.given_up, 0))
+        rows.append((f"outbox of {a.against}, the budget above", feed(ob, outs), ob))
     print(f"\n2. the outbox alone on the pipeline's {len(outs):,} replies (the pipeline took "
           f"{1e6 * pipeline_cpu / len(outs):.0f} us CPU per reply to make them)")
     base = rows[1][1]
-    for name, cpu, sent, given_up, dig in rows:
-        print(f"   {name:<40} {1e6 * cpu / len(outs):7.1f} us/reply  x{cpu / base:5.2f} of the baseline   "
-              f"sent {sent:>6,}  given up {given_up:>6,}  digests {dig:>4}")
+    for name, cpu, b in rows:
+        sent: list[Outgoing] = b.transport.sent
+        waits = [(o.at - at[i]).total_seconds() for o in sent
+                 for i in (o.reply_to if isinstance(o.reply_to, tuple) else (o.reply_to,)) if i in at]
+        end = max((o.at - T0).total_seconds() for o in sent)
+        print(f"   {name:<38} {1e6 * cpu / len(outs):6.1f} us/reply x{cpu / base:5.2f}   sent {b.sent:>6,}  "
+              f"answered {len(waits):>6,}  given up {b.given_up:>6,}  digests {getattr(b, 'digests', 0):>4}  "
+              f"worst wait {max(waits):5.0f} s  last at {end:4.0f} s")
     if old is None and a.against:
         print(f"   (git could not show {a.against}:bot/outbox.py: no comparison with it)")
 

@@ -13,7 +13,11 @@
 - Digest: when a group's pool is more than one message can carry (`max_mentions`, `max_chars`), the
   replies a handler marked as digestible (`Outgoing.digest`, e.g. a check-in's success) go out as one
   digest instead ("本轮 326 人签到成功 ..."), counted per kind, `reply_to` listing every message it
-  answers; every other reply keeps its own @-list. Each answered message id is in exactly one message.
+  answers; the group's other waiting @-replies follow in the same message, by name, as far as the caps
+  allow. Each answered message id is in exactly one message. As every group gets one message a turn,
+  a backlog across groups needs no rule of its own: a round takes (busy groups) x interval whatever each
+  holds; only more busy groups than give_up / interval could make a reply wait too long, and no digest
+  can shorten that.
 - Quiet hours hold scheduled posts until they end.
 - Nothing is dropped silently: a reply that cannot go out within `give_up` seconds is logged as
   not sent; a send the transport refuses is logged and reported to `on_failure`.
@@ -67,7 +71,7 @@ class Budget:
 
     interval: float = 1.5  # seconds per message, sustained, per account
     burst: int = 3  # messages that may go at once after a quiet spell
-    coalesce: float = 3.0  # seconds; 0 turns coalescing (and so digests) off
+    coalesce: float = 3.0  # 0 turns coalescing (and so digests) off; a waiting pool has no time limit
     max_mentions: int = 50  # per coalesced message
     max_chars: int = 3000  # per coalesced message, @names included
     give_up: float = 600.0  # seconds a reply may wait before it is logged as not sent
