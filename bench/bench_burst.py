@@ -201,6 +201,7 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--burst", type=int, default=3, help="[outbox] burst (default 3)")
     p.add_argument("--against", default=BEFORE, help=f"commit whose outbox is the baseline (default {BEFORE}; '' for none)")
     p.add_argument("--quick", action="store_true", help="2,000 check-ins over 20 groups: a smoke run")
+    p.add_argument("--repeat", type=int, default=3, help="runs of each outbox on the replies; the least CPU counts")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--keep", action="store_true", help="keep the temp dir under bench/out")
     a = p.parse_args(argv)
@@ -250,15 +251,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     outs, _rt, pipeline_cpu = pipeline_replies(tmp, lines, a.interval, a.burst)
     logger.remove()  # the baseline's thousands of 'not sent' lines would be timed as well as printed
     logger.add(sys.stderr, level="CRITICAL")
-    rows: list[tuple[str, float, Any]] = []
-    box = Outbox(Sink(), budget, digest=digest_text(_rt.renderer))
-    rows.append(("this outbox, the budget above", feed(box, outs), box))
-    bare = Outbox(Sink(), Budget(unlimited=True, coalesce=0, tz=TZ))
-    rows.append(("this outbox, no budget (baseline)", feed(bare, outs), bare))
     old = outbox_at(a.against) if a.against else None
+    makers: list[tuple[str, Any]] = [
+        ("this outbox, the budget above", lambda: Outbox(Sink(), budget, digest=digest_text(_rt.renderer))),
+        ("this outbox, no budget (baseline)", lambda: Outbox(Sink(), Budget(unlimited=True, coalesce=0, tz=TZ)))]
     if old is not None:
-        ob = old.Outbox(Sink(), old.Budget(interval=a.interval, burst=a.burst, tz=TZ))
-        rows.append((f"outbox of {a.against}, the budget above", feed(ob, outs), ob))
+        makers.append((f"outbox of {a.against}, the budget above",
+                       lambda: old.Outbox(Sink(), old.Budget(interval=a.interval, burst=a.burst, tz=TZ))))
+    # the three in turn, `repeat` times: the least CPU of each (the machine is shared; all see the same load)
+    best: dict[str, tuple[float, Any]] = {}
+    for _ in range(a.repeat):
+        for name, make in makers:
+            b = make()
+            cpu = feed(b, outs)
+            if name not in best or cpu < best[name][0]:
+                best[name] = (cpu, b)
+    rows = [(name, *best[name]) for name, _make in makers]
     print(f"\n2. the outbox alone on the pipeline's {len(outs):,} replies (the pipeline took "
           f"{1e6 * pipeline_cpu / len(outs):.0f} us CPU per reply to make them)")
     base = rows[1][1]
