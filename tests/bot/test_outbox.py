@@ -418,3 +418,16 @@ async def test_pending_counts_exactly_what_is_queued() -> None:
     await box.flush()
     assert box.pending() == 0 and sorted(answered(rec.sent)) == sorted([*(f"m{i}" for i in range(9)), "m99"])
     assert [o.text for o in rec.sent][-1] == "早上好"  # replies before posts
+
+
+async def test_a_reply_dated_a_little_ahead_does_not_hold_another_groups_reply() -> None:
+    """A source clock a few seconds fast (events.as_received believes up to 5 s): its group waits for that time,
+    the others do not wait for it."""
+    t0 = sh("2026-11-23 08:00")
+    rec = Recorder()
+    box = Outbox(rec, Budget(tz=SH), digest=digest_line)
+    box.put([reply(1, t0 + timedelta(seconds=3), room="ahead"), reply(2, t0, room="g2")])
+    assert await box.pump(t0, live=True) == 1 and [o.reply_to for o in rec.sent] == ["m2"]
+    assert box.next_time(t0) == t0 + timedelta(seconds=3)
+    assert await box.pump(t0 + timedelta(seconds=3), live=True) == 1
+    assert [(o.reply_to, o.at) for o in rec.sent][1] == ("m1", t0 + timedelta(seconds=3)) and box.pending() == 0
