@@ -244,14 +244,14 @@ async def _live(settings: Settings, make_transport: Any) -> None:
     """Run the pipeline on a real clock with `make_transport(submit, clock, store)`'s run() feeding it, until that ends."""
     import signal
 
-    from bot.outbox import Budget, Outbox
+    from bot.outbox import Budget, Outbox, digest_text
     from bot.runner import LiveRunner
 
     clock = Clock(settings.bot.tz)
     rt = _runtime(settings, clock)
     submit: list[Any] = []
     transport = make_transport(lambda *ev: submit[0](*ev), clock, rt.services.store())
-    outbox = Outbox(transport, Budget.from_settings(settings.outbox, settings.bot.tz))
+    outbox = Outbox(transport, Budget.from_settings(settings.outbox, settings.bot.tz), digest=digest_text(rt.renderer))
     # a transport that keeps what it accepted (the bridge's inbox) is told what each batch handled
     runner = LiveRunner(rt.app, outbox, rt.schedule, clock, batch_size=settings.storage.batch_size,
                         settle=getattr(transport, "settle", None))

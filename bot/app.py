@@ -351,7 +351,7 @@ class App:
                     mentions = (ctx.sender,) if r.mention and ctx.sender and room == ctx.room else ()
                     names = {ctx.sender: ctx.sender_name} if mentions else {}
                 outs.append(Outgoing(at=ctx.now, text=text, room=room, mentions=mentions, reply_to=reply_to,
-                                     image=r.image, names=names, fallback=fallback,
+                                     image=r.image, names=names, fallback=fallback, digest=r.digest,
                                      scheduled=job_id is not None and reply_to is None))  # a job's post to one group
         return outs
 

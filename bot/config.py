@@ -171,7 +171,7 @@ class BridgeSettings(Section):
 class OutboxSettings(Section):
     interval_seconds: Annotated[float, seconds(0.1, 3600), _SECONDS] = 1.5  # one message per this, per account
     burst: Annotated[int, Field(ge=1, le=1000, strict=True)] = 3  # messages that may leave at once after a quiet spell
-    coalesce_seconds: Annotated[float, seconds(0, 3600), _SECONDS] = 3.0  # 0 = never merge replies
+    coalesce_seconds: Annotated[float, seconds(0, 3600), _SECONDS] = 3.0  # 0 = never merge replies; else waiting @-replies merge
     coalesce_max_mentions: PosInt = 50
     max_chars: PosInt = 3000
     give_up_seconds: Annotated[float, seconds(1), _SECONDS] = 600.0  # a reply later than this is logged, not sent

@@ -33,6 +33,9 @@ class Reply:
     # said instead, in the chat the command came from, when this (private) reply cannot be delivered
     fallback: Reply | None = None
     image: str | None = None  # an image file to send; the rendered text is its text version (Outgoing.image)
+    # in a burst, the outbox may answer this group reply by a digest rendered from this template instead
+    # (Outgoing.digest): only for replies whose whole news the digest's line tells truly
+    digest: str | None = None
 
 
 HandlerResult = Reply | Sequence[Reply] | None

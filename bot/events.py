@@ -143,6 +143,10 @@ class Outgoing:
     # bot's friend): typically a note in the group saying how to get it
     fallback: Outgoing | None = field(default=None, compare=False, hash=False)
     scheduled: bool = False  # a scheduled post: quiet hours hold it
+    # a group @-reply a digest may answer together with others of its kind, when too many wait to be
+    # @-mentioned: the digest's template (rendered with `count`, the members it answers), e.g. "checkin/digest";
+    # a hint to the outbox like `fallback`, not part of what is said
+    digest: str | None = field(default=None, compare=False, hash=False)
 
 
 AHEAD = timedelta(seconds=5)  # a source clock this far ahead of ours is still believed

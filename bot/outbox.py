@@ -2,27 +2,42 @@
 
 - A token bucket per account: `burst` messages at once, then one per `interval` seconds. WeChat
   publishes no limit; bursts of 60-120 have got accounts banned, ~20-40 a minute is reported safe.
-- Replies go before posts (scheduled broadcasts, join notices).
-- Coalescing: while a group reply waits for the budget, later @-replies in the same group within
-  `coalesce` seconds of it join it: one message @-mentioning everyone, `reply_to` listing every id.
-  A lone reply in a quiet group is not delayed.
+- Replies go before posts (scheduled broadcasts, join notices). Among replies, every group (and every
+  contact written to privately) has its own lane and the lanes take turns, one message a turn: when
+  the budget is short, each group hears back within one round of the busy groups (groups x interval),
+  however many replies another group piles up.
+- Coalescing: a group's @-replies waiting for the budget form one pool that keeps absorbing the group's
+  new @-replies until its turn comes; then it leaves as one message @-mentioning everyone, `reply_to`
+  listing every id. A reply is never held for company while the budget has room (a lone reply in a
+  quiet group is not delayed).
+- Digest: when a group's pool is more than one message can carry (`max_mentions`, `max_chars`), the
+  replies a handler marked as digestible (`Outgoing.digest`, e.g. a check-in's success) go out as one
+  digest instead ("本轮 326 人签到成功 ..."), counted per kind, `reply_to` listing every message it
+  answers; the group's other waiting @-replies follow in the same message, by name, as far as the caps
+  allow. Each answered message id is in exactly one message. As every group gets one message a turn,
+  a backlog across groups needs no rule of its own: a round takes (busy groups) x interval whatever each
+  holds; only more busy groups than give_up / interval could make a reply wait too long, and no digest
+  can shorten that.
 - Quiet hours hold scheduled posts until they end.
 - Nothing is dropped silently: a reply that cannot go out within `give_up` seconds is logged as
   not sent; a send the transport refuses is logged and reported to `on_failure`.
 
 Time is whatever the caller says it is: `pump(until)` sends, at their own virtual send times,
 everything the budget allows up to `until`. Replay drives it on event time; `run()` drives it on
-a real clock.
+a real clock. Bookkeeping is O(1) per reply (a heap push per message and per post): nothing scans the
+queue on put or pump.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from loguru import logger
@@ -33,6 +48,22 @@ from bot.transports import Transport
 
 SEP = "\n"
 
+# (a digest's template as Outgoing.digest names it, how many members it answers) -> that digest's line
+DigestText = Callable[[str, int], str]
+
+
+class _Renders(Protocol):
+    def render(self, name: str, data: dict[str, Any]) -> str: ...
+
+
+def digest_text(renderer: _Renders) -> DigestText:
+    """Digest lines from the reply templates (bot.templating.Renderer): `count` is the members answered."""
+
+    def text(template: str, count: int) -> str:
+        return renderer.render(template, {"count": count})
+
+    return text
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -40,7 +71,7 @@ class Budget:
 
     interval: float = 1.5  # seconds per message, sustained, per account
     burst: int = 3  # messages that may go at once after a quiet spell
-    coalesce: float = 3.0  # seconds; 0 turns coalescing off
+    coalesce: float = 3.0  # 0 turns coalescing (and so digests) off; a waiting pool has no time limit
     max_mentions: int = 50  # per coalesced message
     max_chars: int = 3000  # per coalesced message, @names included
     give_up: float = 600.0  # seconds a reply may wait before it is logged as not sent
@@ -59,17 +90,62 @@ class Budget:
                    quiet=quiet, tz=tz)
 
 
-@dataclass
-class _Item:
-    outs: list[Outgoing]
-    first: datetime  # when the first of them was handed in
-    ready: datetime  # not before this (quiet hours)
-    reply: bool
-    room: str | None = None
-    chars: int = 0
-    coalescable: bool = False
-    sent: bool = False
-    who: set[str] = field(default_factory=set)  # everyone it @-mentions
+class _Entry:
+    """One reply waiting in its lane."""
+
+    __slots__ = ("out", "ready", "seq", "size")
+
+    def __init__(self, out: Outgoing, seq: int, ready: datetime) -> None:
+        self.out = out
+        self.seq = seq  # arrival order
+        # not before this: the lane's replies leave in arrival order, so one dated earlier than the reply
+        # before it is ready when that one is (readiness never decreases along a lane)
+        self.ready = ready
+        # what its answer adds to a merged message: merge() writes each distinct answer once, on one line
+        # (its line breaks as " · "), after the names and "："
+        self.size = len(out.text) + 2 * out.text.count("\n") + 2
+
+
+class _Lane:
+    """A group's (or a private contact's) pending replies: singles leave alone, the pool as one message."""
+
+    __slots__ = ("chars", "digestible", "key", "last_ready", "mention_chars", "mentions", "plain", "queued", "room",
+                 "singles", "texts", "version")
+
+    def __init__(self, key: tuple[str, str], room: str | None) -> None:
+        self.key = key
+        self.room = room
+        self.singles: deque[_Entry] = deque()  # private replies, images, replies @-mentioning nobody
+        self.plain: deque[_Entry] = deque()  # the pool: @-replies no digest may answer
+        self.digestible: deque[_Entry] = deque()  # the pool: @-replies a digest may answer
+        self.mentions: dict[str, int] = {}  # the pool's @-mentions: how many of its replies name each
+        self.mention_chars: dict[str, int] = {}  # what each adds to the merged message
+        self.texts: dict[str, int] = {}  # the pool's distinct answers: how many of its replies give each
+        self.chars = 0  # what the whole pool merged would be long, @names included (see _Entry.size)
+        self.last_ready: datetime | None = None
+        self.queued = False  # in the rotation
+        self.version = 0  # bumped when its front changes: older heap entries for it are stale
+
+    def pool(self) -> int:
+        return len(self.plain) + len(self.digestible)
+
+    def empty(self) -> bool:
+        return not (self.singles or self.plain or self.digestible)
+
+    def front(self) -> _Entry:
+        """The oldest entry (lowest seq) of the three queues; the lane must not be empty."""
+        heads = [q[0] for q in (self.singles, self.plain, self.digestible) if q]
+        return min(heads, key=lambda e: e.seq)
+
+    def entries(self) -> Iterator[_Entry]:
+        yield from self.singles
+        yield from self.plain
+        yield from self.digestible
+
+
+def _mention_chars(out: Outgoing, m: str) -> int:
+    # once as "@name " in the message and once in the line naming who each answer is for
+    return 2 * len(out.names.get(m, m)) + 3
 
 
 @dataclass(frozen=True)
@@ -80,17 +156,24 @@ class Failure:
 
 class Outbox:
     def __init__(self, transport: Transport, budget: Budget | None = None, *,
-                 on_failure: Callable[[Failure], Awaitable[None] | None] | None = None) -> None:
+                 on_failure: Callable[[Failure], Awaitable[None] | None] | None = None,
+                 digest: DigestText | None = None) -> None:
         self.transport = transport
         self.budget = budget or Budget()
         self.on_failure = on_failure
+        self.digest = digest  # None: no digests, an over-full pool leaves as several @-lists
         self.sent = 0
         self.failed = 0
         self.given_up = 0
+        self.digests = 0  # digest messages sent
+        self.digested = 0  # replies those digests answered
         self.send_times: list[datetime] = []  # kept for tests and the bench; trimmed
-        self._replies: deque[_Item] = deque()
-        self._posts: deque[_Item] = deque()
-        self._open: dict[str, _Item] = {}  # room -> the unsent group reply later ones may join
+        self._pending = 0
+        self._seq = itertools.count()
+        self._lanes: dict[tuple[str, str], _Lane] = {}
+        self._rotation: deque[_Lane] = deque()  # lanes with replies, in turn order
+        self._fronts: list[tuple[datetime, int, int, _Lane]] = []  # (front ready, seq, version, lane), lazy
+        self._posts: list[tuple[datetime, int, Outgoing]] = []  # (ready, seq, post): a heap
         self._tokens = float(self.budget.burst)
         self._at: datetime | None = None  # time of the bucket's last update
         self._wake = asyncio.Event()
@@ -98,7 +181,7 @@ class Outbox:
     # -- queueing -----------------------------------------------------------------------------
 
     def pending(self) -> int:
-        return sum(len(i.outs) for i in self._replies) + sum(len(i.outs) for i in self._posts)
+        return self._pending
 
     def put(self, outs: Sequence[Outgoing]) -> None:
         for out in outs:
@@ -106,38 +189,72 @@ class Outbox:
         self._wake.set()
 
     def _put(self, out: Outgoing) -> None:
-        b = self.budget
-        reply = out.reply_to is not None
-        if not reply:
+        self._pending += 1
+        seq = next(self._seq)
+        if out.reply_to is None:
             ready = self._after_quiet(out) if out.scheduled else out.at  # a welcome is not held; a post is
-            item = _Item([out], out.at, ready, False, out.room)
-            # keep posts in order of readiness, so one held for quiet hours does not hold up the rest
-            i = len(self._posts)
-            while i > 0 and self._posts[i - 1].ready > ready:
-                i -= 1
-            self._posts.insert(i, item)
+            heapq.heappush(self._posts, (ready, seq, out))
             return
-        can_join = (b.coalesce > 0 and out.room is not None and bool(out.mentions) and out.image is None)
-        if can_join:
-            assert out.room is not None
-            open_item = self._open.get(out.room)
-            size = self._chars(out)
-            if (open_item is not None and not open_item.sent and (out.at - open_item.first).total_seconds() <= b.coalesce
-                    and len(open_item.who | set(out.mentions)) <= b.max_mentions
-                    and open_item.chars + size <= b.max_chars):
-                open_item.outs.append(out)
-                open_item.chars += size
-                open_item.who.update(out.mentions)
-                return
-            item = _Item([out], out.at, out.at, True, out.room, size, True, who=set(out.mentions))
-            self._open[out.room] = item
-            self._replies.append(item)
-            return
-        self._replies.append(_Item([out], out.at, out.at, True, out.room))
+        key = ("room", out.room) if out.room is not None else ("to", out.to or "")
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = _Lane(key, out.room)
+        ready = out.at if lane.last_ready is None or out.at > lane.last_ready else lane.last_ready
+        lane.last_ready = ready
+        entry = _Entry(out, seq, ready)
+        was_empty = lane.empty()
+        if self.budget.coalesce > 0 and out.room is not None and out.mentions and out.image is None:
+            (lane.digestible if out.digest is not None else lane.plain).append(entry)
+            self._pooled(lane, entry, +1)
+        else:
+            lane.singles.append(entry)
+        if was_empty:
+            self._front_changed(lane)
+        if not lane.queued:
+            lane.queued = True
+            self._rotation.append(lane)
 
-    def _chars(self, out: Outgoing) -> int:
-        names = sum(len(out.names.get(m, m)) + 2 for m in out.mentions)
-        return len(out.text) + names + 4
+    def _pooled(self, lane: _Lane, e: _Entry, sign: int) -> None:
+        """Count an entry into (+1) or out of (-1) its lane's pool: its @-mentions and its answer."""
+        out = e.out
+        mentions = lane.mentions
+        for m in out.mentions if len(out.mentions) == 1 else dict.fromkeys(out.mentions):
+            n = mentions.get(m, 0) + sign
+            if n <= 0:
+                del mentions[m]
+                lane.chars -= lane.mention_chars.pop(m)
+                continue
+            if n == 1 and sign > 0:  # new to the pool: the name as first seen, taken back as such
+                c = lane.mention_chars[m] = _mention_chars(out, m)
+                lane.chars += c
+            mentions[m] = n
+        texts = lane.texts
+        n = texts.get(out.text, 0) + sign
+        if n <= 0:
+            del texts[out.text]
+            lane.chars -= e.size
+        else:
+            if n == 1 and sign > 0:
+                lane.chars += e.size
+            texts[out.text] = n
+
+    def _front_changed(self, lane: _Lane) -> None:
+        lane.version += 1
+        if not lane.empty():
+            f = lane.front()
+            heapq.heappush(self._fronts, (f.ready, f.seq, lane.version, lane))
+
+    def _reply_head(self) -> datetime | None:
+        """When the earliest lane's front is ready (stale heap entries are dropped on the way)."""
+        while self._fronts:
+            ready, _seq, version, lane = self._fronts[0]
+            if version == lane.version and not lane.empty():
+                return ready
+            heapq.heappop(self._fronts)
+        return None
+
+    def _earliest(self) -> tuple[datetime | None, datetime | None]:
+        return self._reply_head(), (self._posts[0][0] if self._posts else None)
 
     def _after_quiet(self, out: Outgoing) -> datetime:
         q = self.budget.quiet
@@ -179,11 +296,128 @@ class Outbox:
 
     def next_time(self, now: datetime) -> datetime | None:
         """When pump() will next have something to send (None: nothing queued)."""
-        heads = [q[0].ready for q in (self._replies, self._posts) if q]
+        heads = [h for h in self._earliest() if h is not None]
         if not heads:
             return None
-        start = max(now, min(heads))
-        return self._budget_time(start)
+        return self._budget_time(max(now, min(heads)))
+
+    # -- choosing what goes ---------------------------------------------------------------------
+
+    def _lane_at(self, t: datetime) -> _Lane | None:
+        """The first lane in turn order whose front is ready at t, taken off the rotation."""
+        for _ in range(len(self._rotation)):
+            lane = self._rotation[0]
+            if lane.empty():  # emptied by give-ups or abandon: leaves the rotation
+                self._rotation.popleft()
+                lane.queued = False
+                self._lanes.pop(lane.key, None)
+                continue
+            if lane.front().ready <= t:
+                self._rotation.popleft()
+                lane.queued = False
+                return lane
+            self._rotation.rotate(-1)  # dated ahead (a source clock a little fast): its turn comes later
+        return None
+
+    def _stale(self, e: _Entry, t: datetime) -> bool:
+        waited = (t - e.out.at).total_seconds()
+        if waited <= self.budget.give_up:
+            return False
+        self.given_up += 1
+        out = e.out
+        logger.bind(room=out.room, member=out.to or ",".join(out.mentions)).error(
+            "not sent: waited {:.0f}s for the send budget (over {:.0f}s): {!r}", waited, self.budget.give_up,
+            out.text[:40])
+        return True
+
+    def _take(self, lane: _Lane, q: deque[_Entry]) -> _Entry:
+        e = q.popleft()
+        self._pending -= 1
+        if q is not lane.singles:
+            self._pooled(lane, e, -1)
+        return e
+
+    def _serve(self, lane: _Lane, t: datetime) -> Outgoing | None:
+        """The lane's next message at t (None when all it would have said waited too long)."""
+        front = lane.front()
+        if lane.singles and front is lane.singles[0]:
+            e = self._take(lane, lane.singles)
+            return None if self._stale(e, t) else e.out
+        b = self.budget
+        if len(lane.mentions) <= b.max_mentions and lane.chars <= b.max_chars:
+            return self._merged(self._pool_until(lane, t, capped=False))
+        if self.digest is not None and len(lane.digestible) >= 2:
+            out = self._digest(lane, t)
+            if out is not None:
+                return out
+        return self._merged(self._pool_until(lane, t, capped=True))
+
+    def _pool_until(self, lane: _Lane, t: datetime, *, capped: bool, plain_only: bool = False,
+                    reserved: int = 0) -> list[Outgoing]:
+        """Take the pool's ready entries in arrival order; with `capped`, only as many as one message carries
+        besides `reserved` characters (a digest's lines; with none reserved the first is taken however long)."""
+        b = self.budget
+        taken: list[Outgoing] = []
+        who: set[str] = set()
+        texts: set[str] = set()
+        chars = reserved
+        while lane.plain or (lane.digestible and not plain_only):
+            older = plain_only or not lane.digestible or (lane.plain and lane.plain[0].seq < lane.digestible[0].seq)
+            q = lane.plain if older else lane.digestible
+            e = q[0]
+            if e.ready > t:
+                break
+            new = [m for m in dict.fromkeys(e.out.mentions) if m not in who]
+            more = sum(_mention_chars(e.out, m) for m in new) + (0 if e.out.text in texts else e.size)
+            if capped and (taken or reserved) and (len(who) + len(new) > b.max_mentions or chars + more > b.max_chars):
+                break
+            self._take(lane, q)
+            if self._stale(e, t):
+                continue
+            who.update(new)
+            texts.add(e.out.text)
+            chars += more
+            taken.append(e.out)
+        return taken
+
+    def _digest(self, lane: _Lane, t: datetime) -> Outgoing | None:
+        """Every ready digestible reply of the lane answered by its digest's line, and in the same message as many
+        of the lane's other @-replies as fit, each after its names; None (and nothing taken) if that fails."""
+        q = lane.digestible
+        taken: list[_Entry] = []
+        while q and q[0].ready <= t:
+            taken.append(self._take(lane, q))
+        fresh = [e for e in taken if not self._stale(e, t)]
+        kinds: dict[str, dict[str, None]] = {}  # digest template -> the members it answers, in order
+        for e in fresh:
+            members = kinds.setdefault(e.out.digest or "", {})
+            for m in e.out.mentions:
+                members.setdefault(m, None)
+        try:
+            text = SEP.join(self.digest(kind, len(members)) for kind, members in kinds.items()) \
+                if len(fresh) >= 2 and self.digest is not None else ""
+        except Exception:  # a broken digest template must not cost the answers: they go as @-lists
+            logger.exception("the digest could not be written; the replies go out as @-lists")
+            text = ""
+        if not text:
+            for e in reversed(fresh):  # back to the front of the pool, in their order
+                q.appendleft(e)
+                self._pending += 1
+                self._pooled(lane, e, +1)
+            return None
+        self.digests += 1
+        self.digested += len(fresh)
+        # the group's other answers ride along: waiting for the next turn would cost them a whole round
+        others = self._pool_until(lane, t, capped=True, plain_only=True, reserved=len(text) + 1)
+        names: dict[str, str] = {}
+        for o in others:
+            names.update(o.names)
+        ids = dict.fromkeys(r for o in [*(e.out for e in fresh), *others] for r in _ids(o))
+        return Outgoing(at=t, text=SEP.join([text, *_answers(others)]), room=lane.room,
+                        mentions=tuple(_mentions(others)), reply_to=tuple(ids), names=names)
+
+    def _merged(self, outs: list[Outgoing]) -> Outgoing | None:
+        return merge(outs) if outs else None
 
     # -- sending --------------------------------------------------------------------------------
 
@@ -197,7 +431,8 @@ class Outbox:
         """
         n = 0
         while True:
-            heads = [q[0].ready for q in (self._replies, self._posts) if q]
+            reply, post = self._earliest()
+            heads = [h for h in (reply, post) if h is not None]
             if not heads:
                 return n
             start = min(heads)
@@ -208,20 +443,31 @@ class Outbox:
             t = self._budget_time(start)
             if t > until:
                 return n
-            q = self._replies if self._replies and self._replies[0].ready <= t else self._posts
-            item = q.popleft()
-            item.sent = True
-            if item.coalescable and item.room is not None and self._open.get(item.room) is item:
-                del self._open[item.room]
-            waited = (t - (item.first if item.reply else item.ready)).total_seconds()
-            if waited > self.budget.give_up:
-                self.given_up += len(item.outs)
-                for out in item.outs:
-                    logger.bind(room=out.room, member=out.to or ",".join(out.mentions)).error(
+            lane = self._lane_at(t) if reply is not None and reply <= t else None
+            if lane is not None:
+                out = self._serve(lane, t)
+                self._front_changed(lane)
+                if lane.empty():
+                    self._lanes.pop(lane.key, None)
+                else:
+                    lane.queued = True
+                    self._rotation.append(lane)  # its next message waits for every other lane's turn
+            elif self._posts and self._posts[0][0] <= t:
+                ready, _seq, post_out = heapq.heappop(self._posts)
+                self._pending -= 1
+                waited = (t - ready).total_seconds()
+                out = post_out
+                if waited > self.budget.give_up:
+                    self.given_up += 1
+                    logger.bind(room=out.room, member=out.to).error(
                         "not sent: waited {:.0f}s for the send budget (over {:.0f}s): {!r}", waited,
                         self.budget.give_up, out.text[:40])
+                    out = None
+            else:
+                return n  # cannot happen: a lane ready at t is always in the rotation
+            if out is None:
                 continue
-            out = replace(merge(item.outs), at=t)
+            out = replace(out, at=t)
             self._spend(t)
             await self._send(out)
             n += 1
@@ -276,22 +522,34 @@ class Outbox:
         self.abandon("the bot is stopping")
 
     def abandon(self, why: str) -> None:
-        for q in (self._replies, self._posts):
-            while q:
-                for out in q.popleft().outs:
-                    self.given_up += 1
-                    logger.bind(room=out.room, member=out.to).error("not sent ({}): {!r}", why, out.text[:40])
-        self._open.clear()
+        outs = [e.out for lane in self._lanes.values() for e in lane.entries()] + [p for _r, _s, p in self._posts]
+        for out in outs:
+            self.given_up += 1
+            logger.bind(room=out.room, member=out.to).error("not sent ({}): {!r}", why, out.text[:40])
+        self._lanes.clear()
+        self._rotation.clear()
+        self._fronts.clear()
+        self._posts.clear()
+        self._pending = 0
 
     async def flush(self) -> None:
         """Replay's end: send everything left, moving event time on as the budget requires."""
-        while self.pending():
-            base = self._at or min(i.ready for q in (self._replies, self._posts) for i in q)
-            nxt = self.next_time(base)
-            before = self.pending()
-            if nxt is None or (await self.pump(nxt) == 0 and self.pending() == before):
+        while self._pending:
+            heads = [h for h in self._earliest() if h is not None]
+            if not heads:
+                break
+            nxt = self.next_time(self._at or min(heads))
+            before = self._pending
+            if nxt is None or (await self.pump(nxt) == 0 and self._pending == before):
                 self.abandon("the outbox could not schedule it")  # cannot happen; never loop forever
                 return
+        if self._pending:
+            self.abandon("the outbox lost track of it")  # cannot happen: counted but in no queue
+
+
+def _ids(out: Outgoing) -> tuple[str, ...]:
+    rt = out.reply_to
+    return tuple(r for r in (rt if isinstance(rt, tuple) else (rt,)) if r is not None)
 
 
 def _mentions(outs: Sequence[Outgoing]) -> list[str]:
@@ -302,15 +560,8 @@ def _mentions(outs: Sequence[Outgoing]) -> list[str]:
     return list(seen)
 
 
-def merge(outs: Sequence[Outgoing]) -> Outgoing:
-    """Several group replies as one message: everyone @-mentioned once, each answer after its names."""
-    if len(outs) == 1:
-        return outs[0]
-    first = outs[0]
-    names: dict[str, str] = {}
-    for o in outs:
-        names.update(o.names)
-    # one line per distinct answer, after the names it answers (a reply's own lines joined by " · ")
+def _answers(outs: Sequence[Outgoing]) -> list[str]:
+    """One line per distinct answer, after the names it answers (a reply's own lines joined by " · ")."""
     by_text: dict[str, list[str]] = {}
     for o in outs:
         text = " · ".join(line.strip() for line in o.text.splitlines() if line.strip())
@@ -319,13 +570,19 @@ def merge(outs: Sequence[Outgoing]) -> Outgoing:
             n = o.names.get(m, m)
             if n not in who:
                 who.append(n)
-    one = len(by_text) == 1
-    text = first.text if one else SEP.join(f"{'、'.join(who)}：{t}" for t, who in by_text.items())
-    ids: list[str] = []
+    return [f"{'、'.join(who)}：{t}" for t, who in by_text.items()]
+
+
+def merge(outs: Sequence[Outgoing]) -> Outgoing:
+    """Several group replies as one message: everyone @-mentioned once, each answer after its names."""
+    if len(outs) == 1:
+        return outs[0]
+    first = outs[0]
+    names: dict[str, str] = {}
     for o in outs:
-        rt = o.reply_to
-        for r in (rt if isinstance(rt, tuple) else (rt,)):
-            if r is not None and r not in ids:
-                ids.append(r)
+        names.update(o.names)
+    lines = _answers(outs)
+    text = first.text if len(lines) == 1 else SEP.join(lines)
+    ids = dict.fromkeys(r for o in outs for r in _ids(o))
     return Outgoing(at=first.at, text=text, room=first.room, mentions=tuple(_mentions(outs)),
                     reply_to=tuple(ids), names=names)

@@ -70,8 +70,10 @@ async def checkin(ctx: Context, args: str) -> Reply | list[Reply]:
     base = next((r.points for r in res.rewards if r.kind == "checkin"), 0)
     bonuses = [{"name": r.name, "points": r.points} for r in res.rewards if r.kind != "checkin"]
     held = levels.level_of(ctx.settings, res.growth - res.earned)
-    return [ctx.reply(
-        "checkin/ok",
+    # in a burst too big to @-mention everyone, the outbox may answer a plain success by the digest ("本轮 326 人
+    # 签到成功"), the numbers one 积分 away; a bonus or a task tier reached is news of its own and keeps its reply
+    plain = not bonuses and not tiers
+    return [Reply(digest="checkin/digest" if plain else None, template="checkin/ok", data=dict(
         earned=res.earned,
         base=base,
         bonuses=bonuses,
@@ -84,7 +86,7 @@ async def checkin(ctx: Context, args: str) -> Reply | list[Reply]:
         campaign=payouts.campaign_name(ctx, "checkin"),
         level={"name": held.name, "multiplier": f"{held.checkin_multiplier:g}"}
         if held and held.checkin_multiplier != 1 else None,
-    )]
+    ))]
 
 
 @command("补签", feature="checkin.makeup")

@@ -9,7 +9,7 @@ from typing import Any
 from bot.app import App
 from bot.clock import ManualClock
 from bot.events import Event, MemberJoined, MemberLeft, Message, Outgoing, Person, Tick
-from bot.outbox import Budget, Outbox
+from bot.outbox import Budget, Outbox, digest_text
 from bot.scheduler import Schedule
 
 
@@ -32,7 +32,7 @@ class MemoryTransport:
         self.app = app
         self.clock = clock
         self.schedule = schedule
-        self.outbox = Outbox(self, budget or Budget(tz=app.tz))
+        self.outbox = Outbox(self, budget or Budget(tz=app.tz), digest=digest_text(app.renderer))
         self.sent: list[Outgoing] = []  # everything delivered, in send order, each `at` its send time
         self.refused: list[Outgoing] = []  # sends that failed (the outbox sent their fallback instead)
         # contacts who are not the bot's friends: a private message to them fails, as WeChat's does

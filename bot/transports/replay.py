@@ -19,7 +19,7 @@ from loguru import logger
 
 from bot.app import App
 from bot.events import Down, Event, Outgoing, Up
-from bot.outbox import Budget, Outbox
+from bot.outbox import Budget, Outbox, digest_text
 from bot.scheduler import Schedule
 from bot.transports.jsonl import BadLine, format_out, read_events
 
@@ -47,7 +47,7 @@ async def replay(
     prev: datetime | None = None
     down_since: datetime | None = None
     batch: list[Event] = []
-    outbox = Outbox(_Lines(write, tz), budget or Budget(tz=tz))
+    outbox = Outbox(_Lines(write, tz), budget or Budget(tz=tz), digest=digest_text(app.renderer))
 
     async def flush() -> None:
         outs = await app.process(batch)

@@ -84,6 +84,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
                    "multiplier": 2, "campaign": "双倍积分周", "level": {"name": "白银", "multiplier": "1.2"},
                    "tiers": [{"name": "签到之星", "at": 3, "unit": "天", "points": 30}]},
     "checkin/already": {"streak": 3, "total_days": 3, "points": 25},
+    "checkin/digest": {"count": 326},
     "checkin/makeup_ok": {"day": date(2026, 11, 22), "cost": 20, "points": 5, "streak": 4, "total_days": 9, "used": 1,
                           "limit": 2, "earned": 50, "bonuses": [{"name": "累计签到10天奖励", "points": 50}],
                           "tiers": [{"name": "签到之星", "at": 10, "unit": "天", "points": 30}]},

@@ -54,7 +54,8 @@ async def test_different_answers_in_one_message_each_follow_their_names(make_cha
     assert lines[1].startswith("Erin、Frank：签到成功！获得 5 积分 · 连续签到 1 天")
 
 
-async def test_replies_further_apart_than_the_window_are_not_merged(make_chat: Any) -> None:
+async def test_replies_that_do_not_meet_in_the_queue_are_not_merged(make_chat: Any) -> None:
+    """Dave's reply leaves when the budget has room (1.5 s); Erin's comes after: a reply is never held for company."""
     bot: ChatBot = make_chat(config(schedule=[]))
     bot.at("2026-11-23 09:00")
     for who in ("alice", "bob", "carol"):
@@ -111,3 +112,25 @@ async def test_a_replay_of_the_chat_sends_the_same_messages_at_the_same_times(ma
     r = await bot.tick("2026-11-24 21:00")
     assert [o.room for o in r] == ["g1"] and "1. Alice  10 分" in r[0].text
     assert bot.transport.sent and await replayed(bot, f"sqlite:///{tmp_path / 'replay.db'}") == sent_lines(bot)
+
+
+async def test_a_rush_bigger_than_one_at_list_gets_the_checkin_digest_and_other_answers_by_name(make_chat: Any,
+                                                                                               db_url: str) -> None:
+    data = config(schedule=[])
+    data["outbox"] = {"interval_seconds": 10, "burst": 1, "coalesce_max_mentions": 5}
+    bot: ChatBot = make_chat(data, url=db_url)
+    await checkin(bot, "alice", "2026-11-23 09:00")  # the bucket is empty now
+    t = sh("2026-11-23 09:00:01")
+    rush = [bot.message("签到", as_=f"m{i}", name=f"成员{i}", at=t + timedelta(milliseconds=200 * i)) for i in range(8)]
+    again = bot.message("签到", as_="alice", name="Alice", at=t + timedelta(seconds=2))
+    mine = bot.message("积分", as_="alice", name="Alice", at=t + timedelta(seconds=3))
+    [digest] = await bot.feed(*rush, again, mine)
+    lines = digest.text.splitlines()
+    assert lines[0] == "本轮 8 人签到成功 🎉 发「积分」查看自己的积分"  # more than the 5 one @-list may carry
+    assert lines[1].startswith("Alice：今天已经签到过啦") and lines[2].startswith("Alice：💰 当前积分：5")
+    assert digest.mentions == ("alice",) and digest.room == "g1"  # answered by name, so @-mentioned
+    assert digest.reply_to == tuple(m.id for m in (*rush, again, mine))
+    assert digest.at == sh("2026-11-23 09:00:10")  # when the budget had room again
+    assert [bot.balance(f"m{i}") for i in range(8)] == [5] * 8
+    # once the rush is over, a check-in is answered on its own again
+    assert (await checkin(bot, "bob", "2026-11-23 09:05"))[0].mentions == ("bob",)
