@@ -48,9 +48,7 @@ def close_all(timeout: float = 5.0) -> None:
     for engine in list(_ENGINES):
         engine.dispose()
     for thread in list(_CHECKPOINTERS):
-        thread.stopped.set()
-        if thread.is_alive():
-            thread.join(timeout)
+        thread.stop(timeout)
 
 
 def dialect_insert(sqlite: bool) -> Any:
@@ -78,8 +76,15 @@ class _Checkpointer(threading.Thread):
         self.path = path
         self.interval = interval
         self.stopped = threading.Event()
-        event.listen(engine, "engine_disposed", lambda _engine: self.stopped.set())
+        event.listen(engine, "engine_disposed", lambda _engine: self.stop())
         _CHECKPOINTERS.add(self)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop and wait until this thread's connection is closed: once `engine.dispose()` returns, no
+        connection of the engine is open, so the last one closed has checkpointed the WAL into the file."""
+        self.stopped.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout)
 
     def run(self) -> None:
         try:
