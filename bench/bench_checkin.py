@@ -12,6 +12,7 @@ import random
 import re
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -135,6 +136,104 @@ def run_pipeline(db: Path, lines: Sequence[str], batch_size: int, *, audit: bool
     finally:
         rt.ledger.engine.dispose()
     return Timing(len(lines), seconds, cpu)
+
+
+CONFIG_TOML = """
+[bot]
+name = "积分助手"
+self_id = "bot"
+timezone = "Asia/Shanghai"
+admins = ["wxid_owner"]
+[storage]
+batch_size = {batch_size}
+[checkin]
+points = {points}
+keywords = ["签到", "打卡"]
+consecutive = [{{days = 3, bonus = 10}}, {{days = 7, bonus = 30}}]
+cumulative = [{{days = 10, bonus = 50}}]
+"""
+
+
+def process_env(work: Path) -> dict[str, str]:
+    """The child's environment: Python's .pyc cache and the template cache on (under the work dir, so the
+    tree stays clean), as for an installed bot; log at WARNING as run_pipeline does."""
+    env = {**os.environ, "LOG_LEVEL": "WARNING", "BOT_CACHE_DIR": str(work / "cache"),
+           "PYTHONPYCACHEPREFIX": str(work / "pycache")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def run_process(work: Path, tree: Path, name: str, lines: Sequence[str], batch_size: int) -> Timing:
+    """`run_bot.py replay` of `lines` as a process, start-up and exit included; CPU is the child's user + system.
+
+    Fails unless every event got its reply and its check-in row, and `audit` passes.
+    """
+    config = work / "process.toml"
+    config.write_text(CONFIG_TOML.format(batch_size=batch_size, points=BASE_POINTS), encoding="utf-8")
+    events = work / "process-events.jsonl"
+    if not events.exists():
+        events.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    env = process_env(work)
+    db = work / f"{name}.db"
+    warm = work / f"{name}-warm.db"  # one run first: .pyc files and compiled templates exist, as they would
+    subprocess.run([sys.executable, str(tree / "run_bot.py"), "replay", "-", "--config", str(config), "--db",
+                    f"sqlite:///{warm}"], input=lines[0] + "\n", text=True, env=env, check=True, capture_output=True)
+    out = work / f"{name}.out.jsonl"
+    argv = [sys.executable, str(tree / "run_bot.py"), "replay", str(events), "--config", str(config), "--db",
+            f"sqlite:///{db}"]
+    with out.open("wb") as fh:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdout=fh, stderr=subprocess.PIPE)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
+    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        fail(f"{name}: run_bot.py replay exited {os.waitstatus_to_exitcode(status)}:\n{err[-2000:]}")
+    answered = 0
+    for line in out.open(encoding="utf-8"):
+        reply_to = json.loads(line)["reply_to"]
+        answered += len(reply_to) if isinstance(reply_to, list) else 1
+    done = count(db, "checkins")
+    if answered != len(lines) or done != len(lines):
+        fail(f"{name}: {len(lines):,} check-ins sent, {answered:,} answered, {done:,} check-in rows written\n{err[-2000:]}")
+    audit = subprocess.run([sys.executable, str(tree / "run_bot.py"), "audit", "--config", str(config), "--db",
+                            f"sqlite:///{db}"], env=env, capture_output=True, text=True)
+    if audit.returncode != 0:
+        fail(f"{name}: audit failed:\n{audit.stdout[-2000:]}{audit.stderr[-2000:]}")
+    return Timing(len(lines), seconds, usage.ru_utime + usage.ru_stime)
+
+
+def process_main(a: argparse.Namespace, work: Path) -> None:
+    """--process: the whole process beside raw single-row commits, alternately, `a.rounds` times each."""
+    days = [FIRST_DAY + timedelta(days=d) for d in range(a.days)]
+    lines = checkin_lines(range(a.members), days, a.rooms, a.seed)
+    trees = {"this tree": ROOT, **({"base": a.base.resolve()} if a.base else {})}
+    timings: dict[str, list[Timing]] = {name: [] for name in [*trees, "raw"]}
+    for r in range(a.rounds):
+        for name, tree in trees.items():
+            print(f"round {r + 1}: {name}: run_bot.py replay of {len(lines):,} check-ins as a process ...")
+            timings[name].append(run_process(work, tree, f"{name.replace(' ', '_')}-{r}", lines, a.batch_size))
+            print(f"  {timings[name][-1].rate:,.0f} check-ins/s, audit ok")
+        print(f"round {r + 1}: raw sqlite3: {len(lines):,} single-row commits ...")
+        timings["raw"].append(run_raw(work / f"raw-{r}.db", len(lines), a.members))
+        print(f"  {timings['raw'][-1].rate:,.0f} commits/s")
+    print()
+    print(f"{'measure (each round: process, then raw)':<44}  {'rate':>9}  {'wall / cpu ms per op':>22}  vs raw, same round")
+    for name in timings:
+        for r, t in enumerate(timings[name]):
+            raw = timings["raw"][r]
+            ratio = "" if name == "raw" else f"{t.rate / raw.rate:.2f}"
+            label = f"{name}, round {r + 1}" + (" (start-up included)" if name != "raw" else " (single-row commits)")
+            print(f"{label:<44}  {t.rate:>7,.0f}/s  {ms(t):>22}  {ratio}")
+    for name in trees:
+        ratios = sorted(t.rate / raw.rate for t, raw in zip(timings[name], timings["raw"], strict=True))
+        cpu = sorted(t.cpu_ms_per for t in timings[name])
+        verdict = "ok" if ratios[len(ratios) // 2] >= 1.0 else "MISSED"
+        print(f"{name}: process / raw {ratios[len(ratios) // 2]:.2f} (median; {ratios[0]:.2f}-{ratios[-1]:.2f}), "
+              f"cpu {cpu[len(cpu) // 2]:.3f} ms per check-in; target >= 1.0: {verdict}")
+    load = os.getloadavg()[0]
+    if load > 1.5:
+        print(f"note: load average {load:.1f} on {os.cpu_count()} CPUs during the run; compare the cpu column")
 
 
 def count(db: Path, table: str) -> int:
@@ -346,6 +445,10 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run in well under 20 s")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--keep", action="store_true", help="keep the temp dir under bench/out")
+    p.add_argument("--process", action="store_true",
+                   help="only the whole process: run_bot.py replay (start-up included) beside raw sqlite3 commits")
+    p.add_argument("--rounds", type=int, default=2, help="--process: rounds of (process, raw) (default 2)")
+    p.add_argument("--base", type=Path, help="--process: another checkout whose run_bot.py runs beside this one")
     a = p.parse_args(argv)
     if a.quick:
         a.members, a.days, a.b1_members = 200, 10, 50
@@ -362,6 +465,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"work dir {work.relative_to(ROOT)}")
     days = [FIRST_DAY + timedelta(days=d) for d in range(a.days)]
     summary: list[tuple[str, str, str, str]] = []
+    if a.process:
+        try:
+            process_main(a, work)
+        except BenchFailure as exc:
+            print(f"\nBENCHMARK FAILED: {exc}\n(files kept in {work})", file=sys.stderr)
+            return 1
+        if not a.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        return 0
     try:
         lines = checkin_lines(range(a.members), days, a.rooms, a.seed)
         print(f"pipeline: {len(lines):,} check-ins ({a.members:,} members x {a.days} days, batch {a.batch_size}) ...")

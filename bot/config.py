@@ -17,7 +17,6 @@ from types import UnionType
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -101,6 +100,8 @@ def _timezone(v: str) -> str:
 
 
 def _cron(v: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger  # ~50 ms: only a config with [[schedule]] pays it
+
     try:
         CronTrigger.from_crontab(v)
     except ValueError:

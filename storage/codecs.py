@@ -14,7 +14,11 @@ def stored_datetime(value: datetime, sqlite: bool) -> Any:
     if value.tzinfo is None:
         raise ValueError("naive datetime given to the database; use bot.clock")
     utc = value.astimezone(UTC)
-    return utc.strftime(_SQLITE_FORMAT) if sqlite else utc
+    if not sqlite:
+        return utc
+    if utc.year >= 1000:  # isoformat writes the same text at half strftime's cost (the hot path stores times)
+        return utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return utc.strftime(_SQLITE_FORMAT)
 
 
 def loaded_datetime(value: Any) -> datetime:

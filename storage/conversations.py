@@ -7,10 +7,8 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from storage.db import Database, loaded_datetime
+from storage.db import Database, dialect_insert, loaded_datetime
 from storage.models import CONVERSATIONS, DAILY_COUNTERS
 
 
@@ -31,7 +29,7 @@ class Conversations:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._insert = sqlite_insert if db.sqlite else pg_insert
+        self._insert = dialect_insert(db.sqlite)
         # read for every message the pipeline handles: a hot-path statement, its JSON decoded by the column type
         self._get = db.statement("SELECT kind, step, data, expires_at FROM conversations "
                                  "WHERE chat = :chat AND member_id = :member")

@@ -7,10 +7,8 @@ from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from storage.db import Database, Locked
+from storage.db import Database, Locked, dialect_insert
 from storage.ledger import Entry, Ledger
 from storage.models import LEVEL_UPS
 
@@ -29,7 +27,7 @@ class Growth:
 
     def __init__(self, ledger: Ledger) -> None:
         self.db: Database = ledger.db
-        self._insert = sqlite_insert if self.db.sqlite else pg_insert
+        self._insert = dialect_insert(self.db.sqlite)
         ledger.entry_hooks.append(self._entries)
 
     def _entries(self, conn: Connection, locked: Locked, entries: Sequence[Entry]) -> None:

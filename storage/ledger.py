@@ -87,10 +87,11 @@ class Ledger:
         self.db = db
         self.entry_hooks: list[EntryHook] = []
         self.audits: list[Audit] = [self._audit_balances]
+        # SQLite tells the new id without RETURNING, which costs it ~10 us per row (half the insert)
         self._entry = db.statement(
             "INSERT INTO ledger (member_id, delta, growth_delta, balance_after, kind, key, at, room_id, detail, "
             "campaign, reverses) VALUES (:member, :delta, :growth_delta, :balance_after, :kind, :key, :at, :room, "
-            ":detail, :campaign, :reverses) RETURNING id")
+            ":detail, :campaign, :reverses)" + ("" if db.sqlite else " RETURNING id"))
         self._key_used = db.statement("SELECT 1 FROM ledger WHERE key = :key")
         self._by_key = db.statement("SELECT member_id, delta, growth_delta, id FROM ledger WHERE key = :key")
         self._balance = db.statement(
@@ -118,10 +119,11 @@ class Ledger:
         entries = []
         for ln in lines:
             points += ln.delta
-            new_id = self._entry.run(
+            cur = self._entry.run(
                 conn, member=locked.member, delta=ln.delta, growth_delta=ln.growth_delta, balance_after=points,
                 kind=str(ln.kind), key=ln.key, at=stamp, room=ln.room, detail=ln.detail, campaign=ln.campaign,
-                reverses=ln.reverses).fetchone()[0]
+                reverses=ln.reverses)
+            new_id = cur.lastrowid if db.sqlite else cur.fetchone()[0]
             entries.append(Entry(id=int(new_id), member=locked.member, delta=ln.delta, growth_delta=ln.growth_delta,
                                  balance_after=points, kind=str(ln.kind), key=ln.key, at=at, room=ln.room,
                                  detail=ln.detail, campaign=ln.campaign, reverses=ln.reverses))

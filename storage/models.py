@@ -37,6 +37,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else loaded_datetime(value)
 
 
+class _Table(SQLModel):
+    """The tables' base: pydantic builds a model's validator when it is first used, not at import."""
+
+    model_config = {"defer_build": True}  # type: ignore[assignment]
+
+
 def _ts(**kw: Any) -> Any:
     return Field(sa_column=Column(UTCDateTime(), **kw))
 
@@ -45,7 +51,7 @@ def _json(default: Any) -> Any:
     return Field(default_factory=lambda: type(default)(), sa_column=Column(JSON(), nullable=False))
 
 
-class Member(SQLModel, table=True):
+class Member(_Table, table=True):
     """A contact who has taken part, with the stored balance kept beside the ledger."""
 
     __tablename__ = "members"
@@ -62,7 +68,7 @@ class Member(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False)
 
 
-class Room(SQLModel, table=True):
+class Room(_Table, table=True):
     """A group the bot has seen."""
 
     __tablename__ = "rooms"
@@ -73,7 +79,7 @@ class Room(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False)
 
 
-class RoomMember(SQLModel, table=True):
+class RoomMember(_Table, table=True):
     """Who is (or was) in which group."""
 
     __tablename__ = "room_members"
@@ -85,7 +91,7 @@ class RoomMember(SQLModel, table=True):
     left_at: datetime | None = _ts(nullable=True)
 
 
-class Checkin(SQLModel, table=True):
+class Checkin(_Table, table=True):
     """One check-in: at most one per member per local day, whichever group it came from."""
 
     __tablename__ = "checkins"
@@ -102,7 +108,7 @@ class Checkin(SQLModel, table=True):
     makeup: bool = False  # filled later by 补签, paid for in points
 
 
-class LedgerEntry(SQLModel, table=True):
+class LedgerEntry(_Table, table=True):
     """An append-only ledger line; corrections are new lines, never edits."""
 
     __tablename__ = "ledger"
@@ -127,7 +133,7 @@ class LedgerEntry(SQLModel, table=True):
     reverses: int | None = None  # the entry a reversal (refund, clawback) undoes; NULL on rows from before
 
 
-class ProcessedEvent(SQLModel, table=True):
+class ProcessedEvent(_Table, table=True):
     """Source events already handled (message ids, join ids, scheduled runs): a replay is dropped."""
 
     __tablename__ = "processed_events"
@@ -136,7 +142,7 @@ class ProcessedEvent(SQLModel, table=True):
     at: datetime = _ts(nullable=False)
 
 
-class ActiveDay(SQLModel, table=True):
+class ActiveDay(_Table, table=True):
     """Local days on which the bot handled any event; a day missing here (bot down) breaks no streak."""
 
     __tablename__ = "active_days"
@@ -144,7 +150,7 @@ class ActiveDay(SQLModel, table=True):
     day: date = Field(primary_key=True)
 
 
-class Newcomer(SQLModel, table=True):
+class Newcomer(_Table, table=True):
     """A join that may earn new-member points: paid on joining, or pending a 新人礼 claim."""
 
     __tablename__ = "newcomers"
@@ -156,7 +162,7 @@ class Newcomer(SQLModel, table=True):
     key: str = ""  # ledger key of the payment
 
 
-class Invite(SQLModel, table=True):
+class Invite(_Table, table=True):
     """Who brought whom into which group; `valid` invites are paid, `reversed` ones were clawed back."""
 
     __tablename__ = "invites"
@@ -179,7 +185,7 @@ class Invite(SQLModel, table=True):
     reversed_at: datetime | None = _ts(nullable=True)
 
 
-class TaskTier(SQLModel, table=True):
+class TaskTier(_Table, table=True):
     """A tier of a task paid to a member; a reversed tier can be paid again (next generation)."""
 
     __tablename__ = "task_tiers"
@@ -199,7 +205,7 @@ class TaskTier(SQLModel, table=True):
     reversed_at: datetime | None = _ts(nullable=True)
 
 
-class Profile(SQLModel, table=True):
+class Profile(_Table, table=True):
     """What a member told the bot about themself; shown back only to that member."""
 
     __tablename__ = "profiles"
@@ -209,7 +215,7 @@ class Profile(SQLModel, table=True):
     completed_at: datetime | None = _ts(nullable=True)
 
 
-class Conversation(SQLModel, table=True):
+class Conversation(_Table, table=True):
     """A multi-step chat in progress, keyed by chat (room id, or "" for private) and member."""
 
     __tablename__ = "conversations"
@@ -222,7 +228,7 @@ class Conversation(SQLModel, table=True):
     expires_at: datetime = _ts(nullable=False)
 
 
-class MallItem(SQLModel, table=True):
+class MallItem(_Table, table=True):
     """A mall item synced from config by sku at start; stock, sales and listing live here, never reset by a restart."""
 
     __tablename__ = "mall_items"
@@ -254,7 +260,7 @@ class MallItem(SQLModel, table=True):
     first_seen: datetime | None = _ts(nullable=True)
 
 
-class MallCode(SQLModel, table=True):
+class MallCode(_Table, table=True):
     """A card code (卡密) imported for a card_code item; `order_id` is set while an order holds it.
 
     A code an order delivered stays held by that order after a refund (burnt) until an operator recycles it
@@ -273,7 +279,7 @@ class MallCode(SQLModel, table=True):
     imported_at: datetime = _ts(nullable=False)
 
 
-class MallOrder(SQLModel, table=True):
+class MallOrder(_Table, table=True):
     """An order (单号 = id). Points move only by the ledger entries `key` (redeem) and `key`:refund."""
 
     __tablename__ = "mall_orders"
@@ -308,7 +314,7 @@ class MallOrder(SQLModel, table=True):
     updated_at: datetime = _ts(nullable=False)
 
 
-class MallCodeDelivery(SQLModel, table=True):
+class MallCodeDelivery(_Table, table=True):
     """A card code shown to a member by an order (paid, or without a cash part); never updated nor deleted."""
 
     __tablename__ = "mall_code_deliveries"
@@ -322,7 +328,7 @@ class MallCodeDelivery(SQLModel, table=True):
     at: datetime = _ts(nullable=False)
 
 
-class MallCodeReturn(SQLModel, table=True):
+class MallCodeReturn(_Table, table=True):
     """A delivered code an operator put back in stock (回收卡密) after its order was refunded; never updated."""
 
     __tablename__ = "mall_code_returns"
@@ -337,7 +343,7 @@ class MallCodeReturn(SQLModel, table=True):
     note: str = ""
 
 
-class DailyCounter(SQLModel, table=True):
+class DailyCounter(_Table, table=True):
     """Per-member counters that reset each local day (wrong follow codes, ...)."""
 
     __tablename__ = "daily_counters"
@@ -348,7 +354,7 @@ class DailyCounter(SQLModel, table=True):
     count: int = 0
 
 
-class LevelUp(SQLModel, table=True):
+class LevelUp(_Table, table=True):
     """A level a member reached and was congratulated on: each level is announced once, ever."""
 
     __tablename__ = "level_ups"
@@ -358,7 +364,7 @@ class LevelUp(SQLModel, table=True):
     at: datetime = _ts(nullable=False)
 
 
-class PeriodSum(SQLModel, table=True):
+class PeriodSum(_Table, table=True):
     """Growth earned by a member in one local week ("week:2026-11-23", from Monday) or month ("month:2026-11-01").
 
     Kept by the ledger beside each entry, so 周榜/月榜 read an index instead of summing the ledger.
@@ -373,7 +379,7 @@ class PeriodSum(SQLModel, table=True):
     reached_at: datetime = _ts(nullable=False)  # when the sum last changed: ties go to whoever got there first
 
 
-class QuizRound(SQLModel, table=True):
+class QuizRound(_Table, table=True):
     """One question asked by the `quiz` job; answers count in [started_at, ends_at)."""
 
     __tablename__ = "quiz_rounds"
@@ -392,7 +398,7 @@ class QuizRound(SQLModel, table=True):
     closed: bool = False
 
 
-class QuizAnswer(SQLModel, table=True):
+class QuizAnswer(_Table, table=True):
     """A member's one counted answer to a round."""
 
     __tablename__ = "quiz_answers"
@@ -404,7 +410,7 @@ class QuizAnswer(SQLModel, table=True):
     place: int | None = None  # 1.. for the paid winners
 
 
-class PointLot(SQLModel, table=True):
+class PointLot(_Table, table=True):
     """Points one credit brought, while expiry is on: spending draws on the lots that expire first."""
 
     __tablename__ = "point_lots"
@@ -425,7 +431,7 @@ class PointLot(SQLModel, table=True):
     warned: bool = False  # the member was told before it expires
 
 
-class LotUse(SQLModel, table=True):
+class LotUse(_Table, table=True):
     """What a ledger entry drew from (points > 0) or put back into (points < 0) a lot."""
 
     __tablename__ = "lot_uses"
@@ -437,7 +443,7 @@ class LotUse(SQLModel, table=True):
     points: int
 
 
-class InboxEvent(SQLModel, table=True):
+class InboxEvent(_Table, table=True):
     """An event a live transport accepted (answered 202) and the pipeline has not handled yet: kept across a crash."""
 
     __tablename__ = "inbox"
@@ -448,7 +454,7 @@ class InboxEvent(SQLModel, table=True):
     received_at: datetime = _ts(nullable=False)  # an event dated later than this is taken as of this time
 
 
-class OutLine(SQLModel, table=True):
+class OutLine(_Table, table=True):
     """A line the bridge gave out, by its number: numbers go on across restarts, and a reader may catch up."""
 
     __tablename__ = "out_log"

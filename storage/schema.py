@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -70,17 +71,59 @@ def _script() -> Any:
     return ScriptDirectory.from_config(alembic_config())
 
 
-def head() -> str:
-    """The newest revision: the schema of storage.models."""
+_HEADER = re.compile(r"""^(revision|down_revision)\s*(?::[^=]*)?=\s*(None|"[^"]*"|'[^']*')\s*$""", re.MULTILINE)
+_TANGLED = re.compile(r"^(?:branch_labels|depends_on)\s*(?::[^=]*)?=\s*(?!None\s*$)\S", re.MULTILINE)
+
+
+@functools.cache
+def _chain() -> tuple[str, ...]:
+    """Every revision, oldest first, read off the files' headers without importing alembic (~0.5 s at start).
+
+    Only a plain chain is read this way; anything alembic allows beyond it (branches, merges, labels, a
+    header this does not parse) is left to alembic's own ScriptDirectory, which then gives the answer.
+    """
+    parents: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        found = dict(_HEADER.findall(source))
+        if "revision" not in found or "down_revision" not in found or _TANGLED.search(source):
+            return _alembic_chain()
+        rev = found["revision"].strip("\"'")
+        down = found["down_revision"]
+        if rev in parents:
+            return _alembic_chain()
+        parents[rev] = None if down == "None" else down.strip("\"'")
+    children: dict[str | None, list[str]] = {}
+    for rev, down in parents.items():
+        children.setdefault(down, []).append(rev)
+    chain: list[str] = []
+    at: str | None = None
+    while at in children:
+        nxt = children[at]
+        if len(nxt) != 1:
+            return _alembic_chain()
+        at = nxt[0]
+        chain.append(at)
+    if len(chain) != len(parents):  # a revision off the chain (a down_revision naming nothing here)
+        return _alembic_chain()
+    return tuple(chain)
+
+
+def _alembic_chain() -> tuple[str, ...]:
     heads = _script().get_heads()
     if len(heads) != 1:
         raise RuntimeError(f"storage/migrations must have one head, has {heads}")
-    return str(heads[0])
+    return tuple(str(s.revision) for s in reversed(list(_script().walk_revisions())))
+
+
+def head() -> str:
+    """The newest revision: the schema of storage.models."""
+    return _chain()[-1]
 
 
 def revisions() -> list[str]:
     """Every revision, oldest first."""
-    return [str(s.revision) for s in reversed(list(_script().walk_revisions()))]
+    return list(_chain())
 
 
 def current(conn: Connection) -> str | None:

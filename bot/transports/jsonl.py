@@ -14,6 +14,9 @@ from zoneinfo import ZoneInfo
 from bot.events import Down, Event, Group, MemberJoined, MemberLeft, Message, Outgoing, Person, Rooms, Tick, Up
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# where a lone surrogate can come from in a line: itself (a str line), or a \uD800-\uDFFF escape (bytes decoded
+# as UTF-8 never hold one); a line without either needs no walk through its event
+_MAY_HOLD_SURROGATE = re.compile(r"[\ud800-\udfff]|\\u[dD][89abcdefABCDEF]")
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ def read_events(lines: Iterable[str | bytes]) -> Iterator[Event | BadLine]:
             continue
         try:
             ev = parse_event(json.loads(line))
-            if _has_lone_surrogate(ev):
+            if _MAY_HOLD_SURROGATE.search(line) is not None and _has_lone_surrogate(ev):
                 yield BadLine(n, "a string holds a lone UTF-16 surrogate (such as \\ud800), which is not valid Unicode")
                 continue
             yield ev
