@@ -108,7 +108,8 @@ async def checkin(ctx: Context, args: str) -> Reply | list[Reply]:
         # a campaign multiplies the configured points first (an integer), then the level's multiplier the
         # result, rounded down once per line: 5 points, campaign x2, level x1.25 -> floor(5 * 2 * 1.25) = 12
         res = services(ctx).checkins.check_in(member=ctx.sender, day=ctx.day, at=ctx.now, room=ctx.room, rewards=_rewards(cfg),
-                                   campaign=ctx.campaign("checkin"), scale=levels.checkin_scale(ctx.settings))
+                                   campaign=ctx.campaign("checkin"), scale=levels.checkin_scale(ctx.settings),
+                                   late=_makeup_bonuses(cfg))
     except AlreadyCheckedIn as done:
         return ctx.reply("checkin/already", streak=done.streak, total_days=done.total_days, points=done.points)
     base = next((r.points for r in res.rewards if r.kind == "checkin"), 0)
