@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -18,6 +20,15 @@ from bot.templating import Renderer
 # sent when errors/internal itself cannot be rendered
 FALLBACK_APOLOGY = "抱歉，处理你的消息时出了点问题，已记录下来，请稍后再试。"
 
+# A batch that lost a race (deadlock, serialization failure, lost connection) runs again this many times in
+# all, after a jittered pause that grows each time, before its events are tried one by one.
+BATCH_ATTEMPTS = 6
+RETRY_PAUSE = 0.02  # seconds, doubled on each retry, times a random factor in [0.5, 1.5)
+
+
+class Transient(Exception):
+    """A database error that is no event's fault (storage said so): the whole batch is rolled back and rerun."""
+
 
 class Store(Protocol):
     """What the runtime needs from storage; storage.store.Store provides it."""
@@ -25,6 +36,8 @@ class Store(Protocol):
     def transaction(self) -> Any: ...
     def savepoint(self) -> Any: ...
     def claim_event(self, event_id: str, at: Any) -> bool: ...
+    def lock_members(self, members: Sequence[str]) -> None: ...
+    def transient(self, exc: BaseException) -> bool: ...
     def see_member(self, member: str, name: str, at: Any) -> None: ...
     def see_room(self, room: str, name: str, at: Any) -> None: ...
     def see_in_room(self, room: str, member: str, at: Any) -> None: ...
@@ -73,30 +86,63 @@ class App:
     # -- batches --------------------------------------------------------------------------------
 
     async def process(self, events: Sequence[Event]) -> list[Outgoing]:
-        """Handle `events` in order inside one transaction; return what to send once it committed."""
+        """Handle `events` in order inside one transaction; return what to send once it committed.
+
+        A transient database error anywhere in the batch rolls all of it back and runs it again (a bounded
+        number of times); nothing of a failed attempt stands, so nothing of it counts or is sent.
+        """
         if not events:
             return []
-        batch = _Batch()
-        outs: list[Outgoing] = []
-        try:
-            with self.store.transaction():
-                for ev in events:
-                    outs.extend(await self._one(ev, batch))
-        except Exception:
-            self._uncount(batch)  # nothing of the batch stands, so none of it counts against a member
-            if len(events) == 1:
-                logger.exception("could not commit event {}; it was not applied", _describe(events[0]))
-                return self._apology(events[0])
-            # The commit (or something outside an event's savepoint) failed: nothing of the batch is
-            # applied, so run each event alone and let the failure stay with the event that causes it.
-            logger.exception("batch of {} events failed; retrying them one by one", len(events))
-            outs = []
-            for ev in events:
-                outs.extend(await self.process([ev]))
+        for attempt in range(1, BATCH_ATTEMPTS + 1):
+            batch = _Batch()
+            try:
+                with self.store.transaction():
+                    # member rows in one global order first: batches on overlapping members queue, not deadlock
+                    self.store.lock_members(self._members_of(events))
+                    outs: list[Outgoing] = []
+                    for ev in events:
+                        outs.extend(await self._one(ev, batch))
+            except Exception as exc:
+                self._uncount(batch)  # nothing of the batch stands, so none of it counts against a member
+                if attempt < BATCH_ATTEMPTS and (isinstance(exc, Transient) or self.store.transient(exc)):
+                    pause = RETRY_PAUSE * 2 ** (attempt - 1) * (0.5 + random.random())
+                    logger.warning("batch of {} events hit a transient database error ({}); retry {} of {} in {:.0f} ms",
+                                   len(events), _cause(exc), attempt, BATCH_ATTEMPTS - 1, pause * 1000)
+                    await asyncio.sleep(pause)
+                    continue
+                return await self._failed(events, exc)
+            self._known |= batch.seen
+            self._days |= batch.days
+            if attempt > 1:
+                logger.info("batch of {} events committed on attempt {}", len(events), attempt)
             return digest(outs)
-        self._known |= batch.seen
-        self._days |= batch.days
+        raise AssertionError("unreachable: the last attempt returns")  # pragma: no cover
+
+    async def _failed(self, events: Sequence[Event], exc: Exception) -> list[Outgoing]:
+        if len(events) == 1:
+            logger.opt(exception=exc).error("could not commit event {}; it was not applied", _describe(events[0]))
+            return self._apology(events[0])
+        # The commit (or something outside an event's savepoint) failed: nothing of the batch is
+        # applied, so run each event alone and let the failure stay with the event that causes it.
+        logger.opt(exception=exc).error("batch of {} events failed; retrying them one by one", len(events))
+        outs: list[Outgoing] = []
+        for ev in events:
+            outs.extend(await self.process([ev]))
         return digest(outs)
+
+    def _members_of(self, events: Sequence[Event]) -> list[str]:
+        """The members whose rows the batch will lock: senders, @-mentioned ones, who joins or leaves, inviters."""
+        out: set[str] = set()
+        for ev in events:
+            if isinstance(ev, Message):
+                if ev.sender != self.settings.bot.self_id and (ev.room is None or self.serves(ev.room)):
+                    out.add(ev.sender)
+                    out.update(ev.mentions)
+            elif isinstance(ev, (MemberJoined, MemberLeft)) and self.serves(ev.room):
+                out.update(p.id for p in ev.members)
+                if isinstance(ev, MemberJoined) and ev.inviter:
+                    out.add(ev.inviter)
+        return sorted(out)
 
     async def _one(self, ev: Event, batch: _Batch) -> list[Outgoing]:
         if isinstance(self.clock, ManualClock) and ev.at > self.clock.now():
@@ -236,7 +282,9 @@ class App:
                 with self.store.savepoint():
                     self.store.claim_event(key, ev.at)
                     return self._render(Reply(err.template, {"keyword": ctx.keyword, **err.data}), ctx, reply_to=ev.id)
-        except Exception:
+        except Exception as exc:
+            if self.store.transient(exc):  # no fault of the message: the batch runs again
+                raise Transient(_cause(exc)) from exc
             logger.bind(room=ev.room, member=ev.sender).exception(
                 "{!r} from {} in {} failed", ctx.keyword, ev.sender, ev.room or "private")
             return self._apology(ev)
@@ -280,7 +328,9 @@ class App:
                 if joined:
                     self._move_members(ev, batch, joined)
                 outs.extend(await self._after(ctx, reply_to=None))
-        except Exception:
+        except Exception as exc:
+            if self.store.transient(exc):
+                raise Transient(_cause(exc)) from exc
             logger.bind(room=ev.room).exception("{} event {} failed", "join" if joined else "leave", ev.id)
             return []
         return outs
@@ -308,7 +358,9 @@ class App:
                                    rooms=tuple(room for room, _name in self.store.rooms(only)))
                 outs = self._render(await func(ctx), ctx, reply_to=None, job_id=ev.job_id)
                 outs.extend(await self._after(ctx, reply_to=None))
-        except Exception:
+        except Exception as exc:
+            if self.store.transient(exc):
+                raise Transient(_cause(exc)) from exc
             logger.exception("scheduled job {} due {} failed", ev.job_id, ev.due)
             return []
         if outs:  # a run that posts nothing (no group due, nothing to say) is not news
@@ -373,6 +425,16 @@ def digest(outs: list[Outgoing]) -> list[Outgoing]:
             first[key] = len(merged)
         merged.append(o)
     return merged
+
+
+def _cause(exc: BaseException) -> str:
+    """The first line of the database's own message (no parameters: they may hold personal fields)."""
+    inner: BaseException = exc
+    while isinstance(inner, Transient) and inner.__cause__ is not None:
+        inner = inner.__cause__
+    orig = getattr(inner, "orig", None) or inner
+    first = str(orig).strip().splitlines()
+    return f"{type(orig).__name__}: {first[0] if first else ''}"
 
 
 def _describe(ev: Event) -> str:

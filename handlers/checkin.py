@@ -63,7 +63,8 @@ async def checkin(ctx: Context, args: str) -> Reply | list[Reply]:
         # result, rounded down once per line: 5 points, campaign x2, level x1.25 -> floor(5 * 2 * 1.25) = 12
         res = services(ctx).checkins.check_in(member=ctx.sender, day=ctx.day, at=ctx.now, room=ctx.room,
                                               rewards=payouts.rewards(cfg), campaign=ctx.campaign("checkin"),
-                                              scale=levels.checkin_scale(ctx.settings))
+                                              scale=levels.checkin_scale(ctx.settings),
+                                              late=payouts.makeup_bonuses(cfg))
     except AlreadyCheckedIn as done:
         return ctx.reply("checkin/already", streak=done.streak, total_days=done.total_days, points=done.points)
     tiers, after_tiers = tasks.after_checkin(ctx)  # tiers of check-in tasks this check-in reached

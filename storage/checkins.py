@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Connection, String, and_, cast, func, literal, select
 
 from storage import keys
-from storage.db import Database, loaded_date, lock_member
+from storage.db import Database, Locked, loaded_date, lock_member
 from storage.errors import AlreadyCheckedIn, InsufficientPoints, MakeupLimit, NothingToMakeUp
 from storage.ledger import Ledger, Line
 from storage.models import CHECKINS, LEDGER, MEMBERS
@@ -73,6 +73,9 @@ class Checkins:
         self._active_between = st("SELECT COUNT(*) FROM active_days WHERE day > :after AND day < :before")
         self._checkin = st("INSERT INTO checkins (member_id, day, at, room_id, streak, total_days, points, makeup) "
                            "VALUES (:member, :day, :at, :room, :streak, :total, :points, :makeup)")
+        self._has_day = st("SELECT 1 FROM checkins WHERE member_id = :member AND day = :day")
+        self._row_points = st("UPDATE checkins SET points = :points WHERE member_id = :member AND day = :day")
+        self._row_streak = st("UPDATE checkins SET streak = :streak WHERE member_id = :member AND day = :day")
         self._days = st("SELECT day FROM checkins WHERE member_id = :member AND day >= :since ORDER BY day DESC")
         self._active_days = st("SELECT day FROM active_days WHERE day >= :since AND day <= :until")
         self._makeups = st("SELECT COUNT(*) FROM checkins WHERE member_id = :member AND makeup = :yes AND at >= :since")
@@ -97,6 +100,7 @@ class Checkins:
         rewards: Callable[[int, int], Sequence[Reward]],
         campaign: str | None = None,
         scale: Callable[[int, int], int] | None = None,
+        late: Callable[[int, int, frozenset[int]], Sequence[Reward]] | None = None,
     ) -> CheckinResult:
         """Check `member` in for local `day`; `rewards(streak, total_days)` says what it pays.
 
@@ -106,14 +110,21 @@ class Checkins:
         The streak goes on when every day since the last check-in was a day the bot handled no
         event at all (it was not running). Raises AlreadyCheckedIn (nothing written) when the
         member already checked in that day.
+
+        A late check-in (for a day before the member's last one, without a check-in of its own: its message
+        came after a later day's) is credited to its day: see `_late`; `late` is what it pays beyond the base
+        line, as a makeup's `bonuses`.
         """
         db = self.db
         with db.transaction() as conn:
             locked = lock_member(conn, member)
             last = locked.last_checkin
             if last is not None and last >= day:
-                raise AlreadyCheckedIn(streak=locked.checkin_streak, total_days=locked.checkin_days,
-                                       points=locked.points)
+                if last == day or self._has_day.run(conn, member=member, day=db.day(day)).fetchone() is not None:
+                    raise AlreadyCheckedIn(streak=locked.checkin_streak, total_days=locked.checkin_days,
+                                           points=locked.points)
+                return self._late(conn, locked, day=day, at=at, room=room, rewards=rewards, late=late,
+                                  campaign=campaign, scale=scale)
             streak = locked.checkin_streak + 1 if last is not None and self._unbroken(conn, last, day) else 1
             total = locked.checkin_days + 1
             due = rewards(streak, total)
@@ -134,6 +145,48 @@ class Checkins:
                              total=total, streak=streak, day=db.day(day), paid_at=db.at(at) if lines else None)
             return CheckinResult(day=day, streak=streak, total_days=total, rewards=paid, earned=earned,
                                  points=locked.points + earned, growth=locked.growth + earned)
+
+    def _late(self, conn: Connection, locked: Locked, *, day: date, at: datetime, room: str | None,
+              rewards: Callable[[int, int], Sequence[Reward]],
+              late: Callable[[int, int, frozenset[int]], Sequence[Reward]] | None,
+              campaign: str | None, scale: Callable[[int, int], int] | None) -> CheckinResult:
+        """Credit a check-in for `day` that arrived after a later day's was committed, so the member ends as
+        if the two had come in order: the row for `day`, the base line, and, as a makeup does, every streak
+        bonus the run `day` now belongs to reached that none of its days paid, and the cumulative bonus of
+        the new total. The stored streak follows the run ending at the last check-in; last_checkin stays.
+        """
+        db, member = self.db, locked.member
+        total = locked.checkin_days + 1
+        self._checkin.run(conn, member=member, day=db.day(day), at=db.at(at), room=room, streak=0, total=total,
+                          points=0, makeup=False)
+        days = sorted(loaded_date(r[0]) for r in self._days.run(conn, member=member, since=db.day(date.min)))
+        i = days.index(day)
+        lo, hi = i, i
+        while lo > 0 and self._unbroken(conn, days[lo - 1], days[lo]):
+            lo -= 1
+        while hi + 1 < len(days) and self._unbroken(conn, days[hi], days[hi + 1]):
+            hi += 1
+        run = days[lo:hi + 1][::-1]  # newest first, as _run_ending gives it
+        streak = i - lo + 1  # the day's own streak, as an in-order check-in would have stored it
+        self._row_streak.run(conn, member=member, day=db.day(day), streak=streak)
+        base = [r for r in rewards(streak, total) if r.kind == Kind.CHECKIN]
+        extra = late(len(run), total, self._streak_bonuses_paid(conn, member, run)) if late else ()
+        due = [*base, *extra]
+        if scale is not None:
+            due = [Reward(r.kind, scale(r.points, locked.growth), r.name, r.days) for r in due]
+        paid = tuple(r for r in due if r.points > 0)
+        earned = sum(r.points for r in paid)
+        key = keys.checkin(day, member)
+        lines = [Line(r.points, r.kind, key if r.kind == Kind.CHECKIN else keys.late_checkin_bonus(day, member, r.kind, r.days),
+                      growth_delta=r.points, room=room, detail=r.name, campaign=campaign) for r in paid]
+        if lines:
+            self.ledger.append(conn, locked, lines, at, move_balance=False)
+        self._row_points.run(conn, member=member, day=db.day(day), points=earned)
+        current = hi - lo + 1 if days[hi] == locked.last_checkin else locked.checkin_streak
+        self._member.run(conn, id=member, points=locked.points + earned, growth=locked.growth + earned, total=total,
+                         streak=current, day=db.day(locked.last_checkin), paid_at=db.at(at) if lines else None)
+        return CheckinResult(day=day, streak=streak, total_days=total, rewards=paid, earned=earned,
+                             points=locked.points + earned, growth=locked.growth + earned)
 
     def makeup(
         self,
@@ -224,7 +277,10 @@ class Checkins:
             if key.startswith("checkin:"):
                 d = _day(key[len("checkin:"):][:10])
                 if d in days and key.startswith(keys.checkin(d, member) + ":"):
-                    out.add(streaks.get(d, 0))
+                    tail = key.rsplit(":", 1)[1]
+                    # a late check-in's bonus names its day count (keys.late_checkin_bonus), an in-order one's
+                    # is its row's streak
+                    out.add(int(tail[1:]) if tail.startswith("d") else streaks.get(d, 0))
             elif key.startswith(made_up):
                 d = _day(key[len(made_up):][:10])
                 if d in days:

@@ -13,7 +13,7 @@ import itertools
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -25,13 +25,14 @@ from zoneinfo import ZoneInfo
 from loguru import logger
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from storage import models  # noqa: F401  (registers the tables)
 from storage.codecs import loaded_date, loaded_datetime, stored_date, stored_datetime
 
 __all__ = ["Database", "Locked", "Statement", "close_all", "dialect_insert", "loaded_date", "loaded_datetime",
-           "lock_member", "make_engine", "open_readonly", "stored_date", "stored_datetime"]
+           "lock_member", "lock_members", "make_engine", "open_readonly", "stored_date", "stored_datetime", "transient"]
 
 # every engine this process made, so a process that ends without running the interpreter's teardown
 # (run_bot's fast exit) can still close each connection, and so let SQLite checkpoint its WAL
@@ -239,6 +240,69 @@ def lock_member(conn: Connection, member: str) -> Locked:
         raise LookupError(f"unknown member {member}: call see_member first")
     last = None if row[4] is None else loaded_date(row[4])
     return Locked(member, int(row[0]), int(row[1]), int(row[2]), int(row[3]), last)
+
+
+def lock_members(conn: Connection, members: Sequence[str]) -> None:
+    """Lock the rows of those of `members` that exist, in id order (PostgreSQL; SQLite holds the write lock).
+
+    Every batch that takes its member rows here, before anything else, takes them in one global order:
+    two processes on overlapping members wait for each other instead of deadlocking.
+    """
+    if conn.dialect.name == "sqlite" or not members:
+        return
+    stmt = _lock_statements.get("many")
+    if stmt is None:
+        stmt = _lock_statements["many"] = Statement(
+            "SELECT id FROM members WHERE id = ANY(:ids) ORDER BY id FOR UPDATE", conn.dialect)
+    stmt.run(conn, ids=sorted(set(members))).fetchall()
+
+
+# SQLSTATEs that say "this transaction lost a race or its connection; the same work may succeed again":
+# class 40 (serialization failure, deadlock), 08 (connection exception), 55P03 (lock not available),
+# 57P01-57P03 (the server is shutting down or restarting)
+_TRANSIENT_STATES = ("40", "08")
+_TRANSIENT_CODES = frozenset({"55P03", "57P01", "57P02", "57P03"})
+
+
+def transient(exc: BaseException) -> bool:
+    """Is `exc` (or what it was raised from) a database error that retrying the whole transaction can cure?
+
+    A deadlock or serialization failure on PostgreSQL, a lost connection, SQLite's "database is locked"
+    after the busy timeout. Refusals, constraint violations and bugs are not: they fail again.
+    """
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, DBAPIError):
+            if e.connection_invalidated:
+                return True
+            if e.orig is not None and _transient_driver_error(e.orig):
+                return True
+        elif _transient_driver_error(e):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def _transient_driver_error(e: BaseException) -> bool:
+    if isinstance(e, sqlite3.OperationalError):
+        code = getattr(e, "sqlite_errorcode", None)
+        return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in str(e)
+    if type(e).__module__.split(".")[0] != "psycopg":
+        return False
+    state = getattr(e, "sqlstate", None)
+    if state is None:  # a psycopg OperationalError with no SQLSTATE: the connection broke
+        return type(e).__name__ in ("OperationalError", "InterfaceError") or _is_psycopg_operational(e)
+    return state[:2] in _TRANSIENT_STATES or state in _TRANSIENT_CODES
+
+
+def _is_psycopg_operational(e: BaseException) -> bool:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is in requirements.txt
+        return False
+    return isinstance(e, psycopg.OperationalError)
 
 
 # -- the database ----------------------------------------------------------------------------------

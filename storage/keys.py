@@ -15,6 +15,11 @@ def checkin_bonus(base: str, kind: str, line: int) -> str:
     return f"{base}:{kind}:{line}"
 
 
+def late_checkin_bonus(day: date, member: str, kind: str, days: int) -> str:
+    """A bonus a late check-in of `day` paid (one that came after a later day's): the bonus of `days` days."""
+    return f"{checkin(day, member)}:{kind}:d{days}"
+
+
 def makeup(member: str, day: date) -> str:
     return f"makeup:{member}:{day.isoformat()}"
 

@@ -14,7 +14,7 @@ from storage import invites
 from storage.boards import Boards
 from storage.checkins import Checkins
 from storage.conversations import Conversations, Pending
-from storage.db import Database
+from storage.db import Database, lock_members, transient
 from storage.expiry import Lots, Policy
 from storage.growth import Growth
 from storage.inbox import Accepted, Inbox, OutLog
@@ -44,6 +44,13 @@ class Store:
 
     def claim_event(self, event_id: str, at: datetime) -> bool:
         return self.presence.claim_event(event_id, at)
+
+    def lock_members(self, members: Sequence[str]) -> None:
+        with self.db.transaction() as conn:
+            lock_members(conn, members)
+
+    def transient(self, exc: BaseException) -> bool:
+        return transient(exc)
 
     def see_member(self, member: str, name: str, at: datetime) -> None:
         self.presence.see_member(member, name, at)

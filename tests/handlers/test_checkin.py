@@ -193,3 +193,41 @@ async def test_checkin_is_off_when_its_section_is_left_out(make_chat) -> None:  
     help_text = (await bot.say("帮助", as_="alice")).text
     assert "「签到」" not in help_text and "「积分」" in help_text
     assert bot.entries() == []
+
+
+async def test_a_late_check_in_is_credited_to_its_own_day_as_if_it_had_come_in_order(db_url: str, make_chat) -> None:  # type: ignore[no-untyped-def]
+    """Day 2's 签到 reaches the bot after day 3's was committed (another process, a connector's backlog): it is
+    paid for day 2, the streak bonus the repaired run reached is paid once, and the member ends exactly where
+    the same messages in order leave them."""
+    times = ["2026-11-23 09:00", "2026-11-24 23:00", "2026-11-25 08:00"]
+    in_order = make_chat(config(schedule=[]), start="2026-11-23 07:00", url=db_url if "sqlite" in db_url else None)
+    for t in times:
+        assert "签到成功" in (await in_order.say("签到", as_="alice", at=sh(t))).text
+
+    # replies one by one (no merging), and a late message's answer still goes out (it is hours old)
+    late = make_chat({**config(schedule=[]), "outbox": {"coalesce_seconds": 0, "give_up_seconds": 86400}},
+                     start="2026-11-23 07:00", url=None if "sqlite" in db_url else db_url)
+    assert "签到成功" in (await late.say("签到", as_="alice", at=sh(times[0]))).text
+    await late.tick(sh("2026-11-24 08:00"))  # the bot ran on day 2: a gap there would break the streak
+    d3, d2 = (late.message("签到", as_="alice", at=sh(t)) for t in (times[2], times[1]))
+    r = await late.feed(d3, d2)
+    by_id = {o.reply_to: o.text for o in r}
+    assert "连续签到 1 天" in by_id[d3.id]  # day 2 is not there yet
+    assert "签到成功！获得 15 积分" in by_id[d2.id] and "连续签到3天奖励 +10" in by_id[d2.id]
+    assert "连续签到 2 天" in by_id[d2.id] and "累计签到 3 天" in by_id[d2.id]
+    again = await late.say("签到", as_="alice", at=sh("2026-11-25 20:00"))  # today's second: refused as ever
+    assert "今天已经签到过啦" in again.text and "连续签到 3 天" in again.text
+
+    assert late.balance("alice") == in_order.balance("alice") == 25
+    assert late.growth("alice") == in_order.growth("alice")
+    for bot in (in_order, late):
+        m = bot.ledger.member("alice")
+        assert (m.checkin_streak, m.checkin_days, str(m.last_checkin)) == (3, 3, "2026-11-25")
+    # both go on in step: day 7 of the run pays the 7-day bonus in each, once
+    for d in ("2026-11-26", "2026-11-27", "2026-11-28", "2026-11-29"):
+        a = await in_order.say("签到", as_="alice", at=sh(f"{d} 09:00"))
+        b = await late.say("签到", as_="alice", at=sh(f"{d} 09:00"))
+        assert a.text == b.text
+    assert "连续签到7天奖励 +30" in b.text
+    assert late.balance("alice") == in_order.balance("alice")
+    assert ("checkin:2026-11-24:alice:checkin_streak:d3", 10) in [(e.key, e.delta) for e in late.entries("alice")]

@@ -1,0 +1,138 @@
+"""签到 on PostgreSQL: `run_bot.py replay` beside raw psycopg single-row commits, one process and four.
+
+    .venv/bin/python bench/bench_pg.py                    # 2,000 check-ins (200 members x 10 days)
+    .venv/bin/python bench/bench_pg.py --members 400 --days 10
+
+raw psycopg: per check-in one INSERT of a ledger-like row and one UPDATE of a balance, each pair committed on
+its own (the floor a bot without group commit would stand on). replay, 1 process: the check-ins of every
+member through `run_bot.py replay` on a fresh database. replay, 4 processes: the members split in four
+disjoint quarters, one file each, replayed at once on one fresh database. Replay rates leave out start-up
+(imports, template checks, opening the database): each replay is timed against an empty replay started the
+same way in the same run. Prints the rates and the ratios (replay / raw, four / one). Databases t_pg_bench_*
+are dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+SH = ZoneInfo("Asia/Shanghai")
+CONFIG = """\
+[bot]
+admins = ["op"]
+[checkin]
+points = 5
+consecutive = [{days = 3, bonus = 10}, {days = 7, bonus = 30}]
+"""
+
+
+def events(members: list[str], days: int) -> str:
+    lines = []
+    for d in range(days):
+        day = date(2026, 11, 1) + timedelta(days=d)
+        for i, m in enumerate(members):
+            at = datetime(day.year, day.month, day.day, 8, tzinfo=SH) + timedelta(seconds=i)
+            lines.append(json.dumps({"type": "message", "id": f"b{d}-{m}", "at": at.isoformat(), "room": f"r{i % 20}",
+                                     "room_name": "群", "from": m, "name": m, "text": "签到", "mentions": []}))
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--members", type=int, default=200)
+    ap.add_argument("--days", type=int, default=10)
+    ap.add_argument("--server", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    a = ap.parse_args()
+    admin = create_engine(a.server, isolation_level="AUTOCOMMIT")
+    base = a.server.rsplit("/", 1)[0]
+    made: list[str] = []
+
+    def fresh(name: str) -> str:
+        with admin.connect() as c:
+            c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            c.execute(text(f"CREATE DATABASE {name}"))
+        made.append(name)
+        return f"{base}/{name}"
+
+    members = [f"w{i:05d}" for i in range(a.members)]
+    n = a.members * a.days
+    with tempfile.TemporaryDirectory(prefix="bench_pg_") as d:
+        tmp = Path(d)
+        config = tmp / "bench.toml"
+        config.write_text(CONFIG, encoding="utf-8")
+        whole = tmp / "all.jsonl"
+        whole.write_text(events(members, a.days), encoding="utf-8")
+        quarters = []
+        for q in range(4):
+            f = tmp / f"q{q}.jsonl"
+            f.write_text(events(members[q::4], a.days), encoding="utf-8")
+            quarters.append(f)
+        empty = tmp / "empty.jsonl"
+        empty.write_text("", encoding="utf-8")
+
+        def run(files: list[Path], url: str) -> float:
+            cmd = [sys.executable, str(ROOT / "run_bot.py"), "replay"]
+            t0 = time.monotonic()
+            procs = [subprocess.Popen([*cmd, str(f), "--config", str(config), "--db", url], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, cwd=ROOT) for f in files]
+            assert all(p.wait() == 0 for p in procs)
+            return time.monotonic() - t0
+
+        try:
+            # raw psycopg: a ledger row and a balance, one commit each
+            raw_url = fresh("t_pg_bench_raw").replace("postgresql+psycopg", "postgresql")
+            with psycopg.connect(raw_url) as con:
+                con.execute("CREATE TABLE led (id bigserial PRIMARY KEY, member text, delta int, key text UNIQUE, "
+                            "at timestamptz)")
+                con.execute("CREATE TABLE bal (member text PRIMARY KEY, points int)")
+                con.execute("INSERT INTO bal SELECT unnest(%s::text[]), 0", (members,))
+                con.commit()
+                t0 = time.monotonic()
+                for d_ in range(a.days):
+                    for m in members:
+                        con.execute("INSERT INTO led (member, delta, key, at) VALUES (%s, 5, %s, now())",
+                                    (m, f"checkin:{d_}:{m}"))
+                        con.execute("UPDATE bal SET points = points + 5 WHERE member = %s", (m,))
+                        con.commit()
+                raw = n / (time.monotonic() - t0)
+            one_url = fresh("t_pg_bench_one")
+            assert subprocess.run([sys.executable, str(ROOT / "run_bot.py"), "migrate", "--config", str(config),
+                                   "--db", one_url], capture_output=True, cwd=ROOT).returncode == 0
+            start1 = run([empty], one_url)
+            one = n / max(run([whole], one_url) - start1, 1e-6)
+            four_url = fresh("t_pg_bench_four")
+            assert subprocess.run([sys.executable, str(ROOT / "run_bot.py"), "migrate", "--config", str(config),
+                                   "--db", four_url], capture_output=True, cwd=ROOT).returncode == 0
+            start4 = run([empty] * 4, four_url)
+            four = n / max(run(quarters, four_url) - start4, 1e-6)
+            eng = create_engine(four_url)
+            with eng.connect() as c:
+                rows = c.execute(text("SELECT count(*) FROM checkins")).scalar()
+            eng.dispose()
+            assert rows == n, f"4 processes wrote {rows} check-ins, not {n}"
+        finally:
+            with admin.connect() as c:
+                for name in made:
+                    c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            admin.dispose()
+    print(f"{n} check-ins ({a.members} members x {a.days} days), PostgreSQL")
+    print(f"  raw psycopg single-row commits: {raw:,.0f}/s")
+    print(f"  replay, 1 process:  {one:,.0f}/s  ({one / raw:.2f}x raw)   start-up {start1:.1f} s left out")
+    print(f"  replay, 4 processes on disjoint members: {four:,.0f}/s  ({four / one:.2f}x one)   start-up {start4:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
