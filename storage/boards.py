@@ -13,11 +13,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, exists, func, insert, select
+from sqlalchemy import Connection, and_, delete, exists, func, insert, literal, select, text
 
-from storage.db import Database, Locked
+from storage.db import Database, Locked, Statement
 from storage.ledger import Entry, Ledger, MemberView
-from storage.models import CHECKINS, LEDGER, MEMBERS, PERIOD_SUMS, ROOM_MEMBERS
+from storage.models import BOARD_COUNTS, CHECKINS, LEDGER, MEMBERS, PERIOD_SUMS, ROOM_MEMBERS
+from storage.presence import Presence
 from storage.vocabulary import Kind
 
 PERIODS = ("all", "week", "month")
@@ -59,13 +60,18 @@ def _counted_at(conn: Connection) -> Iterator[tuple[str, int, datetime]]:
         yield e.member_id, int(e.growth_delta), e.undone_at if e.undone_at is not None else e.at
 
 
-def _listed(member_col: Any, exclude: Sequence[str], room: str | None) -> list[Any]:
-    """Who may appear: not excluded (admins), and still in some group (or in `room`)."""
+def _in_room(member_col: Any, room: str | None) -> Any:
+    """The member is in `room` now (in some served group when None): one index probe (ix_room_members_member, or the key)."""
     RM = ROOM_MEMBERS
     where = [RM.c.member_id == member_col, RM.c.active.is_(True)]
     if room is not None:
         where.append(RM.c.room_id == room)
-    conds = [exists().where(and_(*where))]
+    return exists().where(and_(*where))
+
+
+def _listed(member_col: Any, exclude: Sequence[str], room: str | None) -> list[Any]:
+    """Who may appear: not excluded (admins), and still in some group (or in `room`)."""
+    conds = [_in_room(member_col, room)]
     if exclude:
         conds.append(member_col.not_in(list(exclude)))
     return conds
@@ -80,38 +86,136 @@ def _scores(period: str | None) -> tuple[Any, Any, Any, list[Any]]:
     return j, PS.c.points, PS.c.reached_at, [PS.c.period == period]
 
 
-class Boards:
-    """周榜/月榜/总榜 reads; keeps the period sums through a ledger entry hook (and audits them)."""
+# A room smaller than this share of the company-wide board is read from its members (sorted whole), a larger
+# one by walking the company-wide order and probing membership: each costs at most ~1/SMALL_ROOM of the board.
+SMALL_ROOM = 40
 
-    def __init__(self, ledger: Ledger, tz: ZoneInfo) -> None:
+# One upsert of a member's score moves on every board they are listed on: `VALUES` holds (board, score, ±1)
+# for the boards that moved, the cross join puts each on the company-wide board (when in some group) and
+# on every group they are in. {values} is filled per row count (statements cached).
+_COUNT_SQL = (
+    "INSERT INTO board_counts (board, room, score, n) "
+    "SELECT v.column1, r.room, CAST(v.column2 AS INTEGER), CAST(v.column3 AS INTEGER) FROM (VALUES {values}) AS v "
+    "CROSS JOIN (SELECT room_id AS room FROM room_members WHERE member_id = :member AND active = :yes "
+    "UNION ALL SELECT '' AS room WHERE EXISTS "
+    "(SELECT 1 FROM room_members WHERE member_id = :member AND active = :yes)) AS r "
+    "WHERE 1 = 1 ON CONFLICT (board, room, score) DO UPDATE SET n = board_counts.n + excluded.n")
+_MOVE_SQL = ("INSERT INTO board_counts (board, room, score, n) VALUES (:board, :room, :score, :n) "
+             "ON CONFLICT (board, room, score) DO UPDATE SET n = board_counts.n + excluded.n")
+
+# What board_counts must hold, from the members, period sums and groups themselves (audit, rebuild).
+_EXPECTED_SQL = """
+SELECT 'all' AS board, '' AS room, m.points AS score, COUNT(*) AS n FROM members m
+ WHERE m.points > 0 AND EXISTS (SELECT 1 FROM room_members rm WHERE rm.member_id = m.id AND rm.active = :yes)
+ GROUP BY m.points
+UNION ALL
+SELECT 'all', rm.room_id, m.points, COUNT(*) FROM room_members rm JOIN members m ON m.id = rm.member_id
+ WHERE rm.active = :yes AND m.points > 0 GROUP BY rm.room_id, m.points
+UNION ALL
+SELECT ps.period, '', ps.points, COUNT(*) FROM period_sums ps
+ WHERE ps.points > 0 AND EXISTS (SELECT 1 FROM room_members rm WHERE rm.member_id = ps.member_id AND rm.active = :yes)
+ GROUP BY ps.period, ps.points
+UNION ALL
+SELECT ps.period, rm.room_id, ps.points, COUNT(*) FROM room_members rm JOIN period_sums ps ON ps.member_id = rm.member_id
+ WHERE rm.active = :yes AND ps.points > 0 GROUP BY ps.period, rm.room_id, ps.points
+"""
+
+
+def rebuild_counts(conn: Connection) -> int:
+    """Write board_counts afresh from members, period sums and groups (after a bulk write beside the hooks); rows."""
+    conn.execute(delete(BOARD_COUNTS))
+    conn.execute(text(f"INSERT INTO board_counts (board, room, score, n) {_EXPECTED_SQL}"), {"yes": True})
+    return int(conn.execute(select(func.count()).select_from(BOARD_COUNTS)).scalar_one())
+
+
+Moves = dict[tuple[str, int], int]
+
+
+def _move(moves: Moves, board: str, old: int, new: int) -> None:
+    """A member's score on `board` went from `old` to `new`: one fewer at old, one more at new (above zero only)."""
+    if old == new:
+        return
+    if old > 0:
+        moves[(board, old)] = moves.get((board, old), 0) - 1
+    if new > 0:
+        moves[(board, new)] = moves.get((board, new), 0) + 1
+
+
+class Boards:
+    """周榜/月榜/总榜 reads; keeps the period sums and the board counts through a ledger entry hook (and audits them)."""
+
+    def __init__(self, ledger: Ledger, tz: ZoneInfo, presence: Presence) -> None:
         self.db: Database = ledger.db
         self.tz = tz  # local weeks and months of the period sums
-        # both periods in one statement: the check-in hot path pays one round trip for the boards
+        # both periods in one statement: the check-in hot path pays one round trip for the boards; RETURNING
+        # gives the new sums, so the board counts know where the member moved from without another read
         self._add = self.db.statement(
             "INSERT INTO period_sums (period, member_id, points, reached_at) "
             "VALUES (:week, :member, :points, :at), (:month, :member, :points, :at) "
             "ON CONFLICT (period, member_id) DO UPDATE SET points = period_sums.points + excluded.points, "
-            "reached_at = excluded.reached_at")
+            "reached_at = excluded.reached_at RETURNING period, points")
         # a 撤销 leaves reached_at alone: the member did not reach the lower sum at the time of the undo
         self._undo = self.db.statement(
             "INSERT INTO period_sums (period, member_id, points, reached_at) "
             "VALUES (:week, :member, :points, :at), (:month, :member, :points, :at) "
-            "ON CONFLICT (period, member_id) DO UPDATE SET points = period_sums.points + excluded.points")
+            "ON CONFLICT (period, member_id) DO UPDATE SET points = period_sums.points + excluded.points "
+            "RETURNING period, points")
+        self._counts: dict[int, Statement] = {}
         ledger.entry_hooks.append(self._entries)
         ledger.audits.append(self.audit)
+        presence.moves.append(self.moved)
+
+    # -- keeping the counts -----------------------------------------------------------------------
 
     def _entries(self, conn: Connection, locked: Locked, entries: Sequence[Entry]) -> None:
+        moves: Moves = {}
+        _move(moves, "all", locked.points, locked.points + sum(e.delta for e in entries))
         grown = sum(e.growth_delta for e in entries if not _undoes(e))
         if grown:
             at = entries[-1].at
             week, month = periods(at.astimezone(self.tz).date())
-            self._add.run(conn, week=week, month=month, member=locked.member, points=grown, at=self.db.at(at))
+            for period, points in self._add.run(conn, week=week, month=month, member=locked.member, points=grown,
+                                                at=self.db.at(at)).fetchall():
+                _move(moves, str(period), int(points) - grown, int(points))
         for e in entries:
             if e.growth_delta and _undoes(e):
                 when = conn.execute(select(LEDGER.c.at).where(LEDGER.c.id == e.reverses)).scalar_one()
                 week, month = periods(when.astimezone(self.tz).date())
-                self._undo.run(conn, week=week, month=month, member=locked.member, points=e.growth_delta,
-                               at=self.db.at(when))
+                for period, points in self._undo.run(conn, week=week, month=month, member=locked.member,
+                                                     points=e.growth_delta, at=self.db.at(when)).fetchall():
+                    _move(moves, str(period), int(points) - e.growth_delta, int(points))
+        self._count(conn, locked.member, moves)
+
+    def _count(self, conn: Connection, member: str, moves: Moves) -> None:
+        rows = [(board, score, n) for (board, score), n in moves.items() if n]
+        if not rows:
+            return
+        stmt = self._counts.get(len(rows))
+        if stmt is None:
+            values = ", ".join(f"(:b{i}, :s{i}, :n{i})" for i in range(len(rows)))
+            stmt = self._counts[len(rows)] = self.db.statement(_COUNT_SQL.format(values=values))
+        params: dict[str, Any] = {"member": member, "yes": True}
+        for i, (board, score, n) in enumerate(rows):
+            params[f"b{i}"], params[f"s{i}"], params[f"n{i}"] = board, score, n
+        stmt.run(conn, **params)
+
+    def moved(self, conn: Connection, room: str, member: str, joined: bool) -> None:
+        """A presence hook: `member` joined (or left) `room`; their scores come onto (or leave) its boards, and
+        the company-wide ones when this was their first group (or their last)."""
+        M, PS, RM = MEMBERS, PERIOD_SUMS, ROOM_MEMBERS
+        scores = [("all", int(conn.execute(select(M.c.points).where(M.c.id == member)).scalar_one()))]
+        scores += [(r.period, int(r.points)) for r in conn.execute(
+            select(PS.c.period, PS.c.points).where(PS.c.member_id == member, PS.c.points > 0))]
+        scores = [(board, score) for board, score in scores if score > 0]
+        if not scores:
+            return
+        groups = conn.execute(select(func.count()).select_from(RM).where(RM.c.member_id == member,
+                                                                         RM.c.active.is_(True))).scalar_one()
+        rooms = [room, ""] if groups == (1 if joined else 0) else [room]
+        sign = 1 if joined else -1
+        conn.execute(text(_MOVE_SQL), [{"board": b, "room": r, "score": s, "n": sign} for b, s in scores for r in rooms])
+
+    # -- reading ------------------------------------------------------------------------------------
 
     def top(self, n: int, *, period: str | None = None, exclude: Sequence[str] = (),
             room: str | None = None) -> list[BoardRow]:
@@ -119,27 +223,50 @@ class Boards:
 
         Ties go to whoever reached the score first.
         """
-        M = MEMBERS
+        M, RM = MEMBERS, ROOM_MEMBERS
         src, pts, reached, conds = _scores(period)
-        q = (select(M.c.id, M.c.name, pts.label("points")).select_from(src)
-             .where(*conds, pts > 0, *_listed(M.c.id, exclude, room))
-             .order_by(pts.desc(), reached.asc(), M.c.id).limit(n))
+        order = [pts.desc(), reached.asc(), M.c.id]
         with self.db.reading() as conn:
+            if room is not None and self._small(conn, period or "all", room):
+                # from the group's own members: `+ 0` keeps SQLite from walking the whole board's index instead
+                src = src.join(RM, and_(RM.c.member_id == M.c.id, RM.c.room_id == room, RM.c.active.is_(True)))
+                where = [*conds, pts > 0, *([M.c.id.not_in(list(exclude))] if exclude else [])]
+                order = [(pts + 0).desc(), reached.asc(), M.c.id]
+            else:
+                where = [*conds, pts > 0, *_listed(M.c.id, exclude, room)]
+            q = select(M.c.id, M.c.name, pts.label("points")).select_from(src).where(*where).order_by(*order).limit(n)
             return [BoardRow(r.id, r.name, int(r.points)) for r in conn.execute(q)]
+
+    def _small(self, conn: Connection, board: str, room: str) -> bool:
+        """Whether `room` lists few of the board's members (read from the counts, O(distinct scores))."""
+        BC = BOARD_COUNTS
+        q = (select(BC.c.room, func.sum(BC.c.n)).where(BC.c.board == board, BC.c.room.in_(["", room]))
+             .group_by(BC.c.room))
+        sizes = {r[0]: int(r[1] or 0) for r in conn.execute(q)}
+        return sizes.get(room, 0) * SMALL_ROOM < sizes.get("", 0)
 
     def standing(self, member: str, *, period: str | None = None, exclude: Sequence[str] = (),
                  room: str | None = None) -> tuple[int | None, int]:
-        """(rank, score) of `member` on a board; rank None when the score is zero or less or they are not listed."""
-        M = MEMBERS
+        """(rank, score) of `member` on a board; rank None when the score is zero or less or they are not listed.
+
+        Equal scores share a rank: 1 + the listed members with a strictly higher score, read from the board
+        counts (the excluded staff, counted there like anyone, are taken back out one by one).
+        """
+        M, BC = MEMBERS, BOARD_COUNTS
         src, pts, _reached, conds = _scores(period)
         with self.db.reading() as conn:
             mine = conn.execute(select(pts).select_from(src).where(*conds, M.c.id == member)).scalar()
             score = int(mine or 0)
-            listed = conn.execute(select(M.c.id).where(M.c.id == member, *_listed(M.c.id, exclude, room))).first()
-            if score <= 0 or listed is None:
+            if score <= 0 or member in exclude:
                 return None, score
-            ahead = conn.execute(select(func.count()).select_from(src)
-                                 .where(*conds, pts > score, *_listed(M.c.id, exclude, room))).scalar_one()
+            if conn.execute(select(_in_room(literal(member), room))).scalar() is not True:
+                return None, score
+            ahead = conn.execute(select(func.coalesce(func.sum(BC.c.n), 0)).where(
+                BC.c.board == (period or "all"), BC.c.room == (room or ""), BC.c.score > score)).scalar_one()
+            if exclude:
+                staff = conn.execute(select(func.count()).select_from(src).where(
+                    *conds, M.c.id.in_(list(exclude)), pts > score, _in_room(M.c.id, room))).scalar_one()
+                ahead -= staff
             return int(ahead) + 1, score
 
     def top_members(self, n: int, exclude: Sequence[str] = ()) -> list[MemberView]:
@@ -192,6 +319,21 @@ class Boards:
             if r.points != expect:
                 problems.append(f"member {r.member_id}: {r.period} sum {r.points} != ledger growth {expect}")
         problems += [f"member {m}: {p} has ledger growth {v} but no period sum" for (p, m), v in want.items() if v]
+        return problems + self.audit_counts(conn)
+
+    @staticmethod
+    def audit_counts(conn: Connection) -> list[str]:
+        """Breaches of: board_counts holds, for every board, group and score, the members listed there with it."""
+        BC = BOARD_COUNTS
+        want = {(r.board, r.room, int(r.score)): int(r.n) for r in conn.execute(text(_EXPECTED_SQL), {"yes": True})}
+        problems = []
+        for r in conn.execute(select(BC.c.board, BC.c.room, BC.c.score, BC.c.n)):
+            expect = want.pop((r.board, r.room, int(r.score)), 0)
+            if r.n != expect:
+                problems.append(f"board counts: {_where(r.board, r.room)} score {r.score} counts {r.n} members, "
+                                f"{expect} listed hold it")
+        problems += [f"board counts: {_where(b, room)} score {s} has no count, {n} listed hold it"
+                     for (b, room, s), n in sorted(want.items())]
         return problems
 
     def backfill(self) -> int:
@@ -209,4 +351,9 @@ class Boards:
             if sums:
                 conn.execute(insert(PS), [{"period": p, "member_id": m, "points": v[0], "reached_at": v[1]}
                                           for (p, m), v in sums.items()])
+                rebuild_counts(conn)
             return len(sums)
+
+
+def _where(board: str, room: str) -> str:
+    return f"{board} in group {room}" if room else f"{board} (all groups)"
