@@ -72,7 +72,9 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
     renderer = Renderer(templates)
     renderer.check_samples(SAMPLES, BASE)  # compiles every template, and renders each on its sample data
     tz = settings.bot.tz
-    st = Storage.open(make_engine(settings.storage.url, tz=tz), tz, _policy(settings))  # the schema at head
+    engine = make_engine(settings.storage.url, tz=tz, cache_mb=settings.storage.cache_mb,
+                         mmap_mb=settings.storage.mmap_mb)
+    st = Storage.open(engine, tz, _policy(settings))  # the schema at head
     clock = clock or Clock(tz)
     if settings.mall is not None:  # the catalogue into the database by sku; stock and sales stay as they are
         for note in st.mall.sync(settings.mall.items, clock.now()):

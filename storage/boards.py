@@ -7,13 +7,13 @@ task clawback) happen when they happen and count in their own period.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, delete, exists, func, insert, literal, select, text
+from sqlalchemy import Connection, and_, delete, func, insert, select, text
 
 from storage.db import Database, Locked, Statement
 from storage.ledger import Entry, Ledger, MemberView
@@ -58,32 +58,6 @@ def _counted_at(conn: Connection) -> Iterator[tuple[str, int, datetime]]:
          .where(L.c.growth_delta != 0).order_by(L.c.id))
     for e in conn.execute(q):
         yield e.member_id, int(e.growth_delta), e.undone_at if e.undone_at is not None else e.at
-
-
-def _in_room(member_col: Any, room: str | None) -> Any:
-    """The member is in `room` now (in some served group when None): one index probe (ix_room_members_member, or the key)."""
-    RM = ROOM_MEMBERS
-    where = [RM.c.member_id == member_col, RM.c.active.is_(True)]
-    if room is not None:
-        where.append(RM.c.room_id == room)
-    return exists().where(and_(*where))
-
-
-def _listed(member_col: Any, exclude: Sequence[str], room: str | None) -> list[Any]:
-    """Who may appear: not excluded (admins), and still in some group (or in `room`)."""
-    conds = [_in_room(member_col, room)]
-    if exclude:
-        conds.append(member_col.not_in(list(exclude)))
-    return conds
-
-
-def _scores(period: str | None) -> tuple[Any, Any, Any, list[Any]]:
-    """(from clause, points column, reached-at column, which rows) for the all-time board or a period."""
-    M, PS = MEMBERS, PERIOD_SUMS
-    if period is None:
-        return M, M.c.points, M.c.points_at, []
-    j = PS.join(M, M.c.id == PS.c.member_id)
-    return j, PS.c.points, PS.c.reached_at, [PS.c.period == period]
 
 
 # A room smaller than this share of the company-wide board is read from its members (sorted whole), a larger
@@ -141,6 +115,66 @@ def _move(moves: Moves, board: str, old: int, new: int) -> None:
         moves[(board, new)] = moves.get((board, new), 0) + 1
 
 
+def _params(period: str | None, exclude: Sequence[str], room: str | None, **more: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {"yes": True, "board": period or "all", "room": room or "", **more}
+    if period is not None:
+        params["period"] = period
+    for i, x in enumerate(exclude):
+        params[f"x{i}"] = x
+    return params
+
+
+def _score_sql(period: bool) -> tuple[str, str, str]:
+    """(from, score, reached) of the all-time board (members m) or a period's (period_sums ps joined to m)."""
+    if period:
+        return ("period_sums ps JOIN members m ON m.id = ps.member_id", "ps.points", "ps.reached_at")
+    return "members m", "m.points", "m.points_at"
+
+
+def _listed_sql(room: bool) -> str:
+    return ("EXISTS (SELECT 1 FROM room_members rm WHERE rm.member_id = m.id AND rm.active = :yes"
+            + (" AND rm.room_id = :room)" if room else ")"))
+
+
+def _staff_sql(excluded: int, op: str = "NOT IN") -> str:
+    return f"m.id {op} ({', '.join(f':x{i}' for i in range(excluded))})" if excluded else ""
+
+
+def _top_sql(period: bool, room: bool, small: bool, excluded: int) -> str:
+    src, pts, reached = _score_sql(period)
+    where = ["ps.period = :period"] if period else []
+    where.append(f"{pts} > 0")
+    if excluded:
+        where.append(_staff_sql(excluded))
+    if small:
+        # from the group's own members, sorted whole: `+ 0` keeps SQLite from walking the board's index instead
+        src = f"room_members rm JOIN {src} ON m.id = rm.member_id"
+        where += ["rm.room_id = :room", "rm.active = :yes"]
+        order = f"{pts} + 0 DESC, {reached}, m.id"
+    else:  # down the board's index, each candidate probed for membership (ix_room_members_member or the key)
+        where.append(_listed_sql(room))
+        order = f"{pts} DESC, {reached}, m.id"
+    return f"SELECT m.id, m.name, {pts} FROM {src} WHERE {' AND '.join(where)} ORDER BY {order} LIMIT :n"
+
+
+def _mine_sql(period: bool, room: bool) -> str:
+    src, pts, _reached = _score_sql(period)
+    where = "ps.period = :period AND ps.member_id = :member" if period else "m.id = :member"
+    return f"SELECT {pts}, {_listed_sql(room)} FROM {src} WHERE {where}"
+
+
+def _ahead_sql(period: bool, room: bool, excluded: int) -> str:
+    """The listed members above :score: the board counts above it, less the staff above it (counted there too)."""
+    counted = ("SELECT COALESCE(SUM(n), 0) FROM board_counts "
+               "WHERE board = :board AND room = :room AND score > :score")
+    if not excluded:
+        return counted
+    src, pts, _reached = _score_sql(period)
+    where = (["ps.period = :period"] if period else []) + [_staff_sql(excluded, "IN"), f"{pts} > :score",
+                                                           _listed_sql(room)]
+    return f"SELECT ({counted}) - (SELECT COUNT(*) FROM {src} WHERE {' AND '.join(where)})"
+
+
 class Boards:
     """周榜/月榜/总榜 reads; keeps the period sums and the board counts through a ledger entry hook (and audits them)."""
 
@@ -161,6 +195,7 @@ class Boards:
             "ON CONFLICT (period, member_id) DO UPDATE SET points = period_sums.points + excluded.points "
             "RETURNING period, points")
         self._counts: dict[int, Statement] = {}
+        self._reads: dict[tuple[Any, ...], Statement] = {}  # board reads, by shape (period or not, group, staff)
         ledger.entry_hooks.append(self._entries)
         ledger.audits.append(self.audit)
         presence.moves.append(self.moved)
@@ -217,57 +252,52 @@ class Boards:
 
     # -- reading ------------------------------------------------------------------------------------
 
+    def _sql(self, key: tuple[Any, ...], build: Callable[[], str]) -> Statement:
+        stmt = self._reads.get(key)
+        if stmt is None:
+            stmt = self._reads[key] = self.db.statement(build())
+        return stmt
+
     def top(self, n: int, *, period: str | None = None, exclude: Sequence[str] = (),
             room: str | None = None) -> list[BoardRow]:
         """The `n` highest scores above zero: balances, or points earned in `period` (a period_sums key).
 
         Ties go to whoever reached the score first.
         """
-        M, RM = MEMBERS, ROOM_MEMBERS
-        src, pts, reached, conds = _scores(period)
-        order = [pts.desc(), reached.asc(), M.c.id]
+        params = _params(period, exclude, room, n=n)
         with self.db.reading() as conn:
-            if room is not None and self._small(conn, period or "all", room):
-                # from the group's own members: `+ 0` keeps SQLite from walking the whole board's index instead
-                src = src.join(RM, and_(RM.c.member_id == M.c.id, RM.c.room_id == room, RM.c.active.is_(True)))
-                where = [*conds, pts > 0, *([M.c.id.not_in(list(exclude))] if exclude else [])]
-                order = [(pts + 0).desc(), reached.asc(), M.c.id]
-            else:
-                where = [*conds, pts > 0, *_listed(M.c.id, exclude, room)]
-            q = select(M.c.id, M.c.name, pts.label("points")).select_from(src).where(*where).order_by(*order).limit(n)
-            return [BoardRow(r.id, r.name, int(r.points)) for r in conn.execute(q)]
+            small = room is not None and self._small(conn, period or "all", room)
+            stmt = self._sql(("top", period is None, room is None, small, len(exclude)),
+                             lambda: _top_sql(period is not None, room is not None, small, len(exclude)))
+            return [BoardRow(str(r[0]), str(r[1]), int(r[2])) for r in stmt.run(conn, **params).fetchall()]
 
     def _small(self, conn: Connection, board: str, room: str) -> bool:
         """Whether `room` lists few of the board's members (read from the counts, O(distinct scores))."""
-        BC = BOARD_COUNTS
-        q = (select(BC.c.room, func.sum(BC.c.n)).where(BC.c.board == board, BC.c.room.in_(["", room]))
-             .group_by(BC.c.room))
-        sizes = {r[0]: int(r[1] or 0) for r in conn.execute(q)}
-        return sizes.get(room, 0) * SMALL_ROOM < sizes.get("", 0)
+        stmt = self._sql(("sizes",), lambda: (
+            "SELECT COALESCE(SUM(CASE WHEN room = :room THEN n ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN room = '' THEN n ELSE 0 END), 0) "
+            "FROM board_counts WHERE board = :board AND room IN ('', :room)"))
+        mine, everyone = stmt.run(conn, board=board, room=room).fetchone()
+        return int(mine or 0) * SMALL_ROOM < int(everyone or 0)
 
     def standing(self, member: str, *, period: str | None = None, exclude: Sequence[str] = (),
                  room: str | None = None) -> tuple[int | None, int]:
         """(rank, score) of `member` on a board; rank None when the score is zero or less or they are not listed.
 
         Equal scores share a rank: 1 + the listed members with a strictly higher score, read from the board
-        counts (the excluded staff, counted there like anyone, are taken back out one by one).
+        counts (the excluded staff, counted there like anyone, are taken back out: O(#admins)).
         """
-        M, BC = MEMBERS, BOARD_COUNTS
-        src, pts, _reached, conds = _scores(period)
+        params = _params(period, exclude, room, member=member)
         with self.db.reading() as conn:
-            mine = conn.execute(select(pts).select_from(src).where(*conds, M.c.id == member)).scalar()
-            score = int(mine or 0)
-            if score <= 0 or member in exclude:
+            mine = self._sql(("mine", period is None, room is None), lambda: _mine_sql(period is not None,
+                                                                                       room is not None))
+            row = mine.run(conn, **params).fetchone()
+            score = int(row[0]) if row is not None and row[0] is not None else 0
+            if score <= 0 or member in exclude or row is None or not row[1]:
                 return None, score
-            if conn.execute(select(_in_room(literal(member), room))).scalar() is not True:
-                return None, score
-            ahead = conn.execute(select(func.coalesce(func.sum(BC.c.n), 0)).where(
-                BC.c.board == (period or "all"), BC.c.room == (room or ""), BC.c.score > score)).scalar_one()
-            if exclude:
-                staff = conn.execute(select(func.count()).select_from(src).where(
-                    *conds, M.c.id.in_(list(exclude)), pts > score, _in_room(M.c.id, room))).scalar_one()
-                ahead -= staff
-            return int(ahead) + 1, score
+            ahead = self._sql(("ahead", period is None, room is None, len(exclude)),
+                              lambda: _ahead_sql(period is not None, room is not None, len(exclude)))
+            return int(ahead.run(conn, score=score, **params).fetchone()[0]) + 1, score
 
     def top_members(self, n: int, exclude: Sequence[str] = ()) -> list[MemberView]:
         """The `n` highest balances above zero, whether in a group or not; ties go to whoever got there first."""
