@@ -60,10 +60,6 @@ def _counted_at(conn: Connection) -> Iterator[tuple[str, int, datetime]]:
         yield e.member_id, int(e.growth_delta), e.undone_at if e.undone_at is not None else e.at
 
 
-# A room smaller than this share of the company-wide board is read from its members (sorted whole), a larger
-# one by walking the company-wide order and probing membership: each costs at most ~1/SMALL_ROOM of the board.
-SMALL_ROOM = 40
-
 # One upsert of a member's score moves on every board they are listed on: `VALUES` holds (board, score, ±1)
 # for the boards that moved, the cross join puts each on the company-wide board (when in some group) and
 # on every group they are in. {values} is filled per row count (statements cached).
@@ -147,10 +143,14 @@ def _top_sql(period: bool, room: bool, small: bool, excluded: int) -> str:
     if excluded:
         where.append(_staff_sql(excluded))
     if small:
-        # from the group's own members, sorted whole: `+ 0` keeps SQLite from walking the board's index instead
-        src = f"room_members rm JOIN {src} ON m.id = rm.member_id"
-        where += ["rm.room_id = :room", "rm.active = :yes"]
-        order = f"{pts} + 0 DESC, {reached}, m.id"
+        # from the group's own members, sorted whole: SQLite takes CROSS JOIN's order as written, and `+` keeps
+        # it off the board's score index (PostgreSQL plans a CROSS JOIN with WHERE terms like any join)
+        src = "room_members rm CROSS JOIN members m" + (" CROSS JOIN period_sums ps" if period else "")
+        where = [w.replace(f"{pts} > 0", f"+{pts} > 0") for w in where]
+        where += ["rm.room_id = :room", "rm.active = :yes", "m.id = rm.member_id"]
+        if period:
+            where.append("ps.member_id = m.id")
+        order = f"+{pts} DESC, {reached}, m.id"
     else:  # down the board's index, each candidate probed for membership (ix_room_members_member or the key)
         where.append(_listed_sql(room))
         order = f"{pts} DESC, {reached}, m.id"
@@ -170,7 +170,8 @@ def _ahead_sql(period: bool, room: bool, excluded: int) -> str:
     if not excluded:
         return counted
     src, pts, _reached = _score_sql(period)
-    where = (["ps.period = :period"] if period else []) + [_staff_sql(excluded, "IN"), f"{pts} > :score",
+    # `+` keeps SQLite on the key (a probe per staff member), off the score index (a walk over everyone above)
+    where = (["ps.period = :period"] if period else []) + [_staff_sql(excluded, "IN"), f"+{pts} > :score",
                                                            _listed_sql(room)]
     return f"SELECT ({counted}) - (SELECT COUNT(*) FROM {src} WHERE {' AND '.join(where)})"
 
@@ -277,8 +278,10 @@ class Boards:
             "SELECT COALESCE(SUM(CASE WHEN room = :room THEN n ELSE 0 END), 0), "
             "COALESCE(SUM(CASE WHEN room = '' THEN n ELSE 0 END), 0) "
             "FROM board_counts WHERE board = :board AND room IN ('', :room)"))
-        mine, everyone = stmt.run(conn, board=board, room=room).fetchone()
-        return int(mine or 0) * SMALL_ROOM < int(everyone or 0)
+        mine, everyone = (int(x or 0) for x in stmt.run(conn, board=board, room=room).fetchone())
+        # sorting the group costs ~its size; walking the board ~10 x everyone / its size probes (a few times cheaper
+        # each): the walk wins above ~sqrt(2.5 x everyone) members (~500 of 100k), and neither exceeds ~2 ms
+        return 2 * mine * mine < 5 * everyone
 
     def standing(self, member: str, *, period: str | None = None, exclude: Sequence[str] = (),
                  room: str | None = None) -> tuple[int | None, int]:
