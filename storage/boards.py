@@ -196,6 +196,11 @@ class Boards:
             "ON CONFLICT (period, member_id) DO UPDATE SET points = period_sums.points + excluded.points "
             "RETURNING period, points")
         self._counts: dict[int, Statement] = {}
+        self._scores_of = self.db.statement(
+            "SELECT 'all', points FROM members WHERE id = :member AND points > 0 "
+            "UNION ALL SELECT period, points FROM period_sums WHERE member_id = :member AND points > 0")
+        self._groups_of = self.db.statement(
+            "SELECT COUNT(*) FROM room_members WHERE member_id = :member AND active = :yes")
         self._reads: dict[tuple[Any, ...], Statement] = {}  # board reads, by shape (period or not, group, staff)
         ledger.entry_hooks.append(self._entries)
         ledger.audits.append(self.audit)
@@ -237,16 +242,12 @@ class Boards:
 
     def moved(self, conn: Connection, room: str, member: str, joined: bool) -> None:
         """A presence hook: `member` joined (or left) `room`; their scores come onto (or leave) its boards, and
-        the company-wide ones when this was their first group (or their last)."""
-        M, PS, RM = MEMBERS, PERIOD_SUMS, ROOM_MEMBERS
-        scores = [("all", int(conn.execute(select(M.c.points).where(M.c.id == member)).scalar_one()))]
-        scores += [(r.period, int(r.points)) for r in conn.execute(
-            select(PS.c.period, PS.c.points).where(PS.c.member_id == member, PS.c.points > 0))]
-        scores = [(board, score) for board, score in scores if score > 0]
+        the company-wide ones when this was their first group (or their last). A member with no points yet (a
+        newcomer) costs one read."""
+        scores = [(str(b), int(s)) for b, s in self._scores_of.run(conn, member=member).fetchall()]
         if not scores:
             return
-        groups = conn.execute(select(func.count()).select_from(RM).where(RM.c.member_id == member,
-                                                                         RM.c.active.is_(True))).scalar_one()
+        groups = int(self._groups_of.run(conn, member=member, yes=True).fetchone()[0])
         rooms = [room, ""] if groups == (1 if joined else 0) else [room]
         sign = 1 if joined else -1
         conn.execute(text(_MOVE_SQL), [{"board": b, "room": r, "score": s, "n": sign} for b, s in scores for r in rooms])
