@@ -3,6 +3,11 @@
 An entry's growth counts in the local week and month of its time, except a 撤销 (Kind.REVERSAL): it undoes
 its entry as if it never happened, so it counts where that entry counted. Other reversals (an invite or
 task clawback) happen when they happen and count in their own period.
+
+Ranks come from board_counts (members per score, per board and group), kept in the same transaction as
+every balance and period sum change (the ledger's entry hook) and every group move (Presence.moves): a rank
+at any depth costs a sum over the distinct scores above it, not a count of the members ahead. A top ten walks
+the board's score index probing membership (ix_room_members_member), or, for a small group, sorts its members.
 """
 
 from __future__ import annotations

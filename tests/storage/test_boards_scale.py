@@ -142,8 +142,9 @@ def _truth(st: Storage) -> dict[str, dict[str, tuple[int, Any, int]]]:
         row[0] += e.delta
         row[1], row[2] = e.at, e.id  # every entry moves the balance's time
         if e.growth_delta:
-            undo = e.kind == Kind.REVERSAL and e.reverses is not None
-            counted = by_id[e.reverses].at if undo else e.at
+            undone = by_id[e.reverses] if e.kind == Kind.REVERSAL and e.reverses is not None else None
+            undo = undone is not None
+            counted = undone.at if undone is not None else e.at
             for key in periods(counted.astimezone(TZ).date()):
                 prow = boards[key].setdefault(e.member, [0, counted, e.id])
                 prow[0] += e.growth_delta
