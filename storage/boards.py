@@ -67,14 +67,15 @@ def _counted_at(conn: Connection) -> Iterator[tuple[str, int, datetime]]:
 
 # One upsert of a member's score moves on every board they are listed on: `VALUES` holds (board, score, ±1)
 # for the boards that moved, the cross join puts each on the company-wide board (when in some group) and
-# on every group they are in. {values} is filled per row count (statements cached).
+# on every group they are in. {values} is filled per row count (statements cached). Rows go in key order,
+# so two PostgreSQL transactions moving the same scores lock them in the same order.
 _COUNT_SQL = (
     "INSERT INTO board_counts (board, room, score, n) "
     "SELECT v.column1, r.room, CAST(v.column2 AS INTEGER), CAST(v.column3 AS INTEGER) FROM (VALUES {values}) AS v "
     "CROSS JOIN (SELECT room_id AS room FROM room_members WHERE member_id = :member AND active = :yes "
     "UNION ALL SELECT '' AS room WHERE EXISTS "
     "(SELECT 1 FROM room_members WHERE member_id = :member AND active = :yes)) AS r "
-    "WHERE 1 = 1 ON CONFLICT (board, room, score) DO UPDATE SET n = board_counts.n + excluded.n")
+    "WHERE 1 = 1 ORDER BY 1, 2, 3 ON CONFLICT (board, room, score) DO UPDATE SET n = board_counts.n + excluded.n")
 _MOVE_SQL = ("INSERT INTO board_counts (board, room, score, n) VALUES (:board, :room, :score, :n) "
              "ON CONFLICT (board, room, score) DO UPDATE SET n = board_counts.n + excluded.n")
 
