@@ -85,7 +85,9 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
     # the start, naming its file and line; an unchanged tree costs reading the files (check-config checks all)
     renderer.check_changed(SAMPLES, BASE)
     tz = settings.bot.tz
-    st = Storage.open(make_engine(settings.storage.url, tz=tz), tz, _policy(settings))  # the schema at head
+    engine = make_engine(settings.storage.url, tz=tz, cache_mb=settings.storage.cache_mb,
+                         mmap_mb=settings.storage.mmap_mb)
+    st = Storage.open(engine, tz, _policy(settings))  # the schema at head
     clock = clock or Clock(tz)
     if settings.bot.rooms:  # the configured groups are served before anyone speaks in them (scheduled posts)
         known = {room for room, _name in st.presence.rooms(settings.bot.rooms)}

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,10 +103,10 @@ class Timing:
 
 
 def run_pipeline(db: Path, lines: Sequence[str], batch_size: int, *, audit: bool = True,
-                 profiler: cProfile.Profile | None = None) -> Timing:
+                 profiler: cProfile.Profile | None = None, settings: Settings | None = None) -> Timing:
     """Replay `lines` into `db` and time it; fail unless each line got one reply and one new check-in row."""
     start = datetime.fromisoformat(json.loads(lines[0])["at"])
-    rt = run_bot.build(settings_for(db, batch_size), ManualClock(start, TZ))
+    rt = run_bot.build(settings or settings_for(db, batch_size), ManualClock(start, TZ))
     before = count(db, "checkins")
     out = db.with_suffix(".out.jsonl")
     try:
@@ -296,20 +297,38 @@ def bulk_insert(con: sqlite3.Connection, table: str, columns: Sequence[str], row
     con.executemany(sql, (tuple(r) + consts for r in rows))
 
 
-def fill(db: Path, members: int, ledger_rows: int, rooms: int, today: date) -> int:
+@dataclass(frozen=True)
+class Award:
+    """One admin award a member got on top of their check-ins (bench_scale: scores that differ)."""
+
+    points: int
+    day: date
+
+
+def fill(db: Path, members: int, ledger_rows: int, rooms: int, today: date, *,
+         history: Sequence[int] | None = None, awards: Sequence[Award | None] | None = None,
+         groups: Sequence[Sequence[tuple[str, bool]]] | None = None) -> int:
     """Members with consecutive check-ins ending yesterday, one ledger line each; consistent for the audit.
 
-    The rows are spread evenly, so a member has ledger_rows // members days (or one more). Returns the
-    ledger rows written.
+    By default the rows are spread evenly, so a member has ledger_rows // members days (or one more), and
+    member m is in group room_id(m). `history` gives each member's days instead, `awards` an admin award
+    each (written after the check-ins, dated on its day), `groups` each member's (group, still in it).
+    Returns the ledger rows written.
     """
     make_engine(f"sqlite:///{db}").dispose()  # the real schema, indexes included
-    per, extra = divmod(ledger_rows, members)
-    history = [per + (1 if m < extra else 0) for m in range(members)]
+    if history is None:
+        per, extra = divmod(ledger_rows, members)
+        history = [per + (1 if m < extra else 0) for m in range(members)]
+    awarded = list(awards) if awards is not None else [None] * members
+    joined = groups if groups is not None else [[(room_id(m, rooms), True)] for m in range(members)]
     created = datetime(today.year, today.month, today.day, tzinfo=TZ) - timedelta(days=max(history) + 1)
     yesterday = today - timedelta(days=1)
 
     def checkin_at(m: int, day: date) -> datetime:
         return datetime(day.year, day.month, day.day, 8, tzinfo=TZ) + timedelta(seconds=m % 3600)
+
+    def award_at(m: int, a: Award) -> datetime:
+        return datetime(a.day.year, a.day.month, a.day.day, 12, tzinfo=TZ) + timedelta(seconds=m % 3600)
 
     def by_day() -> Iterator[tuple[int, int, date]]:
         # Day-major, as the bot would have written them: ledger ids follow time.
@@ -318,6 +337,17 @@ def fill(db: Path, members: int, ledger_rows: int, rooms: int, today: date) -> i
             for m in range(members):
                 if history[m] >= back:
                     yield m, history[m] - back + 1, day
+
+    def balance(m: int) -> int:
+        a = awarded[m]
+        return BASE_POINTS * history[m] + (a.points if a else 0)
+
+    def changed_at(m: int) -> str | None:
+        times = [checkin_at(m, yesterday)] if history[m] else []
+        a = awarded[m]
+        if a is not None:
+            times.append(award_at(m, a))
+        return _ts(max(times)) if times else None
 
     con = sqlite3.connect(db, isolation_level=None)
     # Setup only, not measured: no fsync, one transaction.
@@ -329,11 +359,12 @@ def fill(db: Path, members: int, ledger_rows: int, rooms: int, today: date) -> i
     bulk_insert(con, "members",
                 ("id", "name", "points", "growth", "checkin_days", "checkin_streak", "last_checkin", "points_at",
                  "created_at"),
-                ((member_id(m), f"会员{m}", BASE_POINTS * h, BASE_POINTS * h, h, h,
-                  yesterday.isoformat() if h else None, _ts(checkin_at(m, yesterday)) if h else None, _ts(created))
+                ((member_id(m), f"会员{m}", balance(m), balance(m), h, h,
+                  yesterday.isoformat() if h else None, changed_at(m), _ts(created))
                  for m, h in enumerate(history)))
-    bulk_insert(con, "room_members", ("room_id", "member_id", "active", "joined_at"),
-                ((room_id(m, rooms), member_id(m), 1, _ts(created)) for m in range(members)))
+    bulk_insert(con, "room_members", ("room_id", "member_id", "active", "joined_at", "left_at"),
+                ((room, member_id(m), int(active), _ts(created), None if active else _ts(created + timedelta(days=1)))
+                 for m in range(members) for room, active in joined[m]))
     bulk_insert(con, "checkins", ("member_id", "day", "at", "room_id", "streak", "total_days", "points"),
                 ((member_id(m), day.isoformat(), _ts(checkin_at(m, day)), room_id(m, rooms), n, n, BASE_POINTS)
                  for m, n, day in by_day()))
@@ -342,22 +373,51 @@ def fill(db: Path, members: int, ledger_rows: int, rooms: int, today: date) -> i
                 ((member_id(m), BASE_POINTS, BASE_POINTS, BASE_POINTS * n, "checkin",
                   keys.checkin(day, member_id(m)), _ts(checkin_at(m, day)), room_id(m, rooms), "每日签到")
                  for m, n, day in by_day()))
+    bulk_insert(con, "ledger",
+                ("member_id", "delta", "growth_delta", "balance_after", "kind", "key", "at", "room_id", "detail"),
+                ((member_id(m), a.points, a.points, balance(m), "admin_award", f"bench:award:{m}",
+                  _ts(award_at(m, a)), room_id(m, rooms), "活动奖励")
+                 for m, a in enumerate(awarded) if a is not None))
     # the period sums 周榜/月榜 read, as the ledger's entry hook would have kept them
     sums: dict[tuple[str, str], list[Any]] = {}
-    for m, _n, day in by_day():
+
+    def add(m: int, day: date, points: int, at: datetime) -> None:
         for period in periods(day):
             row = sums.setdefault((period, member_id(m)), [0, None])
-            row[0] += BASE_POINTS
-            row[1] = _ts(checkin_at(m, day))
+            row[0] += points
+            row[1] = max(row[1] or "", _ts(at))
+
+    for m, _n, day in by_day():
+        add(m, day, BASE_POINTS, checkin_at(m, day))
+    for m, a in enumerate(awarded):
+        if a is not None:
+            add(m, a.day, a.points, award_at(m, a))
     bulk_insert(con, "period_sums", ("period", "member_id", "points", "reached_at"),
                 ((period, member, points, at) for (period, member), (points, at) in sums.items()))
     bulk_insert(con, "processed_events", ("id", "at"),
                 ((f"msg:m{day:%Y%m%d}-{m}", _ts(checkin_at(m, day))) for m, _n, day in by_day()))
     con.execute("COMMIT")
+    con.close()
+    _count_boards(db)
+    con = sqlite3.connect(db, isolation_level=None)
     # Start the measured window from an empty WAL, as a bot that has been idle would.
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
     return count(db, "ledger")
+
+
+def _count_boards(db: Path) -> None:
+    """The board counts the hooks would have kept, where this code has them (a tree from before has not)."""
+    try:
+        from storage.boards import rebuild_counts  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        with engine.begin() as conn:
+            rebuild_counts(conn)
+    finally:
+        engine.dispose()
 
 
 @dataclass

@@ -83,6 +83,8 @@ class RoomMember(_Table, table=True):
     """Who is (or was) in which group."""
 
     __tablename__ = "room_members"
+    # who is in a group at all (boards, 本群 counts, ever_member) without scanning every group
+    __table_args__ = (Index("ix_room_members_member", "member_id", "active"),)
 
     room_id: str = Field(primary_key=True, foreign_key="rooms.id")
     member_id: str = Field(primary_key=True, foreign_key="members.id")
@@ -371,12 +373,31 @@ class PeriodSum(_Table, table=True):
     """
 
     __tablename__ = "period_sums"
-    __table_args__ = (Index("ix_period_sums_board", "period", "points", "reached_at"),)
+    __table_args__ = (Index("ix_period_sums_board", "period", "points", "reached_at"),
+                      Index("ix_period_sums_member", "member_id"))
 
     period: str = Field(primary_key=True)
     member_id: str = Field(primary_key=True, foreign_key="members.id")
     points: int = 0
     reached_at: datetime = _ts(nullable=False)  # when the sum last changed: ties go to whoever got there first
+
+
+class BoardCount(_Table, table=True):
+    """How many listed members hold each score on a board, kept beside every balance, period sum and group move.
+
+    A rank is 1 + the members above it: a sum over the scores above, so it costs O(distinct scores), not
+    O(members ahead). `board` is "all" (balances) or a period_sums key; `room` is "" for the company-wide
+    board (members in some served group) or a group id (本群). Staff are counted like anyone: the config says
+    who they are, and readers take them out (O(#admins)), so a change of `bot.admins` needs no rebuild.
+    Only scores above zero are counted; a row may hold n = 0.
+    """
+
+    __tablename__ = "board_counts"
+
+    board: str = Field(primary_key=True)
+    room: str = Field(primary_key=True)
+    score: int = Field(primary_key=True)
+    n: int = 0
 
 
 class QuizRound(_Table, table=True):
@@ -491,6 +512,7 @@ MALL_RETURNS = table_of(MallCodeReturn)
 DAILY_COUNTERS = table_of(DailyCounter)
 LEVEL_UPS = table_of(LevelUp)
 PERIOD_SUMS = table_of(PeriodSum)
+BOARD_COUNTS = table_of(BoardCount)
 QUIZ_ROUNDS = table_of(QuizRound)
 QUIZ_ANSWERS = table_of(QuizAnswer)
 POINT_LOTS = table_of(PointLot)

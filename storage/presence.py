@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from storage.db import Database
 from storage.models import MEMBERS, PROCESSED_EVENTS, ROOMS
+
+# (connection, room, member, joined: True / left: False), run in the transaction that moved them
+MoveHook = Callable[[Connection, str, str, bool], None]
 
 
 class Presence:
@@ -16,6 +19,8 @@ class Presence:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # what must follow a member into or out of a group (the boards' counts); run only when one moved
+        self.moves: list[MoveHook] = []
         st = db.statement
         self._claim = st("INSERT INTO processed_events (id, at) VALUES (:id, :at) ON CONFLICT DO NOTHING")
         # one statement each: insert, or update only what changed (an empty name never overwrites)
@@ -53,11 +58,15 @@ class Presence:
     def see_in_room(self, room: str, member: str, at: datetime) -> None:
         """`member` is in `room` now: a first sighting, or back after leaving."""
         with self.db.transaction() as conn:
-            self._in_room.run(conn, room=room, member=member, yes=True, no=False, at=self.db.at(at))
+            if self._in_room.run(conn, room=room, member=member, yes=True, no=False, at=self.db.at(at)).rowcount:
+                for hook in self.moves:
+                    hook(conn, room, member, True)
 
     def left_room(self, room: str, member: str, at: datetime) -> None:
         with self.db.transaction() as conn:
-            self._left.run(conn, room=room, member=member, yes=True, no=False, at=self.db.at(at))
+            if self._left.run(conn, room=room, member=member, yes=True, no=False, at=self.db.at(at)).rowcount:
+                for hook in self.moves:
+                    hook(conn, room, member, False)
 
     def ever_member(self, member: str, room: str | None = None) -> bool:
         """Was `member` ever seen in `room` (or, with no room, in any group the bot serves)?"""

@@ -122,8 +122,9 @@ class Storage:
         db = Database(engine)
         ledger = Ledger(db)
         ledger.audits.append(invites.audit)
-        return cls(db=db, ledger=ledger, presence=Presence(db), checkins=Checkins(ledger),
-                   conversations=Conversations(db), boards=Boards(ledger, tz), growth=Growth(ledger),
+        presence = Presence(db)
+        return cls(db=db, ledger=ledger, presence=presence, checkins=Checkins(ledger),
+                   conversations=Conversations(db), boards=Boards(ledger, tz, presence), growth=Growth(ledger),
                    mall=Mall(ledger, tz), profiles=Profiles(db), inbox=Inbox(db), out_log=OutLog(db),
                    lots=Lots(ledger, expiry) if expiry is not None else None)
 

@@ -336,3 +336,36 @@ def test_eight_processes_starting_at_once_on_a_fresh_database_all_come_up(db_url
     engine = create_engine(db_url)
     assert schema_diff(engine) == []
     engine.dispose()
+
+
+def test_0008_counts_every_listed_member_of_the_release_on_every_board_and_group(db_url: str) -> None:
+    """board_counts from the release's balances, period sums and groups, beside a count made here from the rows."""
+    load_release(db_url)
+    engine = create_engine(db_url)
+    with engine.connect() as c:
+        c.execute(text("UPDATE room_members SET active = :no WHERE member_id = 'bob'"), {"no": False})  # left
+        c.commit()
+        points = {r.id: r.points for r in c.execute(text("SELECT id, points FROM members"))}
+        sums = [(r.period, r.member_id, r.points) for r in c.execute(text("SELECT * FROM period_sums"))]
+        rooms: dict[str, set[str]] = {}
+        for r in c.execute(text("SELECT room_id, member_id, active FROM room_members")):
+            if r.active:
+                rooms.setdefault(r.member_id, set()).add(r.room_id)
+    engine.dispose()
+    want: dict[tuple[str, str, int], int] = {}
+    scored = [("all", m, p) for m, p in points.items()] + sums
+    for board, member, score in scored:
+        if score > 0 and rooms.get(member):
+            for room in ["", *sorted(rooms[member])]:
+                want[(board, room, score)] = want.get((board, room, score), 0) + 1
+    assert len({m for _b, m, s in scored if s > 0 and not rooms.get(m)}) >= 1  # someone with points left out
+
+    res = cli("migrate", "--config", str(CONFIG), "--db", db_url)
+    assert res.returncode == 0 and "升级到 0008" in res.stdout, res.stdout + res.stderr
+    engine = create_engine(db_url)
+    with engine.connect() as c:
+        got = {(r.board, r.room, r.score): r.n for r in c.execute(text("SELECT * FROM board_counts"))}
+    engine.dispose()
+    assert got == want and len(want) > 5
+    audit = cli("audit", "--config", str(CONFIG), "--db", db_url)
+    assert audit.returncode == 0, audit.stdout + audit.stderr
