@@ -159,7 +159,7 @@ class WecomTransport:
         self.mention_hint = f"@{bot_name} "
         self.timeout = float(getattr(settings, "ping_timeout_seconds", 10.0))
         self.up = False
-        self.session = 0  # connections subscribed so far; a req_id is answered on its own connection only
+        self.session = 0  # connections opened so far; a req_id is answered on its own connection only
         self._ws: ClientConnection | None = None
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._callbacks: OrderedDict[str, Callback] = OrderedDict()  # msgid -> callback (also the de-dup)
@@ -193,6 +193,9 @@ class WecomTransport:
         async with ws_connect(self.url, ping_interval=None, open_timeout=self.timeout, close_timeout=5,
                               max_size=2**22) as ws:
             self._ws = ws
+            # counted before subscribing: the reader may take a callback pushed right after the answer
+            # before this coroutine resumes, and that callback belongs to this connection
+            self.session += 1
             reader = asyncio.ensure_future(self._read(ws))
             try:
                 ack = await self._request(ws, {"cmd": SUBSCRIBE, "headers": {"req_id": new_req_id(SUBSCRIBE)},
@@ -203,7 +206,6 @@ class WecomTransport:
                     if code in TRANSIENT_CODES:
                         raise ConnectionError(f"WeCom could not take the subscription now ({why})")
                     raise SecretRefused(f"WeCom refused bot id {self.bot_id!r} and its secret ({why})")
-                self.session += 1
                 self.up = True
                 logger.info("subscribed to WeCom as bot {}", self.bot_id)
                 await reader  # until the connection ends; PushedOff raises from here

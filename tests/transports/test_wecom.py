@@ -22,7 +22,7 @@ from bot.outbox import Budget, Outbox
 from bot.runner import LiveRunner
 from bot.supervisor import Backoff, FatalConnectionError
 from bot.transports.wecom import PushedOff, SecretRefused, WecomTransport, strip_mention
-from tests.factories import SH, config
+from tests.factories import OWNER, SH, config
 from tests.transports.wecom_server import WecomServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,6 +151,22 @@ async def test_help_in_the_group_and_privately_says_to_mention_the_bot(live: Liv
     assert "在群里发命令要先 @积分助手" in private and "「签到」" in private  # privately no @ is needed
 
 
+async def test_an_admins_private_help_hints_only_the_group_only_commands(live: Live) -> None:
+    await live.server.message("帮助", userid=OWNER)
+    await live.server.until(lambda: live.server.sent(RESPOND), "the answer")
+    text = content(live.server.sent(RESPOND)[0])
+    assert "「@积分助手 加分 @某人" in text and "「撤销" in text and "「@积分助手 撤销" not in text
+    assert "「积分」" in text
+
+
+def test_ws_url_must_be_a_websocket_address() -> None:
+    from bot.config import ConfigError
+
+    with pytest.raises(ConfigError, match="wecom.ws_url must be a WebSocket address"):
+        parse(config(wecom={"ws_url": "https://openws.work.weixin.qq.com"}))
+    assert parse(config(wecom={"ws_url": "ws://127.0.0.1:9000"})).wecom.ws_url == "ws://127.0.0.1:9000"
+
+
 async def test_a_lost_heartbeat_reconnects_and_callbacks_keep_being_answered(live: Live) -> None:
     live.server.deaf.add(1)  # WeCom stops answering this connection's pings
     await live.server.until(lambda: live.server.subscribed == 2 and live.transport.up, "a new subscription")
@@ -228,6 +244,23 @@ async def test_a_message_wecom_refuses_fails_the_send_saying_so(live: Live) -> N
         await live.transport.send(Outgoing(at=Clock(SH).now(), text="通知", to="someone"))
 
 
+async def test_a_callback_pushed_with_the_subscriptions_answer_is_answered_on_its_req_id(server: WecomServer) -> None:
+    server.backlog.append({"cmd": "aibot_msg_callback", "headers": {"req_id": "cb-early"},
+                           "body": {"msgid": "early", "chattype": "single", "from": {"userid": "lisi"},
+                                    "msgtype": "text", "text": {"content": "积分"}}})
+    got: list[Event] = []
+    t = WecomTransport(wecom_settings(server), got.append, backoff=Backoff(0.05, 0.2))
+    task = asyncio.create_task(t.run())
+    try:
+        await server.until(lambda: got and t.up, "the early callback")
+        await t.send(Outgoing(at=got[0].at, text="当前积分：0", to="lisi", reply_to="early"))
+    finally:
+        t.stop()
+        await task
+    [answer] = server.sent(RESPOND)
+    assert answer.req_id == "cb-early" and server.sent(SEND) == []
+
+
 async def test_a_refused_secret_stops_without_retrying(server: WecomServer) -> None:
     t = WecomTransport(wecom_settings(server, secret="wrong"), lambda ev: None, backoff=Backoff(0.05, 0.2))
     with pytest.raises(FatalConnectionError, match="refused bot id 'aibot-1'") as info:
@@ -295,9 +328,16 @@ async def test_run_bot_exits_4_on_a_refused_secret_and_never_logs_it(server: Wec
     assert len(server.sent("aibot_subscribe")) == 1
 
 
-async def test_run_bot_exits_7_when_another_instance_takes_the_bot(server: WecomServer, tmp_path: Path) -> None:
+async def test_run_bot_answers_each_callback_apart_and_exits_7_when_another_instance_takes_the_bot(
+        server: WecomServer, tmp_path: Path) -> None:
+    callbacks: list[str] = []
+
     async def take_over() -> None:
         await server.until(lambda: server.subscribed == 1, "the bot's subscription", timeout=60)
+        # more than the send budget's burst of 3 at once: elsewhere the waiting @-replies would merge into one
+        for i in range(5):
+            callbacks.append((await server.message("@积分助手 签到", userid=f"member{i}", chatid=GROUP))[1])
+        await server.until(lambda: len(server.sent(RESPOND)) == 5, "five answers", timeout=60)
         async with ws_connect(server.url) as other:
             await other.send(json.dumps({"cmd": "aibot_subscribe", "headers": {"req_id": "aibot_subscribe_2_y"},
                                          "body": {"bot_id": server.bot_id, "secret": server.secret}}))
@@ -306,5 +346,9 @@ async def test_run_bot_exits_7_when_another_instance_takes_the_bot(server: Wecom
     code, err = await _run_bot(tmp_path, {"WECOM_WS_URL": server.url, "WECOM_BOT_ID": server.bot_id,
                                           "WECOM_BOT_SECRET": server.secret}, until=take_over)
     assert code == 7 and "another process subscribed with this bot id" in err, err
+    answers = server.sent(RESPOND)
+    assert [a.req_id for a in answers] == callbacks and server.sent(SEND) == []
+    assert [content(a).split(" ", 1)[0] for a in answers] == [f"<@member{i}>" for i in range(5)]
+    assert all("签到成功" in content(a) for a in answers)
     assert "WeCom pushed this bot off" in err and server.secret not in err
     assert len(server.sent("aibot_subscribe", conn=1)) == 1 and server.connections == 2

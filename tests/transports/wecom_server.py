@@ -47,6 +47,7 @@ class WecomServer:
     connections: int = 0
     deaf: set[int] = field(default_factory=set)  # connections whose pings go unanswered
     codes: dict[str, int] = field(default_factory=dict)  # cmd -> errcode to answer it with (default 0)
+    backlog: list[dict[str, Any]] = field(default_factory=list)  # frames pushed right after the next subscribe's answer
     url: str = ""
     _current: tuple[int, ServerConnection] | None = None
     _server: Server | None = None
@@ -113,6 +114,8 @@ class WecomServer:
             old = self._current
             self._current = (n, ws)
             await ws.send(_ack(got.req_id, 0))
+            while self.backlog:  # in the same breath as the answer, as WeCom passes on what waited
+                await ws.send(json.dumps(self.backlog.pop(0), ensure_ascii=False))
             if old is not None:  # one connection per bot: the older one is pushed off
                 await self.push_event("disconnected_event", conn=old[1])
                 await old[1].close()
