@@ -162,7 +162,7 @@ async def test_an_admins_private_help_hints_only_the_group_only_commands(live: L
 def test_ws_url_must_be_a_websocket_address() -> None:
     from bot.config import ConfigError
 
-    with pytest.raises(ConfigError, match="wecom.ws_url must be a WebSocket address"):
+    with pytest.raises(ConfigError, match=r"wecom\.ws_url must be a WebSocket address"):
         parse(config(wecom={"ws_url": "https://openws.work.weixin.qq.com"}))
     assert parse(config(wecom={"ws_url": "ws://127.0.0.1:9000"})).wecom.ws_url == "ws://127.0.0.1:9000"
 

@@ -136,7 +136,7 @@ async def test_our_frames_match_the_official_sdks_frames() -> None:
                                          wecom.EVENT_CALLBACK)
 
     # every message type the SDK names is read without fuss: text-bearing ones give their text, the rest nothing
-    samples = {"text": {"text": {"content": "积分"}},
+    samples: dict[str, dict[str, Any]] = {"text": {"text": {"content": "积分"}},
                "mixed": {"mixed": {"msg_item": [{"msgtype": "text", "text": {"content": "积分"}},
                                                 {"msgtype": "image", "image": {"url": "u"}}]}},
                "voice": {"voice": {"content": "积分"}},
