@@ -274,9 +274,8 @@ def _run_wecom(settings: Settings) -> None:
                            "transport (nothing is paid for joining or inviting)", name)
 
     def make(submit: Any, clock: Any, _store: Any) -> Any:
-        t = WecomTransport(settings.wecom, submit, clock=clock, bot_name=settings.bot.name,
-                           self_alias=settings.bot.self_id)
-        return t
+        return WecomTransport(settings.wecom, submit, clock=clock, bot_name=settings.bot.name,
+                              self_alias=settings.bot.self_id)
 
     # each reply answers its own callback on its req_id: @-replies are never merged into one message
     budget = replace(Budget.from_settings(settings.outbox, settings.bot.tz), coalesce=0)

@@ -136,8 +136,6 @@ class Callback:
 class WecomTransport:
     """Maps WeCom callbacks into our events, sends Outgoing as frames, and stays subscribed."""
 
-    feeds_membership = False  # no join/leave events reach an AI bot
-
     def __init__(
         self,
         settings: Any,
