@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -209,7 +209,7 @@ def _unknown_revision(exc: Any) -> typer.Exit:
 
 @cli.callback(invoke_without_command=True)
 def main(ctx: typer.Context, config: ConfigOpt = None, db: DbOpt = None,
-         transport: Annotated[str | None, typer.Option(help="console | replay | wechaty | bridge")] = None) -> None:
+         transport: Annotated[str | None, typer.Option(help="console | replay | wechaty | bridge | wecom")] = None) -> None:
     """Run the bot with the transport from config.toml (console by default)."""
     setup_logging()
     if ctx.invoked_subcommand is None:
@@ -218,7 +218,7 @@ def main(ctx: typer.Context, config: ConfigOpt = None, db: DbOpt = None,
 
 @cli.command()
 def run(config: ConfigOpt = None, db: DbOpt = None,
-        transport: Annotated[str | None, typer.Option(help="console | replay | wechaty | bridge")] = None) -> None:
+        transport: Annotated[str | None, typer.Option(help="console | replay | wechaty | bridge | wecom")] = None) -> None:
     """Run the bot (the default when no subcommand is given)."""
     global _LIVE
     settings = _settings(config, db)
@@ -228,7 +228,7 @@ def run(config: ConfigOpt = None, db: DbOpt = None,
             raise _fail('transport.kind = "replay" needs transport.file, or run: python run_bot.py replay FILE')
         replay(Path(settings.transport.file), config=config, db=db)
         return
-    _LIVE = kind in ("console", "wechaty", "bridge")
+    _LIVE = kind in ("console", "wechaty", "bridge", "wecom")
     if kind == "console":
         import asyncio
 
@@ -240,7 +240,10 @@ def run(config: ConfigOpt = None, db: DbOpt = None,
     if kind == "bridge":
         _run_bridge(settings)
         return
-    raise _fail(f'transport "{kind}" is not known; use console, replay, wechaty or bridge')
+    if kind == "wecom":
+        _run_wecom(settings)
+        return
+    raise _fail(f'transport "{kind}" is not known; use console, replay, wechaty, bridge or wecom')
 
 
 def _run_wechaty(settings: Settings) -> None:
@@ -264,7 +267,7 @@ def _run_wechaty(settings: Settings) -> None:
         raise _fail(f"cannot run on WeChat: {exc}. Check [wechaty] token or WECHATY_PUPPET_SERVICE_TOKEN.", 4) from None
 
 
-async def _live(settings: Settings, make_transport: Any) -> None:
+async def _live(settings: Settings, make_transport: Any, budget: Any = None) -> None:
     """Run the pipeline on a real clock with `make_transport(submit, clock, store)`'s run() feeding it, until that ends."""
     import asyncio
     import signal
@@ -276,7 +279,9 @@ async def _live(settings: Settings, make_transport: Any) -> None:
     rt = _runtime(settings, clock)
     submit: list[Any] = []
     transport = make_transport(lambda *ev: submit[0](*ev), clock, rt.services.store())
-    outbox = Outbox(transport, Budget.from_settings(settings.outbox, settings.bot.tz), digest=digest_text(rt.renderer))
+    rt.app.mention_hint = getattr(transport, "mention_hint", "")  # WeCom: members @ the bot in groups
+    outbox = Outbox(transport, budget or Budget.from_settings(settings.outbox, settings.bot.tz),
+                    digest=digest_text(rt.renderer))
     # a transport that keeps what it accepted (the bridge's inbox) is told what each batch handled
     runner = LiveRunner(rt.app, outbox, rt.schedule, clock, batch_size=settings.storage.batch_size,
                         settle=getattr(transport, "settle", None))
@@ -298,6 +303,40 @@ async def _wechaty(settings: Settings) -> None:
 
     await _live(settings, lambda submit, clock, _store: WechatyTransport(settings.wechaty, submit, clock=clock,
                                                                  self_alias=settings.bot.self_id))
+
+
+EXIT_PUSHED_OFF = 7  # WeCom: another process took the bot's one connection; a supervisor should not restart us
+
+
+def _run_wecom(settings: Settings) -> None:
+    import asyncio
+
+    from bot.outbox import Budget
+    from bot.supervisor import FatalConnectionError
+    from bot.transports.wecom import PushedOff, WecomTransport, credentials
+
+    bot_id, secret, _url = credentials(settings.wecom)
+    if not bot_id or not secret:
+        raise _fail('transport "wecom" needs the AI bot\'s credentials: set [wecom] bot_id and secret in config.toml '
+                    "or WECOM_BOT_ID and WECOM_BOT_SECRET (企业微信管理后台 → 智能机器人 → API 模式：长连接)")
+    for name in ("newcomer", "invite"):
+        if getattr(settings, name, None) is not None:
+            logger.warning("[{}] is on, but WeCom's AI bot receives no join or leave events: it cannot run on this "
+                           "transport (nothing is paid for joining or inviting)", name)
+
+    def make(submit: Any, clock: Any, _store: Any) -> Any:
+        return WecomTransport(settings.wecom, submit, clock=clock, bot_name=settings.bot.name,
+                              self_alias=settings.bot.self_id)
+
+    # each reply answers its own callback on its req_id: @-replies are never merged into one message
+    budget = replace(Budget.from_settings(settings.outbox, settings.bot.tz), coalesce=0)
+    try:
+        asyncio.run(_live(settings, make, budget=budget))
+    except FatalConnectionError as exc:
+        if isinstance(exc.__cause__, PushedOff):
+            raise _fail(f"stopped: {exc}. Run one bot per WeCom bot id.", EXIT_PUSHED_OFF) from None
+        raise _fail(f"cannot run on WeCom: {exc}. Check [wecom] bot_id and secret or WECOM_BOT_ID / "
+                    "WECOM_BOT_SECRET.", 4) from None
 
 
 def _run_bridge(settings: Settings) -> None:

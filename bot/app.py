@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -82,6 +83,9 @@ class App:
         self._known: set[tuple[str, str, str]] = set()
         self._days: set[Any] = set()  # local days already marked active
         self._recent: dict[str, deque[Any]] = {}  # member -> times of their recent commands (rate limit)
+        # what members must type before a command in a group, set by a transport that needs it (WeCom's
+        # AI bot sees only @-messages there): every command a text quotes in 「」 gets it where it is needed
+        self.mention_hint = ""
 
     # -- batches --------------------------------------------------------------------------------
 
@@ -209,6 +213,7 @@ class App:
             ctx.sender, ctx.sender_name, ctx.room, ctx.room_name = ev.sender, ev.sender_name, ev.room, ev.room_name
             ctx.event_id, ctx.mentions, ctx.text = ev.id, ev.mentions, ev.text
             ctx.is_admin = ev.sender in self.admins
+        ctx.mention_hint = self.mention_hint
         return ctx
 
     def _over_limit(self, ev: Message, batch: _Batch) -> bool:
@@ -390,11 +395,11 @@ class App:
             if r.broadcast:
                 only = self.schedule_rooms.get(job_id or "", ()) or tuple(self.allowed_rooms)
                 for room_id, _name in self.store.rooms(only):
-                    outs.append(Outgoing(at=ctx.now, text=text, room=room_id, reply_to=None, image=r.image,
-                                         scheduled=job_id is not None))
+                    outs.append(Outgoing(at=ctx.now, text=self.hinted(text, group=True), room=room_id, reply_to=None,
+                                         image=r.image, scheduled=job_id is not None))
             elif r.private or r.to or (ctx.room is None and r.room is None):
-                outs.append(Outgoing(at=ctx.now, text=text, to=r.to or ctx.sender, reply_to=reply_to, image=r.image,
-                                     fallback=fallback))
+                outs.append(Outgoing(at=ctx.now, text=self.hinted(text, group=False), to=r.to or ctx.sender,
+                                     reply_to=reply_to, image=r.image, fallback=fallback))
             else:
                 room = r.room or ctx.room
                 if r.mentions:
@@ -402,12 +407,32 @@ class App:
                 else:
                     mentions = (ctx.sender,) if r.mention and ctx.sender and room == ctx.room else ()
                     names = {ctx.sender: ctx.sender_name} if mentions else {}
-                outs.append(Outgoing(at=ctx.now, text=text, room=room, mentions=mentions, reply_to=reply_to,
-                                     image=r.image, names=names, fallback=fallback, digest=r.digest,
+                outs.append(Outgoing(at=ctx.now, text=self.hinted(text, group=True), room=room, mentions=mentions,
+                                     reply_to=reply_to, image=r.image, names=names, fallback=fallback, digest=r.digest,
                                      scheduled=job_id is not None and reply_to is None))  # a job's post to one group
         return outs
 
+    def hinted(self, text: str, *, group: bool) -> str:
+        """`text` with the mention hint before each command it quotes (「签到」 -> 「@积分助手 签到」) where typing
+        it needs one: in a group, any command but a private-only one; in a private chat, group-only commands."""
+        hint = self.mention_hint
+        if not hint or "「" not in text:
+            return text
 
+        def one(m: re.Match[str]) -> str:
+            inner = m.group(1)
+            found = None if inner.startswith("@") else self.matcher.match(normalize(inner))
+            if found is None:
+                return m.group(0)
+            where = found.command.where
+            if where == "private" or (not group and where != "group"):
+                return m.group(0)
+            return f"「{hint}{inner}」"
+
+        return _QUOTED.sub(one, text)
+
+
+_QUOTED = re.compile(r"「([^「」\n]+)」")
 DIGEST_SEPARATOR = "\n\n— — — — —\n\n"
 
 

@@ -135,7 +135,7 @@ class BotSettings(Section):
 
 
 class TransportSettings(Section):
-    kind: Literal["console", "replay", "wechaty", "bridge"] = "console"
+    kind: Literal["console", "replay", "wechaty", "bridge", "wecom"] = "console"
     file: str = ""  # kind = "replay": the JSON-lines file to read
 
 
@@ -159,6 +159,22 @@ class WechatySettings(Section):
     cache_dir: Text = "data/wechaty"  # where wechaty keeps its files
     probe_seconds: Annotated[float, seconds(1, 3600), _SECONDS] = 30.0  # a cheap call this often finds a deaf link
     probe_timeout_seconds: Annotated[float, seconds(1, 3600), _SECONDS] = 10.0
+    backoff_initial_seconds: Annotated[float, seconds(0.1, 3600), _SECONDS] = 1.0
+    backoff_max_seconds: Annotated[float, seconds(1, 3600), _SECONDS] = 60.0
+
+
+def _ws_url(v: str) -> str:
+    if not v.startswith(("wss://", "ws://")):
+        raise problem('must be a WebSocket address such as "wss://openws.work.weixin.qq.com" (ws:// for a local relay)')
+    return v
+
+
+class WecomSettings(Section):
+    bot_id: str = ""  # the AI bot's BotID from WeCom's admin console; env WECOM_BOT_ID wins
+    secret: str = ""  # env WECOM_BOT_SECRET wins; a refused secret stops the bot (exit 4)
+    ws_url: Annotated[Text, AfterValidator(_ws_url)] = "wss://openws.work.weixin.qq.com"  # env WECOM_WS_URL wins
+    ping_seconds: Annotated[float, seconds(1, 3600), _SECONDS] = 30.0  # a ping this often; no answer: reconnect
+    ping_timeout_seconds: Annotated[float, seconds(1, 3600), _SECONDS] = 10.0  # also how long subscribe and sends wait
     backoff_initial_seconds: Annotated[float, seconds(0.1, 3600), _SECONDS] = 1.0
     backoff_max_seconds: Annotated[float, seconds(1, 3600), _SECONDS] = 60.0
 
@@ -275,6 +291,7 @@ class Settings(Section):
     transport: TransportSettings = Field(default_factory=TransportSettings)
     wechaty: WechatySettings = Field(default_factory=WechatySettings)
     bridge: BridgeSettings = Field(default_factory=BridgeSettings)
+    wecom: WecomSettings = Field(default_factory=WecomSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     log: LogSettings = Field(default_factory=LogSettings)

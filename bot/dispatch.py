@@ -63,6 +63,8 @@ class Context:
     campaigns: dict[str, str] = field(default_factory=dict)  # section -> campaign overriding it now
     glued: bool = False  # the argument followed the keyword with no space ("答8"): it may be chat, not a command
     rooms: tuple[str, ...] = ()  # a scheduled job's run: the groups it posts to (a broadcast reaches these)
+    # what a member must type before a command in a group on this transport ("@积分助手 " on WeCom), or ""
+    mention_hint: str = ""
 
     def campaign(self, section: str) -> str | None:
         """The campaign whose override of `section` is in force, to record on the entries it pays."""

@@ -41,7 +41,9 @@ async def help_(ctx: Context, args: str) -> Reply | None:
             by_keyword = {c.keyword: c for c in ctx.matcher.commands}
             rows = [_row(ctx, by_keyword[k]) for k in MOST_USED if k in by_keyword]
             return ctx.reply("help/short", commands=rows, topics=_topics(ctx), is_admin=ctx.is_admin)
-        return ctx.reply("help/list", title="可用命令", commands=_rows(ctx),
+        # where members must @ the bot in a group (WeCom), the private list says so once, up front
+        title = f"可用命令（在群里发命令要先 {ctx.mention_hint.strip()}）" if ctx.mention_hint else "可用命令"
+        return ctx.reply("help/list", title=title, commands=_rows(ctx),
                          admin_commands=_rows(ctx, admin=True) if ctx.is_admin else [])
     if topic in TOPICS:
         return ctx.reply("help/list", title=TOPICS[topic], commands=_rows(ctx, topic=topic), admin_commands=[])
