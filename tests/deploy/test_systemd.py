@@ -15,7 +15,7 @@ UNIT = ROOT / "deploy" / "qunjifen-bot.service"
 def test_the_unit_runs_the_bot_with_its_config_and_keeps_secrets_in_an_env_file() -> None:
     text = UNIT.read_text(encoding="utf-8")
     assert "ExecStart=/opt/qunjifen-bot/.venv/bin/python /opt/qunjifen-bot/run_bot.py run --config" in text
-    assert "EnvironmentFile=-/etc/qunjifen-bot.env" in text and "RestartPreventExitStatus=2 4" in text
+    assert "EnvironmentFile=-/etc/qunjifen-bot.env" in text and "RestartPreventExitStatus=2 4 7" in text
     assert "TOKEN=" not in text.split("[Unit]")[1]  # no secret in the unit itself
 
 
