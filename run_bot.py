@@ -29,13 +29,15 @@ if TYPE_CHECKING:
     from bot.scheduler import Schedule
     from bot.templating import Renderer
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="config file (default: ./config.toml)")]
-DbOpt = Annotated[str | None, typer.Option("--db", help="database URL, overrides storage.url")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="配置文件（默认 ./config.toml）")]
+DbOpt = Annotated[str | None, typer.Option("--db", help="数据库 URL，优先于 storage.url")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON（键名为英文，供程序读取）")]
 
 _LIVE = False  # a live transport ran: the process ends the ordinary way (see main)
 
-cli = typer.Typer(add_completion=False, no_args_is_help=False, help="群积分 bot: a points programme for WeChat groups.")
+cli = typer.Typer(add_completion=False, no_args_is_help=False,
+                  help="群积分机器人：微信群、企业微信群的社群积分（a points programme for WeChat groups）。"
+                       "不带子命令时按 config.toml 运行机器人。")
 
 
 class _Intercept(logging.Handler):
@@ -210,7 +212,7 @@ def _unknown_revision(exc: Any) -> typer.Exit:
 @cli.callback(invoke_without_command=True)
 def main(ctx: typer.Context, config: ConfigOpt = None, db: DbOpt = None,
          transport: Annotated[str | None, typer.Option(help="console | replay | wechaty | bridge | wecom")] = None) -> None:
-    """Run the bot with the transport from config.toml (console by default)."""
+    """按 config.toml 的接入方式运行机器人（默认终端 console）。"""
     setup_logging()
     if ctx.invoked_subcommand is None:
         run(config=config, db=db, transport=transport)
@@ -219,7 +221,7 @@ def main(ctx: typer.Context, config: ConfigOpt = None, db: DbOpt = None,
 @cli.command()
 def run(config: ConfigOpt = None, db: DbOpt = None,
         transport: Annotated[str | None, typer.Option(help="console | replay | wechaty | bridge | wecom")] = None) -> None:
-    """Run the bot (the default when no subcommand is given)."""
+    """运行机器人（不带子命令时也是它）。"""
     global _LIVE
     settings = _settings(config, db)
     kind = transport or settings.transport.kind
@@ -376,9 +378,9 @@ async def _console(settings: Settings) -> None:
 
 
 @cli.command()
-def replay(file: Annotated[Path, typer.Argument(help="JSON-lines events, one per line, in time order")],
+def replay(file: Annotated[Path, typer.Argument(help="事件文件：每行一个 JSON 事件，按时间顺序（- 为标准输入）")],
            config: ConfigOpt = None, db: DbOpt = None) -> None:
-    """Replay recorded events; every message the bot sends is printed as one JSON line."""
+    """回放事件文件（JSON lines）；机器人发出的每条消息打印为一行 JSON。"""
     import asyncio
 
     from bot.outbox import Budget
@@ -386,7 +388,7 @@ def replay(file: Annotated[Path, typer.Argument(help="JSON-lines events, one per
 
     settings = _settings(config, db)
     if str(file) != "-" and not file.exists():
-        raise _fail(f"events file {file} not found")
+        raise _fail(f"找不到事件文件 {file}")
     rt = _runtime(settings, ManualClock(Clock().now(), settings.bot.tz))
     out = sys.stdout
     # bytes: a line that is not UTF-8 is reported and skipped, not the end of the file
@@ -409,7 +411,7 @@ def _writer(out: Any) -> Any:
 
 @cli.command()
 def migrate(config: ConfigOpt = None, db: DbOpt = None) -> None:
-    """Upgrade the database to this release's schema (the bot also does it when it starts).
+    """把数据库升级到本版本的结构（机器人启动时也会自动升级）。
 
     A database written before schema versions is adopted first. Safe beside other processes: they wait.
     Exit 6: the database is at a revision this release does not know (a newer release wrote it).
@@ -484,7 +486,7 @@ def _readonly(config: Path | None, db: str | None) -> ReadOut:
 
 @cli.command()
 def balances(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
-    """Every member's balance and growth, highest first. Exit 5: run migrate first."""
+    """每位成员的积分和成长值，从高到低。退出码 5：先运行 migrate。"""
     rt = _readonly(config, db)
     from handlers.lib.levels import level_name
 
@@ -496,16 +498,16 @@ def balances(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = Fals
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("member", "name", "points", "growth")
+    table = Table("成员 ID", "昵称", "积分", "成长值", "等级")
     for r in rows:
-        table.add_row(r["member"], r["name"], str(r["points"]), str(r["growth"]))
+        table.add_row(r["member"], r["name"], str(r["points"]), str(r["growth"]), r["level"])
     Console().print(table)
 
 
 @cli.command()
 def ledger(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
-           member: Annotated[str | None, typer.Option(help="only this contact id")] = None) -> None:
-    """Every ledger entry, oldest first. Exit 5: run migrate first."""
+           member: Annotated[str | None, typer.Option(help="只看这个成员 ID")] = None) -> None:
+    """账本的每一笔记录，从早到晚。退出码 5：先运行 migrate。"""
     rt = _readonly(config, db)
     tz = rt.settings.bot.tz
     rows = [{"member": e.member, "delta": e.delta, "kind": e.kind, "key": e.key,
@@ -521,14 +523,14 @@ def ledger(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 
 @cli.command()
 def audit(config: ConfigOpt = None, db: DbOpt = None) -> None:
-    """Check every invariant of the ledger; exit 0 only when all hold, 1 when some do not, 5: run migrate first."""
+    """核对账本的每一条不变式：全部成立退出码 0，有问题 1，5：先运行 migrate。"""
     rt = _readonly(config, db)
     problems = rt.ledger.audit()
     for p in problems:
         typer.echo(p)
     if problems:
-        raise _fail(f"audit found {len(problems)} problem(s)", 1)
-    typer.echo("audit ok: every balance equals its ledger, check-ins match their entries")
+        raise _fail(f"账本核对发现 {len(problems)} 个问题（audit found {len(problems)} problem(s)）", 1)
+    typer.echo("账本核对无误（audit ok）：每个余额等于它的账本合计，签到、库存、卡密、撤销、榜单和过期批次都对得上")
 
 
 def _codes(file: Path) -> list[str]:
@@ -544,29 +546,30 @@ def _codes(file: Path) -> list[str]:
 
 
 @cli.command("import-codes")
-def import_codes(sku: Annotated[str, typer.Argument(help="a card_code item's sku")],
-                 file: Annotated[Path, typer.Argument(help="one code per line, or CSV with a code column")],
+def import_codes(sku: Annotated[str, typer.Argument(help="卡密类商品的 sku")],
+                 file: Annotated[Path, typer.Argument(help="每行一个卡密，或带 code 列的 CSV")],
                  config: ConfigOpt = None, db: DbOpt = None) -> None:
-    """Load card codes (卡密) for a card_code item; codes already loaded are skipped and counted."""
+    """为卡密类商品导入卡密；已导入过的卡密跳过并计数。"""
     from rich.progress import Progress
 
     from storage.errors import UnknownItem
 
     if not file.exists():
-        raise _fail(f"codes file {file} not found")
+        raise _fail(f"找不到卡密文件 {file}")
     rt = _runtime(_settings(config, db))
     codes = [c for c in _codes(file) if c]
     mall = rt.services.mall
     try:
         with Progress(transient=False) as bar:
-            task = bar.add_task(f"importing codes for {sku}", total=len(codes))
+            task = bar.add_task(f"导入 {sku} 的卡密", total=len(codes))
             added, dupes = mall.import_codes(sku, codes, rt.clock.now(), progress=lambda n: bar.advance(task, n))
     except UnknownItem:
-        raise _fail(f"no mall item with sku {sku!r}: add it to [[mall.items]] in config.toml (kind = \"card_code\")") from None
+        raise _fail(f"没有 sku 为 {sku!r} 的商品：先在 config.toml 的 [[mall.items]] 里加上它（kind = \"card_code\"）"
+                    f"（no mall item with sku {sku!r}）") from None
     except ValueError as exc:
         raise _fail(str(exc)) from None
     stock = mall.item(sku)
-    typer.echo(f"{added} codes added, {dupes} duplicates skipped; {stock.stock if stock else 0} unused codes for {sku}")
+    typer.echo(f"已导入 {added} 个卡密，跳过 {dupes} 个重复的；{sku} 现有 {stock.stock if stock else 0} 个未用卡密")
 
 
 @cli.command()
@@ -632,28 +635,42 @@ def import_balances(file: Annotated[Path, typer.Argument(help="CSV：id,name,poi
 
 @cli.command()
 def orders(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
-           csv_file: Annotated[Path | None, typer.Option("--csv", help="write every order to this CSV file")] = None,
-           status: Annotated[str | None, typer.Option(help="only orders in this status")] = None) -> None:
-    """Mall orders, oldest first; --csv writes them for Excel (UTF-8 with BOM). Exit 5: run migrate first."""
+           csv_file: Annotated[Path | None, typer.Option("--csv", help="把订单写到这个 CSV 文件（给 Excel）")] = None,
+           status: Annotated[str | None, typer.Option(help="只看这个状态：英文值或中文名，如 pending / 待处理")] = None,
+           ) -> None:
+    """商城订单，从早到晚；--csv 写出给 Excel 用的文件（UTF-8 带 BOM）。退出码 5：先运行 migrate。"""
     import csv
 
+    from storage.vocabulary import STATUS_LABELS, OrderStatus
+
+    wanted = None
+    if status is not None:
+        by_word = {**{str(s): s for s in OrderStatus}, **{label: s for s, label in STATUS_LABELS.items()}}
+        wanted = by_word.get(status.strip().lower()) or by_word.get(status.strip())
+        if wanted is None:
+            known = "、".join(f"{s}（{label}）" for s, label in STATUS_LABELS.items())
+            raise _fail(f"没有「{status}」这个订单状态；可选：{known}")
     rt = _readonly(config, db)
     tz = rt.settings.bot.tz
     names = {m.id: m.name for m in rt.ledger.members()}
     fields = ["id", "created_at", "member", "name", "sku", "item", "kind", "points", "cash_yuan", "status",
               "recipient", "phone", "address", "tracking", "note", "paid_at"]
+    # what Excel shows in the first row; --json keeps the English keys
+    headings = {"id": "单号", "created_at": "下单时间", "member": "成员 ID", "name": "昵称", "sku": "SKU", "item": "商品",
+                "kind": "类型", "points": "积分", "cash_yuan": "现金（元）", "status": "状态", "recipient": "收件人",
+                "phone": "电话", "address": "地址", "tracking": "快递单号", "note": "备注", "paid_at": "付款时间"}
     rows = [{"id": o.id, "created_at": o.created_at.astimezone(tz).isoformat(), "member": o.member,
              "name": names.get(o.member, ""), "sku": o.sku, "item": o.name, "kind": o.kind, "points": o.points,
              "cash_yuan": f"{o.cash / 100:.2f}", "status": o.status, "recipient": o.recipient, "phone": o.phone,
              "address": o.address, "tracking": o.tracking, "note": o.note,
              "paid_at": o.paid_at.astimezone(tz).isoformat() if o.paid_at else ""}
-            for o in rt.mall.orders(statuses=(status,) if status else ())]
+            for o in rt.mall.orders(statuses=(str(wanted),) if wanted else ())]
     if csv_file is not None:
         with csv_file.open("w", encoding="utf-8-sig", newline="") as fh:  # the BOM tells Excel it is UTF-8
             writer = csv.DictWriter(fh, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
-        typer.echo(f"{len(rows)} orders written to {csv_file}")
+            writer.writerow(headings)
+            writer.writerows([{**r, "status": STATUS_LABELS.get(OrderStatus(r["status"]), r["status"])} for r in rows])
+        typer.echo(f"已写入 {len(rows)} 个订单到 {csv_file}")
         return
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
@@ -661,16 +678,16 @@ def orders(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("id", "at", "member", "item", "points", "cash", "status")
+    table = Table("单号", "下单时间", "成员", "商品", "积分", "现金", "状态")
     for r in rows:
         table.add_row(str(r["id"]), str(r["created_at"])[:16], f"{r['name']} ({r['member']})", str(r["item"]),
-                      str(r["points"]), str(r["cash_yuan"]), str(r["status"]))
+                      str(r["points"]), str(r["cash_yuan"]), STATUS_LABELS.get(OrderStatus(r["status"]), str(r["status"])))
     Console().print(table)
 
 
 @cli.command("check-config")
 def check_config(config: ConfigOpt = None, db: DbOpt = None) -> None:
-    """Validate config.toml and the templates without starting the bot."""
+    """检查 config.toml 和所有模板（用样例数据渲染），不启动机器人。"""
     settings = _settings(config, db)
     for i, entry in enumerate(settings.schedule):
         if entry.job not in REGISTRY.jobs:
@@ -683,8 +700,35 @@ def check_config(config: ConfigOpt = None, db: DbOpt = None) -> None:
     except TemplateProblem as exc:
         raise _fail(str(exc)) from None
     for note in config_mod.warnings(settings):
-        typer.echo(f"warning: {note}", err=True)
-    typer.echo("config ok")
+        typer.echo(f"注意（warning）：{note}", err=True)
+    typer.echo("配置无误（config ok）")
+
+
+GLOBAL_OPTIONS = ("--config", "-c", "--db", "--transport")
+
+
+def hoist(argv: list[str]) -> list[str]:
+    """Options typed before the subcommand go after it: `--config X check-config` means `check-config --config X`.
+
+    Every subcommand takes --config and --db itself; one that does not take an option refuses it by name
+    (`--transport X balances`: "No such option: --transport"). Without a subcommand they stay for the bot.
+    """
+    commands = set(typer.main.get_command(cli).commands)  # type: ignore[attr-defined]
+    moved: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in GLOBAL_OPTIONS and i + 1 < len(argv):
+            moved += argv[i:i + 2]
+            i += 2
+        elif arg.split("=", 1)[0] in GLOBAL_OPTIONS and "=" in arg:
+            moved.append(arg)
+            i += 1
+        else:
+            break
+    if moved and i < len(argv) and argv[i] in commands:
+        return [argv[i], *moved, *argv[i + 1:]]
+    return argv
 
 
 def launch() -> None:
@@ -697,7 +741,7 @@ def launch() -> None:
     """
     code: Any = 0
     try:
-        cli()
+        cli(args=hoist(sys.argv[1:]))
     except SystemExit as exc:
         code = exc.code
     if _LIVE:

@@ -509,8 +509,8 @@ def warnings(settings: Settings) -> list[str]:
     """Settings that are valid but risky, for the operator to read at start and from check-config."""
     out: list[str] = []
     if settings.bridge.host not in ("127.0.0.1", "localhost", "::1"):
-        out.append(f'bridge.host = "{settings.bridge.host}" exposes the bridge beyond this machine: anyone who can '
-                   "reach it and knows the secret can post events; keep 127.0.0.1 unless a firewall guards the port")
+        out.append(f'bridge.host = "{settings.bridge.host}"：桥会暴露在本机之外，任何能连上并知道密钥的人都能提交事件；'
+                   "除非有防火墙保护这个端口，请保持 127.0.0.1（exposes the bridge beyond this machine）")
     return out
 
 

@@ -46,6 +46,13 @@ class OrderStatus(StrEnum):
     EXPIRED = "expired"  # unpaid past its deadline
 
 
+# what an operator reads for each status (CLI tables, CSV); --status takes the value or its label
+STATUS_LABELS: dict[OrderStatus, str] = {
+    OrderStatus.ADDRESS: "待填收货信息", OrderStatus.UNPAID: "待付款", OrderStatus.PENDING: "待处理",
+    OrderStatus.SHIPPED: "已发货", OrderStatus.DONE: "已完成", OrderStatus.CANCELLED: "已取消",
+    OrderStatus.REFUNDED: "已退款", OrderStatus.EXPIRED: "超时未付",
+}
+
 LIVE = (OrderStatus.ADDRESS, OrderStatus.UNPAID, OrderStatus.PENDING, OrderStatus.SHIPPED, OrderStatus.DONE)
 CLOSED = (OrderStatus.CANCELLED, OrderStatus.REFUNDED, OrderStatus.EXPIRED)  # points and stock came back
 

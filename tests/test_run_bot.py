@@ -186,7 +186,7 @@ def test_check_config_warns_of_a_bridge_open_to_the_network(workdir: Path) -> No
     (workdir / "config.toml").write_text(CONFIG + '[bridge]\nhost = "0.0.0.0"\n', encoding="utf-8")
     res = run("check-config", cwd=workdir)
     assert res.returncode == 0 and "config ok" in res.stdout
-    assert 'warning: bridge.host = "0.0.0.0" exposes the bridge beyond this machine' in res.stderr
+    assert '注意（warning）：bridge.host = "0.0.0.0"：桥会暴露在本机之外' in res.stderr
     (workdir / "config.toml").write_text(CONFIG + "[bridge]\nport = 70000\n", encoding="utf-8")
     res = run("check-config", cwd=workdir)
     assert res.returncode == 2 and "bridge.port must be an integer >= 0 and <= 65535, got 70000" in res.stderr
@@ -254,3 +254,22 @@ def test_log_file_gets_the_log_rotated_in_the_bots_timezone(tmp_path: Path) -> N
     log = (tmp_path / "data" / "bot.log").read_text(encoding="utf-8")
     assert "storage" in log and "INFO" in log
     assert "签到成功" not in log  # what members wrote or were told is not logged at INFO
+
+
+def test_options_before_the_subcommand_work_or_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
+    (tmp_path / "broken.toml").write_text("[checkin]\npoints = -5\n", encoding="utf-8")
+    res = run("--config", "broken.toml", "check-config", cwd=tmp_path)
+    assert res.returncode == 2 and "配置错误" in res.stderr and "config ok" not in res.stdout
+    db = f"sqlite:///{tmp_path / 'other.db'}"
+    (tmp_path / "one.csv").write_text("id,name,points\nwxid_z,阿Z,7\n", encoding="utf-8")
+    assert run("--db", db, "import-balances", "one.csv", cwd=tmp_path).returncode == 0
+    res = run("--db", db, "--config", "config.toml", "balances", "--json", cwd=tmp_path)
+    assert res.returncode == 0 and json.loads(res.stdout)[0]["member"] == "wxid_z", res.stderr
+    assert not (tmp_path / "data" / "points.db").exists()  # the default database was never touched
+    res = run(f"--db={db}", "balances", "--json", cwd=tmp_path)
+    assert res.returncode == 0 and json.loads(res.stdout)[0]["points"] == 7
+    res = run("--transport", "wechaty", "balances", cwd=tmp_path)
+    assert res.returncode == 2 and "--transport" in res.stderr  # a read-out takes no transport: said, not ignored
+    res = run("--transport", "wechaty", "run", "--config", "config.toml", cwd=tmp_path, stdin="")
+    assert res.returncode == 2 and "puppet service" in res.stderr  # wechaty, not the console

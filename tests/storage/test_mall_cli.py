@@ -36,10 +36,10 @@ def test_import_codes_then_export_orders(tmp_path: Path) -> None:
     (tmp_path / "codes.txt").write_text("A1\nA2\n\nA1\nA3\n", encoding="utf-8")
     r = run("import-codes", "vip", "codes.txt", "--db", db, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "3 codes added, 1 duplicates skipped; 3 unused codes for vip" in r.stdout
+    assert "已导入 3 个卡密，跳过 1 个重复的；vip 现有 3 个未用卡密" in r.stdout
     (tmp_path / "codes.csv").write_text("batch,code\n1,A3\n1,B1\n2,B2\n", encoding="utf-8-sig")
     r = run("import-codes", "vip", "codes.csv", "--db", db, cwd=tmp_path)
-    assert "2 codes added, 1 duplicates skipped; 5 unused codes for vip" in r.stdout, r.stderr
+    assert "已导入 2 个卡密，跳过 1 个重复的；vip 现有 5 个未用卡密" in r.stdout, r.stderr
     r = run("import-codes", "mug", "codes.txt", "--db", db, cwd=tmp_path)
     assert r.returncode != 0 and "not card_code" in r.stderr
     r = run("import-codes", "nope", "codes.txt", "--db", db, cwd=tmp_path)
@@ -57,11 +57,24 @@ def test_import_codes_then_export_orders(tmp_path: Path) -> None:
     st.db.engine.dispose()
 
     r = run("orders", "--csv", "out.csv", "--db", db, cwd=tmp_path)
-    assert r.returncode == 0 and "2 orders written" in r.stdout, r.stderr
+    assert r.returncode == 0 and "已写入 2 个订单到 out.csv" in r.stdout, r.stderr
     raw = (tmp_path / "out.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     text = raw.decode("utf-8-sig")
-    assert text.splitlines()[0].startswith("id,created_at,member,name") and "张三" in text and "马克杯" in text
+    assert text.splitlines()[0].startswith("单号,下单时间,成员 ID,昵称,SKU,商品") and "张三" in text and "马克杯" in text
+    assert ",已完成," in text and ",待填收货信息," in text and ",done," not in text  # statuses as an operator reads them
     assert "A1" not in text  # the export lists orders, never the codes they hold
     r = run("audit", "--db", db, cwd=tmp_path)
     assert r.returncode == 0, r.stdout
+
+
+def test_orders_take_a_status_by_value_or_label_and_refuse_another(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
+    assert run("migrate", "--db", db, cwd=tmp_path).returncode == 0
+    for word in ("pending", "待处理", "PENDING"):
+        r = run("orders", "--status", word, "--json", "--db", db, cwd=tmp_path)
+        assert r.returncode == 0 and r.stdout.strip() == "[]", (word, r.stderr)
+    r = run("orders", "--status", "bogus", "--db", db, cwd=tmp_path)
+    assert r.returncode != 0 and "没有「bogus」这个订单状态" in r.stderr and "pending（待处理）" in r.stderr
+
