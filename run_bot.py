@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,7 +19,7 @@ from loguru import logger
 
 import handlers  # noqa: F401  (registers commands, jobs, listeners and config sections before any parse)
 from bot import config as config_mod
-from bot.clock import Clock, ManualClock, OffsetClock
+from bot.clock import Clock, ManualClock, OffsetClock, quiet_end, quiet_window
 from bot.config import ConfigError, Settings
 from bot.dispatch import REGISTRY, Registry
 
@@ -102,7 +103,8 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
     if st.lots is not None and (settled := st.lots.settle(clock.now())):
         logger.info("points expiry: the points {} members held are counted from now", settled)
     schedule = Schedule([*settings.schedule, *follow_ups(settings.schedule, registry.followups, settings),
-                         *standing_jobs(registry.standing, settings)], settings.bot.tz)
+                         *standing_jobs(registry.standing, settings)], settings.bot.tz,
+                        quiet=quiet_window(settings.outbox.quiet_hours), deferred=registry.posts)
     app = App(settings, st.store(), st, renderer, clock, registry=registry, schedule_rooms=schedule.rooms())
     return Runtime(settings, st.ledger, app, schedule, renderer, clock, st)
 
@@ -114,6 +116,25 @@ def check_jobs(settings: Settings, registry: Registry = REGISTRY) -> None:
         if entry.job not in registry.jobs:
             known = ", ".join(sorted(registry.jobs))
             raise ConfigError(f'schedule[{i}].job must be one of {known}, got "{entry.job}"')
+    quiet = quiet_window(settings.outbox.quiet_hours)
+    for i, entry in enumerate(settings.schedule):
+        if quiet is None or entry.job not in registry.followups:
+            continue
+        # a job with a window (a quiz's answers) runs on time; only its post waits for the quiet hours to end
+        from apscheduler.triggers.cron import CronTrigger
+
+        trig, t = CronTrigger.from_crontab(entry.cron, timezone=settings.bot.tz), None
+        for _ in range(14):
+            t = trig.get_next_fire_time(t, (t + timedelta(minutes=1)) if t else datetime.now(settings.bot.tz))
+            if t is None:
+                break
+            until = quiet_end(t, quiet, settings.bot.tz)
+            if until is not None:
+                logger.warning("定时任务 schedule[{}]（{}）在 {:%H:%M} 运行，处于免打扰时段 {}：它的消息要等到 {:%H:%M} "
+                               "才发出，限时却从 {:%H:%M} 算起；请把它排在免打扰时段之外 "
+                               "(schedule[{}] runs inside quiet hours)", i, entry.job, t, settings.outbox.quiet_hours,
+                               until, t, i)
+                break
 
 
 def _policy(settings: Settings) -> Any:

@@ -359,7 +359,7 @@ class App:
                 if not self.store.claim_event(f"job:{ev.job_id}:{ev.due.isoformat()}", ev.due):
                     return []
                 only = self.schedule_rooms.get(ev.job_id, ()) or tuple(self.allowed_rooms)
-                ctx = self.context(at=ev.due, event_id=ev.job_id,
+                ctx = self.context(at=ev.at, event_id=ev.job_id,
                                    rooms=tuple(room for room, _name in self.store.rooms(only)))
                 outs = self._render(await func(ctx), ctx, reply_to=None, job_id=ev.job_id)
                 outs.extend(await self._after(ctx, reply_to=None))
@@ -369,7 +369,8 @@ class App:
             logger.exception("scheduled job {} due {} failed", ev.job_id, ev.due)
             return []
         if outs:  # a run that posts nothing (no group due, nothing to say) is not news
-            logger.info("job {} due {} posted {} messages", ev.job_id, ev.due.isoformat(), len(outs))
+            held = "" if ev.run_at is None else f" (held for quiet hours until {ev.run_at.astimezone(self.tz):%H:%M})"
+            logger.info("job {} due {} posted {} messages{}", ev.job_id, ev.due.isoformat(), len(outs), held)
         return outs
 
     async def _after(self, ctx: Context, reply_to: str | None) -> list[Outgoing]:

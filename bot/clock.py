@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -61,3 +61,29 @@ class OffsetClock(Clock):
     def reset(self) -> None:
         self.offset = timedelta(0)
         self.jumped = True
+
+
+def quiet_window(spec: str) -> tuple[time, time] | None:
+    """ "22:30-07:30" -> (22:30, 07:30); "" -> None. The config validates the text before it gets here."""
+    if not spec:
+        return None
+    a, b = spec.split("-")
+    return time.fromisoformat(a.strip()), time.fromisoformat(b.strip())
+
+
+def quiet_end(at: datetime, quiet: tuple[time, time] | None, tz: ZoneInfo) -> datetime | None:
+    """When the quiet hours `at` falls in end (an aware datetime), or None when `at` is not in quiet hours.
+
+    The window is local time and may wrap midnight ("22:30-07:30"); its end is not inside it."""
+    if quiet is None:
+        return None
+    start, end = quiet
+    local = at.astimezone(tz)
+    t = local.time()
+    inside = (start <= t < end) if start <= end else (t >= start or t < end)
+    if not inside:
+        return None
+    until = local.replace(hour=end.hour, minute=end.minute, second=end.second, microsecond=0)
+    if until <= local:
+        until += timedelta(days=1)
+    return until

@@ -192,7 +192,8 @@ class OutboxSettings(Section):
     coalesce_max_mentions: PosInt = 50
     max_chars: PosInt = 3000
     give_up_seconds: Annotated[float, seconds(1), _SECONDS] = 600.0  # a reply later than this is logged, not sent
-    quiet_hours: QuietHours = ""  # scheduled posts wait, e.g. "22:30-07:30"
+    # scheduled posts due inside run when it ends (rendered then); "" = none. Replies are never held.
+    quiet_hours: QuietHours = "22:30-07:30"
 
 
 class LogSettings(Section):

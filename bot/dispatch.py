@@ -125,6 +125,8 @@ class Registry:
     followups: dict[str, tuple[str, Callable[[Any], Any]]] = field(default_factory=dict)
     # job name -> its cron from the settings (None: not now): jobs that run without a [[schedule]] entry
     standing: dict[str, Callable[[Any], str | None]] = field(default_factory=dict)
+    # jobs whose point is a post to groups: due inside quiet hours, they run (and render) when those end
+    posts: set[str] = field(default_factory=set)
 
     def command(
         self,
@@ -148,10 +150,12 @@ class Registry:
         return register
 
     def job(self, name: str, *, then: str | None = None, after: Callable[[Any], Any] | None = None,
-            standing: Callable[[Any], str | None] | None = None) -> Callable[[JobFunc], JobFunc]:
+            standing: Callable[[Any], str | None] | None = None, posts: bool = False) -> Callable[[JobFunc], JobFunc]:
         """Register a scheduled job; with `then`, every run of it is followed by job `then`
         `after(settings)` (a timedelta) later, in the same groups, without a schedule entry of its own.
-        With `standing`, the job runs on the cron `standing(settings)` gives (None: off), no entry needed."""
+        With `standing`, the job runs on the cron `standing(settings)` gives (None: off), no entry needed.
+        With `posts`, a run due inside quiet hours runs when they end, so its post says what is true then
+        (a job whose effect belongs to its time, like expiring points or closing a quiz, runs on time)."""
 
         def register(func: JobFunc) -> JobFunc:
             self.jobs[name] = func
@@ -159,6 +163,8 @@ class Registry:
                 self.followups[name] = (then, after)
             if standing is not None:
                 self.standing[name] = standing
+            if posts:
+                self.posts.add(name)
             return func
 
         return register

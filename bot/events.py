@@ -117,11 +117,13 @@ class JobDue:
 
     job_id: str
     job: str
-    due: datetime
+    due: datetime  # the slot: the run's id (claimed once) is job id + due time
+    # when it runs, if not at `due`: a job that posts, due inside quiet hours, runs when they end (rendered then)
+    run_at: datetime | None = None
 
     @property
     def at(self) -> datetime:
-        return self.due
+        return self.due if self.run_at is None else self.run_at
 
 
 Event = Message | MemberJoined | MemberLeft | Tick | JobDue | Down | Up | Rooms

@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 
 from loguru import logger
 
-from bot.clock import Clock
+from bot.clock import Clock, quiet_end, quiet_window
 from bot.events import Outgoing
 from bot.transports import Transport
 
@@ -81,10 +81,7 @@ class Budget:
 
     @classmethod
     def from_settings(cls, s: Any, tz: ZoneInfo) -> Budget:
-        quiet = None
-        if getattr(s, "quiet_hours", ""):
-            a, b = s.quiet_hours.split("-")
-            quiet = (time.fromisoformat(a.strip()), time.fromisoformat(b.strip()))
+        quiet = quiet_window(getattr(s, "quiet_hours", ""))
         return cls(interval=s.interval_seconds, burst=s.burst, coalesce=s.coalesce_seconds,
                    max_mentions=s.coalesce_max_mentions, max_chars=s.max_chars, give_up=s.give_up_seconds,
                    quiet=quiet, tz=tz)
@@ -257,18 +254,9 @@ class Outbox:
         return self._reply_head(), (self._posts[0][0] if self._posts else None)
 
     def _after_quiet(self, out: Outgoing) -> datetime:
-        q = self.budget.quiet
-        if q is None:
+        until = quiet_end(out.at, self.budget.quiet, self.budget.tz)
+        if until is None:
             return out.at
-        start, end = q
-        local = out.at.astimezone(self.budget.tz)
-        t = local.timetz().replace(tzinfo=None)
-        inside = (start <= t < end) if start <= end else (t >= start or t < end)
-        if not inside:
-            return out.at
-        until = local.replace(hour=end.hour, minute=end.minute, second=end.second, microsecond=0)
-        if until <= local:
-            until += timedelta(days=1)
         logger.bind(room=out.room).info("scheduled post held for quiet hours until {}", until.strftime("%H:%M"))
         return until
 

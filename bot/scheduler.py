@@ -8,19 +8,27 @@ the same slot (a restart, a second process on the same database) a no-op.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 from loguru import logger
 
-from bot.clock import Clock
+from bot.clock import Clock, quiet_end
 from bot.events import JobDue
 
 _TINY = timedelta(microseconds=1)
+
+
+def _length(quiet: tuple[time, time]) -> timedelta:
+    """How long a quiet window lasts (it may wrap midnight), plus an hour for a clock change inside it."""
+    start, end = (datetime.combine(date(2000, 1, 1), t) for t in quiet)
+    if end <= start:
+        end += timedelta(days=1)
+    return end - start + timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -53,42 +61,74 @@ def standing_jobs(standing: dict[str, Callable[[Any], str | None]], settings: An
 
 
 class Schedule:
-    def __init__(self, entries: Sequence[Any], tz: ZoneInfo) -> None:
+    """The runs of every entry. With `quiet` (local start, end) and `deferred` (names of jobs that post to groups),
+    a run of such a job due inside quiet hours runs when they end: it keeps its slot (`JobDue.due`, its id) and
+    runs, and so renders, at `JobDue.run_at`, so what it says is true when it goes out."""
+
+    def __init__(self, entries: Sequence[Any], tz: ZoneInfo, *, quiet: tuple[time, time] | None = None,
+                 deferred: Iterable[str] = ()) -> None:
         self.tz = tz
         self.entries = list(entries)
         self.triggers = [(e, CronTrigger.from_crontab(e.cron, timezone=tz)) for e in self.entries]
         self.offsets = [getattr(e, "offset", timedelta(0)) for e in self.entries]
-        self._memo: dict[int, tuple[datetime, datetime | None]] = {}
+        self.quiet = quiet
+        later = set(deferred) if quiet is not None else set()
+        self.held = [e.job in later for e in self.entries]
+        self._span = _length(quiet) if quiet is not None else timedelta(0)
+        self._memo: dict[int, tuple[datetime, datetime | None, datetime | None]] = {}
 
     def rooms(self) -> dict[str, Sequence[str]]:
         return {e.id: tuple(e.rooms) for e in self.entries}
 
+    def _run_time(self, order: int, due: datetime) -> datetime:
+        if not self.held[order]:
+            return due
+        return quiet_end(due, self.quiet, self.tz) or due
+
     def due_between(self, start: datetime, end: datetime, *, include_start: bool = False) -> list[JobDue]:
-        """Every run due in (start, end] (or [start, end]), in time order, config order on a tie."""
+        """Every run that runs in (start, end] (or [start, end]), in time order, config order on a tie."""
         runs: list[tuple[datetime, int, JobDue]] = []
         if end < start:
             return []
+        after = start - _TINY if include_start else start
         for order, (entry, trig) in enumerate(self.triggers):
             off = self.offsets[order]
-            t = self._first_after(order, trig, (start - _TINY if include_start else start) - off)
-            while t is not None and t + off <= end:
-                runs.append((t + off, order, JobDue(job_id=entry.id, job=entry.job, due=t + off)))
+            t, run = self._first_after(order, trig, after)
+            while t is not None and run is not None and run <= end:
+                due = t + off
+                runs.append((run, order, JobDue(job_id=entry.id, job=entry.job, due=due,
+                                                run_at=None if run == due else run)))
                 t = trig.get_next_fire_time(t, t + _TINY)
+                run = None if t is None else self._run_time(order, t + off)
         runs.sort(key=lambda r: (r[0], r[1]))
         return [r[2] for r in runs]
 
-    def _first_after(self, order: int, trig: CronTrigger, after: datetime) -> datetime | None:
-        """The first fire time > `after`; remembered, since replay asks this once per event."""
+    def _first_after(self, order: int, trig: CronTrigger, after: datetime) -> tuple[datetime | None, datetime | None]:
+        """(fire time, run time) of the first run that runs after `after`; remembered, since replay asks this once
+        per event. Run times never decrease with fire times, so one answer holds until its run time."""
         memo = self._memo.get(order)
-        if memo is not None and memo[0] <= after and (memo[1] is None or after < memo[1]):
-            return memo[1]
-        t = trig.get_next_fire_time(None, after + _TINY)
-        self._memo[order] = (after, t)
-        return t
+        if memo is not None and memo[0] <= after and (memo[2] is None or after < memo[2]):
+            return memo[1], memo[2]
+        t, run = self._search(order, trig, after)
+        self._memo[order] = (after, t, run)
+        return t, run
+
+    def _search(self, order: int, trig: CronTrigger, after: datetime) -> tuple[datetime | None, datetime | None]:
+        off = self.offsets[order]
+        # a run held by quiet hours runs up to their length after it was due: look back that far
+        back = self._span if self.held[order] else timedelta(0)
+        t = trig.get_next_fire_time(None, after - off - back + _TINY)
+        while t is not None:
+            run = self._run_time(order, t + off)
+            if run > after:
+                return t, run
+            t = trig.get_next_fire_time(t, t + _TINY)
+        return None, None
 
     def next_due(self, after: datetime) -> datetime | None:
-        times = [t + off for (_e, trig), off in zip(self.triggers, self.offsets, strict=True)
-                 if (t := trig.get_next_fire_time(None, after - off + _TINY)) is not None]
+        """When the next run runs (its run time, after quiet hours where they hold it)."""
+        times = [run for order, (_e, trig) in enumerate(self.triggers)
+                 if (run := self._search(order, trig, after)[1]) is not None]
         return min(times) if times else None
 
     async def run_live(
@@ -116,7 +156,7 @@ class Schedule:
                 last = now
             deliberate = bool(getattr(clock, "jumped", False))
             for run in self.due_between(last, now):
-                if now - run.due > grace and not deliberate:
+                if now - run.at > grace and not deliberate:
                     logger.warning("job {} due {} missed by more than {}; skipped", run.job_id, run.due, grace)
                     continue
                 enqueue(run)

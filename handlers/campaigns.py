@@ -95,7 +95,7 @@ def _hours(delta: timedelta) -> int:
     return max(1, math.ceil(delta.total_seconds() / 3600))
 
 
-@job("campaign")
+@job("campaign", posts=True)
 async def phase_posts(ctx: Context) -> list[Reply]:
     """Post each campaign's current phase (预热 / 正式 / 收尾) once in every group it serves; a group the bot
     learns of later (a rooms event, a first message) gets the phase in force then, on the next run."""

@@ -118,7 +118,7 @@ async def makeup(ctx: Context, args: str) -> Reply | list[Reply]:
                       bonuses=[{"name": r.name, "points": r.points} for r in res.rewards])]
 
 
-@job("checkin_reminder")
+@job("checkin_reminder", posts=True)
 async def checkin_reminder(ctx: Context) -> Reply | None:
     """The morning reminder: what checking in pays today (payouts.terms) and how many have."""
     today = payouts.terms(ctx)

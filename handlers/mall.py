@@ -414,7 +414,7 @@ def _listed_since(it: ItemView) -> datetime | None:
     return it.starts or it.first_seen
 
 
-@job("mall_highlights")
+@job("mall_highlights", posts=True)
 async def highlights(ctx: Context) -> Reply | None:
     """Post what is on sale now: 新品, 即将售罄 and 热门兑换, each part left out when empty; nothing at all
     when every part is. Items with a min_level above the lowest level are not advertised to the whole group."""

@@ -114,7 +114,7 @@ async def month_board(ctx: Context, args: str) -> Reply | None:
     return _show(ctx, args, "month")
 
 
-@job("leaderboard")
+@job("leaderboard", posts=True)
 async def leaderboard_post(ctx: Context) -> Reply:
     """The board of the schedule entry's `period` (balance by default), company-wide."""
     entry = next((e for e in ctx.settings.schedule if e.id == ctx.event_id), None)

@@ -90,14 +90,57 @@ async def test_a_private_reply_to_a_stranger_fails_and_the_outbox_says_its_fallb
     assert bot.transport.outbox.failed == 1
 
 
-async def test_quiet_hours_hold_a_scheduled_post_till_they_end_but_not_a_reply(make_chat: Any) -> None:
+async def test_a_post_due_in_quiet_hours_goes_out_when_they_end_written_as_of_then(make_chat: Any) -> None:
     data = config(schedule=[{"id": "late-board", "job": "leaderboard", "cron": "30 22 * * *"}])
     data["outbox"] = {"quiet_hours": "22:00-07:30"}
     bot: ChatBot = make_chat(data, start="2026-11-23 21:00")
     assert "签到成功" in (await checkin(bot, "alice", "2026-11-23 22:10"))[0].text  # a reply is not held
-    r = await bot.tick("2026-11-23 22:31")
-    assert [(o.room, o.at) for o in r] == [("g1", sh("2026-11-24 07:30"))] and "积分排行榜" in r[0].text
-    assert bot.transport.clock.now() == sh("2026-11-24 07:30")
+    assert await bot.tick("2026-11-23 22:31") == []  # due, but held: nothing is written yet
+    await checkin(bot, "bob", "2026-11-24 07:00")  # checks in while the post waits
+    [board] = await bot.tick("2026-11-24 07:31")
+    assert (board.room, board.at) == ("g1", sh("2026-11-24 07:30")) and "积分排行榜" in board.text
+    # the board is the one of 07:30: Bob's morning check-in counts
+    assert "1. Alice  5 分" in board.text and "1. Bob  5 分" in board.text  # a tie shares the rank
+    assert await bot.tick("2026-11-24 09:00") == []  # the slot ran once
+
+
+async def test_the_morning_reminder_held_overnight_counts_the_morning_not_yesterday(make_chat: Any) -> None:
+    data = config(schedule=[{"id": "dawn", "job": "checkin_reminder", "cron": "0 6 * * *"}])
+    data["outbox"] = {"quiet_hours": "22:30-07:30"}
+    bot: ChatBot = make_chat(data, start="2026-11-23 09:00")
+    await checkin(bot, "alice", "2026-11-23 09:00")
+    await checkin(bot, "bob", "2026-11-23 09:05")
+    assert await bot.tick("2026-11-24 06:01") == []
+    await checkin(bot, "carol", "2026-11-24 07:10")
+    [reminder] = await bot.tick("2026-11-24 07:30")
+    assert reminder.at == sh("2026-11-24 07:30")
+    assert "今天已有 1 人签到" in reminder.text, reminder.text  # today's Carol, not yesterday's two
+
+
+async def test_a_warmup_held_from_23h_says_the_hours_left_at_0730(make_chat: Any) -> None:
+    data = config(schedule=[{"id": "campaign-posts", "job": "campaign", "cron": "0 * * * *"}])
+    data["outbox"] = {"quiet_hours": "22:30-07:30"}
+    data["campaigns"] = [{"id": "double-week", "name": "双倍积分周", "starts": "2026-11-25T23:00:00+08:00",
+                          "ends": "2026-11-27T00:00:00+08:00", "warmup_hours": 24, "checkin": {"multiplier": 2}}]
+    bot: ChatBot = make_chat(data, start="2026-11-24 20:00")
+    await checkin(bot, "alice", "2026-11-24 20:00")  # the group is known
+    assert await bot.tick("2026-11-24 23:05") == []  # 预热 is due at 23:00, inside quiet hours
+    [warmup] = await bot.tick("2026-11-25 07:30")
+    assert warmup.at == sh("2026-11-25 07:30") and "双倍积分周" in warmup.text
+    assert "还有 16 小时" in warmup.text, warmup.text  # 07:30 -> 23:00 is 15.5 h, rounded up; not "24 小时"
+    assert await bot.tick("2026-11-25 09:00") == []  # posted once in the group, whatever the hourly slots held
+
+
+async def test_a_closing_post_due_at_midnight_is_not_sent_after_the_campaign_ended(make_chat: Any) -> None:
+    data = config(schedule=[{"id": "campaign-posts", "job": "campaign", "cron": "0 0 * * *"}])
+    data["campaigns"] = [{"id": "flash", "name": "闪电周末", "starts": "2026-11-22T00:00:00+08:00",
+                          "ends": "2026-11-24T06:00:00+08:00", "checkin": {"multiplier": 2}}]
+    bot: ChatBot = make_chat(data, start="2026-11-23 20:00")  # the default quiet hours: 22:30-07:30
+    await checkin(bot, "alice", "2026-11-23 20:00")
+    # 收尾 was due at midnight, quiet; when the quiet hours end the campaign is over, so nothing is said about it
+    assert await bot.tick("2026-11-24 08:00") == []
+    r = await bot.say("签到", as_="bob")
+    assert "获得 5 积分" in r.text and "闪电周末" not in r.text
 
 
 async def test_a_replay_of_the_chat_sends_the_same_messages_at_the_same_times(make_chat: Any, tmp_path: Path) -> None:

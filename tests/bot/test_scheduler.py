@@ -110,3 +110,53 @@ async def test_live_loop_enqueues_due_runs_and_skips_stale_ones() -> None:
         await task
         logger.remove(sink)
     assert [(r.job_id, r.due) for r in got] == [("morning-reminder", sh("2026-11-23 08:00"))]
+
+
+def held_schedule(cron: str, quiet: str = "22:30-07:30", job: str = "leaderboard") -> Schedule:
+    from bot.clock import quiet_window
+
+    s = parse(config(schedule=[{"id": "e", "job": job, "cron": cron}]))
+    return Schedule(s.schedule, s.bot.tz, quiet=quiet_window(quiet), deferred={"leaderboard"})
+
+
+def test_a_posting_job_due_in_quiet_hours_runs_when_they_end_keeping_its_slot() -> None:
+    s = held_schedule("0 23 * * *")
+    assert s.due_between(sh("2026-11-23 22:00"), sh("2026-11-24 07:29")) == []
+    [run] = s.due_between(sh("2026-11-24 07:29"), sh("2026-11-24 07:30"))
+    assert (run.due, run.run_at, run.at) == (sh("2026-11-23 23:00"), sh("2026-11-24 07:30"), sh("2026-11-24 07:30"))
+    assert s.due_between(sh("2026-11-24 07:30"), sh("2026-11-24 22:59")) == []  # once per slot
+    assert s.next_due(sh("2026-11-23 22:00")) == sh("2026-11-24 07:30")
+    # asked event by event (replay), the memo gives the same runs as one wide question
+    times = [sh("2026-11-23 20:00") + timedelta(minutes=17 * i) for i in range(300)]
+    stepped = [r for a, b in zip(times, times[1:], strict=False) for r in s.due_between(a, b)]
+    assert stepped == s.due_between(times[0], times[-1]) and len(stepped) == 4
+
+
+def test_runs_outside_quiet_hours_and_jobs_that_do_not_post_keep_their_time() -> None:
+    s = held_schedule("0 21 * * *")
+    [run] = s.due_between(sh("2026-11-23 20:00"), sh("2026-11-23 21:00"))
+    assert (run.due, run.run_at) == (sh("2026-11-23 21:00"), None)
+    s = held_schedule("0 23 * * *", job="checkin_reminder")  # not in `deferred` here
+    [run] = s.due_between(sh("2026-11-23 22:00"), sh("2026-11-23 23:00"))
+    assert (run.due, run.run_at) == (sh("2026-11-23 23:00"), None)
+    # a window that does not wrap midnight holds only inside it; its end is outside
+    s = held_schedule("*/30 * * * *", quiet="12:00-13:00")
+    runs = s.due_between(sh("2026-11-23 11:45"), sh("2026-11-23 13:30"))
+    assert [(r.due, r.at) for r in runs] == [(sh("2026-11-23 12:00"), sh("2026-11-23 13:00")),
+                                             (sh("2026-11-23 12:30"), sh("2026-11-23 13:00")),
+                                             (sh("2026-11-23 13:00"), sh("2026-11-23 13:00")),
+                                             (sh("2026-11-23 13:30"), sh("2026-11-23 13:30"))]
+
+
+def test_a_quiz_inside_quiet_hours_is_warned_about_at_start() -> None:
+    from run_bot import check_jobs
+
+    data = config(schedule=[{"id": "night-quiz", "job": "quiz", "cron": "0 23 * * *"}])
+    data["quiz"] = {"questions": [{"question": "1+1=?", "answers": ["2"]}]}
+    seen: list[str] = []
+    sink = logger.add(lambda m: seen.append(str(m)), level="WARNING")
+    try:
+        check_jobs(parse(data))
+    finally:
+        logger.remove(sink)
+    assert any("schedule[0]（quiz）在 23:00 运行，处于免打扰时段 22:30-07:30" in m and "07:30" in m for m in seen), seen
