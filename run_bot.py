@@ -306,8 +306,12 @@ async def _live(settings: Settings, make_transport: Any, budget: Any = None) -> 
     outbox = Outbox(transport, budget or Budget.from_settings(settings.outbox, settings.bot.tz),
                     digest=digest_text(rt.renderer))
     # a transport that keeps what it accepted (the bridge's inbox) is told what each batch handled
+    # several processes on one PostgreSQL database: one leads the scheduler (an advisory lock), the rest stand by
+    from storage.leader import Leadership
+
+    lead = Leadership(rt.ledger.engine)
     runner = LiveRunner(rt.app, outbox, rt.schedule, clock, batch_size=settings.storage.batch_size,
-                        settle=getattr(transport, "settle", None))
+                        settle=getattr(transport, "settle", None), leader=lead.held)
     submit.append(runner.submit)
     task = asyncio.create_task(runner.run())
     loop = asyncio.get_running_loop()
@@ -318,6 +322,7 @@ async def _live(settings: Settings, make_transport: Any, budget: Any = None) -> 
     finally:
         runner.stop()
         await task
+        lead.release()
         rt.ledger.engine.dispose()
 
 

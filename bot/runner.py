@@ -20,7 +20,8 @@ class LiveRunner:
 
     def __init__(self, app: App, outbox: Outbox, schedule: Schedule, clock: Clock, batch_size: int = 256,
                  grace: timedelta = timedelta(minutes=10),
-                 settle: Callable[[Sequence[int]], None] | None = None) -> None:
+                 settle: Callable[[Sequence[int]], None] | None = None,
+                 leader: Callable[[], bool] | None = None) -> None:
         self.app = app
         self.outbox = outbox
         self.schedule = schedule
@@ -28,6 +29,7 @@ class LiveRunner:
         self.batch_size = batch_size
         self.grace = grace
         self.settle = settle
+        self.leader = leader  # whether this process fires scheduled runs now (None: always)
         self.queue: asyncio.Queue[tuple[Event, int | None] | None] = asyncio.Queue()
         self.stopping = asyncio.Event()
         self.wake = asyncio.Event()  # set when the clock was moved: look for due jobs now
@@ -67,7 +69,7 @@ class LiveRunner:
         At the end the outbox gets up to `drain` seconds to send what is queued; the rest is logged.
         """
         sched = asyncio.create_task(self.schedule.run_live(self.clock, self.submit, grace=self.grace,
-                                                           stop=self.stopping, wake=self.wake))
+                                                           stop=self.stopping, wake=self.wake, leader=self.leader))
         sender_stop = asyncio.Event()
         sender = asyncio.create_task(self.outbox.run(self.clock, sender_stop))
         try:

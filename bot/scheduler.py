@@ -140,14 +140,18 @@ class Schedule:
         poll: float = 30.0,
         stop: asyncio.Event | None = None,
         wake: asyncio.Event | None = None,
+        leader: Callable[[], bool] | None = None,
     ) -> None:
         """Enqueue each run as it falls due on `clock`.
 
         A run missed by less than `grace` (a stall, a restart) still fires; an older one is skipped
         with a warning, unless the clock was moved on purpose (`clock.jumped`, the console's /time).
-        `wake` makes the loop look at the clock again at once.
+        `wake` makes the loop look at the clock again at once. With `leader`, only while it answers True are
+        runs fired (one process of several on a database leads); a process that takes the lead looks back
+        `grace`, so what fell due while the lead changed hands still fires (claims drop what already ran).
         """
         last = clock.now() - grace
+        leading = False
         stop = stop or asyncio.Event()
         wake = wake or asyncio.Event()
         while not stop.is_set():
@@ -155,7 +159,10 @@ class Schedule:
             if now < last:  # the clock was moved back: start again from here
                 last = now
             deliberate = bool(getattr(clock, "jumped", False))
-            for run in self.due_between(last, now):
+            was, leading = leading, leader is None or leader()
+            if leading and not was:
+                last = min(last, now - grace)
+            for run in self.due_between(last, now) if leading else ():
                 if now - run.at > grace and not deliberate:
                     logger.warning("job {} due {} missed by more than {}; skipped", run.job_id, run.due, grace)
                     continue

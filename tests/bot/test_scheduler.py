@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import timedelta
 
 from loguru import logger
@@ -128,7 +129,7 @@ def test_a_posting_job_due_in_quiet_hours_runs_when_they_end_keeping_its_slot() 
     assert s.next_due(sh("2026-11-23 22:00")) == sh("2026-11-24 07:30")
     # asked event by event (replay), the memo gives the same runs as one wide question
     times = [sh("2026-11-23 20:00") + timedelta(minutes=17 * i) for i in range(300)]
-    stepped = [r for a, b in zip(times, times[1:], strict=False) for r in s.due_between(a, b)]
+    stepped = [r for a, b in itertools.pairwise(times) for r in s.due_between(a, b)]
     assert stepped == s.due_between(times[0], times[-1]) and len(stepped) == 4
 
 
