@@ -130,8 +130,8 @@ async def live(wecom: WecomServer, hook: Hook, tmp_path: Path) -> AsyncIterator[
     from bot.transports.wecom import WecomTransport
 
     port = free_port()
-    data = config(wecom={"bot_id": wecom.bot_id, "secret": wecom.secret, "ws_url": wecom.url, "ping_seconds": 1.0, "ping_timeout_seconds": 1.0,
-                         "backoff_initial_seconds": 0.1, "backoff_max_seconds": 1.0},
+    data = config(wecom={"bot_id": wecom.bot_id, "secret": wecom.secret, "ws_url": wecom.url, "ping_seconds": 1.0,
+                         "ping_timeout_seconds": 1.0, "backoff_initial_seconds": 0.1, "backoff_max_seconds": 1.0},
                   health={"port": port, "alert_after": 2.0, "webhook": hook.url})
     data["transport"] = {"kind": "wecom"}
     data["bot"]["rooms"] = [GROUP]
