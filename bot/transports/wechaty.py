@@ -162,6 +162,7 @@ class WechatyTransport:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._seen_capacity = seen_capacity
         self._listing: asyncio.Future[None] | None = None  # the room list asked for at login
+        self._ending: asyncio.Future[Any] | None = None  # the session a logout ends
         self.supervisor = Supervisor(
             self.connect,
             probe=self.probe,
@@ -269,6 +270,10 @@ class WechatyTransport:
         logger.error("the WeChat account {} was logged out: nothing is received or sent until it logs in again "
                      "(scan the QR code the puppet service shows)", getattr(contact, "contact_id", self.self_id))
         self.health.set("logged_out", "the WeChat account was logged out")
+        # wechaty takes one login per Wechaty: the session ends, and the supervisor's next one sees the next login
+        bot = self.bot
+        if bot is not None:
+            self._ending = asyncio.ensure_future(bot.puppet.stop())
 
     async def announce_rooms(self) -> None:
         """Tell the pipeline which groups the account is in, so scheduled posts reach quiet groups too."""
