@@ -290,30 +290,53 @@ def _run_wechaty(settings: Settings) -> None:
         raise _fail(f"cannot run on WeChat: {exc}. Check [wechaty] token or WECHATY_PUPPET_SERVICE_TOKEN.", 4) from None
 
 
-async def _live(settings: Settings, make_transport: Any, budget: Any = None) -> None:
-    """Run the pipeline on a real clock with `make_transport(submit, clock, store)`'s run() feeding it, until that ends."""
+async def _live(settings: Settings, make_transport: Any, budget: Any = None, kind: str = "") -> None:
+    """Run the pipeline on a real clock with `make_transport(submit, clock, store, health)`'s run() feeding it.
+
+    Until that ends. The transport reports its state into `health`; [health] serves it on /healthz and alerts
+    on an outage (bot.health).
+    """
     import asyncio
     import signal
 
+    from bot.health import Alerts, Health, Webhook
     from bot.outbox import Budget, Outbox, digest_text
     from bot.runner import LiveRunner
 
     clock = Clock(settings.bot.tz)
     rt = _runtime(settings, clock)
     submit: list[Any] = []
-    transport = make_transport(lambda *ev: submit[0](*ev), clock, rt.services.store())
+    outboxes: list[Any] = []
+    kind = kind or settings.transport.kind
+    health = Health(kind, clock=clock, alert_after=settings.health.alert_after,
+                    depth=lambda: outboxes[0].pending() if outboxes else 0,
+                    counters=lambda: _outbox_counters(outboxes[0]) if outboxes else {})
+
+    def seen(*ev: Any) -> None:
+        health.seen()
+        submit[0](*ev)
+
+    transport = make_transport(seen, clock, rt.services.store(), health)
     rt.app.mention_hint = getattr(transport, "mention_hint", "")  # WeCom: members @ the bot in groups
     outbox = Outbox(transport, budget or Budget.from_settings(settings.outbox, settings.bot.tz),
                     digest=digest_text(rt.renderer))
-    # a transport that keeps what it accepted (the bridge's inbox) is told what each batch handled
+    outboxes.append(outbox)
+    hook = os.environ.get("BOT_HEALTH_WEBHOOK", "").strip() or settings.health.webhook
+    if hook and not hook.startswith(("https://", "http://")):
+        raise _fail("BOT_HEALTH_WEBHOOK must be an http(s) address (a WeCom group robot's webhook)")
+    alerts = Alerts(health, name=settings.bot.name, admins=settings.bot.admins,
+                    webhook=Webhook(hook) if hook else None, put=outbox.put)
+    server = await _health_server(settings, health, kind)
     # several processes on one PostgreSQL database: one leads the scheduler (an advisory lock), the rest stand by
     from storage.leader import Leadership
 
     lead = Leadership(rt.ledger.engine)
+    # a transport that keeps what it accepted (the bridge's inbox) is told what each batch handled
     runner = LiveRunner(rt.app, outbox, rt.schedule, clock, batch_size=settings.storage.batch_size,
                         settle=getattr(transport, "settle", None), leader=lead.held)
     submit.append(runner.submit)
     task = asyncio.create_task(runner.run())
+    serving = asyncio.create_task(server.serve()) if server is not None else None
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, transport.stop)
@@ -323,14 +346,39 @@ async def _live(settings: Settings, make_transport: Any, budget: Any = None) -> 
         runner.stop()
         await task
         lead.release()
+        await alerts.close()  # a pushed-off bot alerts before it exits
+        if server is not None and serving is not None:
+            server.stop()
+            await serving
         rt.ledger.engine.dispose()
+
+
+def _outbox_counters(outbox: Any) -> dict[str, int]:
+    return {"sent": outbox.sent, "failed": outbox.failed, "given_up": outbox.given_up}
+
+
+async def _health_server(settings: Settings, health: Any, kind: str) -> Any:
+    """[health] port: /healthz on its own small server (the bridge also serves it on its port), bound now."""
+    cfg = settings.health
+    if not cfg.port or (kind == "bridge" and cfg.port == settings.bridge.port):
+        return None
+    from bot.health import routes
+    from bot.web import WebError, WebServer, build_app
+
+    server = WebServer(build_app(routes(health)), cfg.host, cfg.port)
+    try:
+        await server.start()
+    except WebError as exc:
+        raise _fail(f"[health] 端口无法监听 (cannot serve /healthz): {exc}；换一个 health.port，或设为 0 关闭") from None
+    logger.info("health: GET http://{}:{}/healthz", cfg.host, server.bound_port)
+    return server
 
 
 async def _wechaty(settings: Settings) -> None:
     from bot.transports.wechaty import WechatyTransport
 
-    await _live(settings, lambda submit, clock, _store: WechatyTransport(settings.wechaty, submit, clock=clock,
-                                                                 self_alias=settings.bot.self_id))
+    await _live(settings, lambda submit, clock, _store, health: WechatyTransport(
+        settings.wechaty, submit, clock=clock, self_alias=settings.bot.self_id, health=health), kind="wechaty")
 
 
 EXIT_PUSHED_OFF = 7  # WeCom: another process took the bot's one connection; a supervisor should not restart us
@@ -352,14 +400,14 @@ def _run_wecom(settings: Settings) -> None:
             logger.warning("[{}] is on, but WeCom's AI bot receives no join or leave events: it cannot run on this "
                            "transport (nothing is paid for joining or inviting)", name)
 
-    def make(submit: Any, clock: Any, _store: Any) -> Any:
+    def make(submit: Any, clock: Any, _store: Any, health: Any) -> Any:
         return WecomTransport(settings.wecom, submit, clock=clock, bot_name=settings.bot.name,
-                              self_alias=settings.bot.self_id)
+                              self_alias=settings.bot.self_id, health=health)
 
     # each reply answers its own callback on its req_id: @-replies are never merged into one message
     budget = replace(Budget.from_settings(settings.outbox, settings.bot.tz), coalesce=0)
     try:
-        asyncio.run(_live(settings, make, budget=budget))
+        asyncio.run(_live(settings, make, budget=budget, kind="wecom"))
     except FatalConnectionError as exc:
         if isinstance(exc.__cause__, PushedOff):
             raise _fail(f"stopped: {exc}. Run one bot per WeCom bot id.", EXIT_PUSHED_OFF) from None
@@ -370,6 +418,7 @@ def _run_wecom(settings: Settings) -> None:
 def _run_bridge(settings: Settings) -> None:
     import asyncio
 
+    from bot.health import routes
     from bot.transports.bridge import BridgeError, BridgeTransport, secret
 
     if not secret(settings.bridge):
@@ -377,8 +426,9 @@ def _run_bridge(settings: Settings) -> None:
     for note in config_mod.warnings(settings):
         logger.warning(note)
     try:
-        asyncio.run(_live(settings, lambda submit, clock, store: BridgeTransport(settings.bridge, submit, store,
-                                                                                 tz=settings.bot.tz, clock=clock)))
+        asyncio.run(_live(settings, lambda submit, clock, store, health: BridgeTransport(
+            settings.bridge, submit, store, tz=settings.bot.tz, clock=clock, health=health, parts=[routes(health)]),
+            kind="bridge"))
     except BridgeError as exc:
         raise _fail(f"cannot run the bridge: {exc}") from None
 

@@ -1,6 +1,6 @@
 """Load and validate config.toml into typed settings; a bad value names its key, never a traceback.
 
-The core sections (bot, transport, wechaty, bridge, outbox, storage, schedule) and campaigns live here;
+The core sections (bot, transport, wechaty, bridge, wecom, outbox, health, storage, log, schedule) and campaigns live here;
 every feature declares its own section next to its handlers with `section(...)`, and `parse` builds the
 settings model from the core and whatever sections are registered by then (run_bot imports handlers).
 """
@@ -185,6 +185,22 @@ class BridgeSettings(Section):
     secret: str = ""  # required; env BOT_BRIDGE_SECRET wins
 
 
+class HealthSettings(Section):
+    port: Port = 0  # GET /healthz on host:port; 0 = off
+    host: Text = "127.0.0.1"
+    alert_after: Annotated[float, seconds(1), _SECONDS] = 180.0  # not connected this long: alert, /healthz says down
+    webhook: Annotated[str, AfterValidator(str.strip)] = ""  # a WeCom group robot's URL; env BOT_HEALTH_WEBHOOK wins
+
+    @model_validator(mode="after")
+    def _webhook_address(self) -> HealthSettings:
+        # said without the value: a webhook's address carries its key
+        if self.webhook and not self.webhook.startswith(("https://", "http://")):
+            raise problem('webhook must be an http(s) address such as '
+                          '"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…" (a WeCom group robot\'s webhook), '
+                          'or "" for none')
+        return self
+
+
 class OutboxSettings(Section):
     interval_seconds: Annotated[float, seconds(0.1, 3600), _SECONDS] = 1.5  # one message per this, per account
     burst: Annotated[int, Field(ge=1, le=1000, strict=True)] = 3  # messages that may leave at once after a quiet spell
@@ -294,6 +310,7 @@ class Settings(Section):
     bridge: BridgeSettings = Field(default_factory=BridgeSettings)
     wecom: WecomSettings = Field(default_factory=WecomSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     schedule: list[ScheduleEntry] = Field(default_factory=list)

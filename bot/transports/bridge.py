@@ -40,6 +40,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.clock import Clock
 from bot.events import Event, MemberJoined, Outgoing, as_received
+from bot.health import Health
 from bot.transports.jsonl import BadLine, format_out, read_events
 from bot.web import KEEP_ALIVE_SECONDS, READ_SECONDS, WebError, WebServer, build_app
 
@@ -148,7 +149,8 @@ def _read(body: bytes) -> tuple[list[tuple[str, Event]], list[str]]:
 class BridgeTransport:
     def __init__(self, settings: Any, submit: Callable[[Event, int], None], journal: Journal, *, tz: ZoneInfo,
                  clock: Clock | None = None, keep: int = 10_000, parts: Iterable[Sequence[BaseRoute]] = (),
-                 keep_alive: int = KEEP_ALIVE_SECONDS, read_seconds: float = READ_SECONDS) -> None:
+                 keep_alive: int = KEEP_ALIVE_SECONDS, read_seconds: float = READ_SECONDS,
+                 health: Health | None = None) -> None:
         """`submit(event, receipt)` hands an accepted event to the pipeline, which passes the receipt to
         settle() once the batch that handled it committed. `parts`: more routes for the same web app."""
         self.host = settings.host
@@ -160,6 +162,7 @@ class BridgeTransport:
         self.journal = journal
         self.tz = tz
         self.clock = clock or Clock(tz)
+        self.health = health or Health("bridge", clock=self.clock)  # connected while it listens
         self.keep = keep
         self.lines: deque[tuple[int, str]] = deque(journal.logged_out(keep), maxlen=keep)
         self.seq = journal.last_out()
@@ -239,11 +242,15 @@ class BridgeTransport:
         self.resume()  # before any new request, so the old events keep their place
         self.bound_port = self.web.bound_port
         logger.info("bridge listening on http://{}:{}", self.host, self.bound_port)
+        self.health.set("connected", "listening")
 
     async def run(self) -> None:
         if self.bound_port is None:
             await self.start()
-        await self.web.serve()
+        try:
+            await self.web.serve()
+        finally:
+            self.health.set("stopped")
 
     # -- HTTP -----------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from loguru import logger
 
 from bot.clock import Clock
 from bot.events import Event, Group, MemberJoined, MemberLeft, Message, Outgoing, Person, Rooms
+from bot.health import Health
 from bot.supervisor import Backoff, FatalConnectionError, Supervisor
 
 MAX_IMAGE_BYTES = 3 * 1024 * 1024  # a FileBox goes base64 in one gRPC call; bigger ones fail
@@ -145,7 +146,9 @@ class WechatyTransport:
         backoff: Backoff | None = None,
         seen_capacity: int = 10_000,
         self_alias: str = "",
+        health: Health | None = None,
     ) -> None:
+        self.health = health or Health("wechaty", clock=clock)  # told of login, logout and lost streams
         self.self_alias = self_alias  # bot.self_id in config: how the core recognises an @ of the bot
         self.settings = settings
         self.submit = submit
@@ -159,6 +162,7 @@ class WechatyTransport:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._seen_capacity = seen_capacity
         self._listing: asyncio.Future[None] | None = None  # the room list asked for at login
+        self._ending: asyncio.Future[Any] | None = None  # the session a logout ends
         self.supervisor = Supervisor(
             self.connect,
             probe=self.probe,
@@ -179,7 +183,12 @@ class WechatyTransport:
             raise FatalConnectionError(
                 "no puppet service endpoint: set [wechaty] endpoint = \"host:port\" in config.toml or "
                 "WECHATY_PUPPET_SERVICE_ENDPOINT (the bot never asks wechaty's internet discovery service)")
-        await self.supervisor.run()
+        try:
+            await self.supervisor.run()
+        except FatalConnectionError as exc:
+            self.health.set("stopped", str(exc))
+            raise
+        self.health.set("stopped")
 
     def stop(self) -> None:
         self.supervisor.stop()
@@ -216,6 +225,8 @@ class WechatyTransport:
         finally:
             self.logged_in = False
             self.bot = None
+            if self.health.state == "connected":
+                self.health.set("reconnecting", "the puppet service's event stream ended")
             with contextlib.suppress(Exception):
                 await bot.puppet.stop()
 
@@ -250,8 +261,19 @@ class WechatyTransport:
         self.self_id = contact.contact_id
         self.logged_in = True
         logger.info("logged in as {}", self.self_id)
+        self.health.set("connected")
         # the room list may take a while on a big account: it must not hold up the login event
         self._listing = asyncio.ensure_future(self.announce_rooms())
+
+    async def on_logout(self, contact: Any) -> None:
+        self.logged_in = False
+        logger.error("the WeChat account {} was logged out: nothing is received or sent until it logs in again "
+                     "(scan the QR code the puppet service shows)", getattr(contact, "contact_id", self.self_id))
+        self.health.set("logged_out", "the WeChat account was logged out")
+        # wechaty takes one login per Wechaty: the session ends, and the supervisor's next one sees the next login
+        bot = self.bot
+        if bot is not None:
+            self._ending = asyncio.ensure_future(bot.puppet.stop())
 
     async def announce_rooms(self) -> None:
         """Tell the pipeline which groups the account is in, so scheduled posts reach quiet groups too."""
@@ -386,6 +408,9 @@ def _make_bot(mod: Any, options: Any, transport: WechatyTransport) -> Any:
 
             async def on_login(self, contact: Any) -> None:
                 await self.transport.on_login(contact)
+
+            async def on_logout(self, contact: Any) -> None:
+                await self.transport.on_logout(contact)
 
             async def on_message(self, msg: Any) -> None:
                 await self.transport.on_message(msg)

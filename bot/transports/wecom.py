@@ -39,7 +39,8 @@ from websockets.exceptions import ConnectionClosed
 
 from bot.clock import Clock
 from bot.events import Event, Message, Outgoing
-from bot.supervisor import Backoff, Supervisor
+from bot.health import Health
+from bot.supervisor import Backoff, FatalConnectionError, Supervisor
 
 DEFAULT_WS_URL = "wss://openws.work.weixin.qq.com"
 
@@ -146,8 +147,10 @@ class WecomTransport:
         bot_name: str = "积分助手",
         self_alias: str = "bot",
         remember: int = 10_000,
+        health: Health | None = None,
     ) -> None:
         self.settings = settings
+        self.health = health or Health("wecom", clock=clock)  # told of every state change
         self.submit = submit
         self.clock = clock or Clock()
         self.bot_id, self.secret, self.url = credentials(settings)
@@ -178,7 +181,13 @@ class WecomTransport:
 
     async def run(self) -> None:
         """Stay subscribed until stop(); FatalConnectionError when the secret is refused or we were pushed off."""
-        await self.supervisor.run()
+        try:
+            await self.supervisor.run()
+        except FatalConnectionError as exc:
+            if not isinstance(exc.__cause__, PushedOff):  # pushed off was said as it happened
+                self.health.set("stopped", str(exc))
+            raise
+        self.health.set("stopped")
 
     def stop(self) -> None:
         self.supervisor.stop()
@@ -206,9 +215,12 @@ class WecomTransport:
                     raise SecretRefused(f"WeCom refused bot id {self.bot_id!r} and its secret ({why})")
                 self.up = True
                 logger.info("subscribed to WeCom as bot {}", self.bot_id)
+                self.health.set("connected")
                 await reader  # until the connection ends; PushedOff raises from here
             finally:
                 self.up = False
+                if self.health.state == "connected":
+                    self.health.set("reconnecting", "the connection to WeCom ended")
                 self._ws = None
                 if not reader.done():
                     reader.cancel()
@@ -275,6 +287,7 @@ class WecomTransport:
             logger.error("WeCom pushed this bot off: another process subscribed with bot id {}. Not reconnecting, "
                          "so the two do not take the connection from each other; stop the other one to run this one",
                          self.bot_id)
+            self.health.set("pushed_off", "another process subscribed with this bot id")
             raise PushedOff("another process subscribed with this bot id and WeCom closed our connection "
                             "(disconnected_event); only one connection per bot is allowed")
         try:

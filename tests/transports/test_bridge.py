@@ -389,6 +389,11 @@ async def test_run_bot_serves_the_bridge_and_stops_on_sigterm(tmp_path: Path) ->
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=AUTH, timeout=20) as c:
             r = await c.get("/health")
             assert r.status_code == 200 and r.json() == "ok"
+        async with httpx.AsyncClient(timeout=20) as plain:  # /healthz on the bridge's port, for a monitor: no secret
+            r = await plain.get(f"http://127.0.0.1:{port}/healthz")
+            body = r.json()
+            assert r.status_code == 200 and body["status"] == "ok" and SECRET not in r.text
+            assert body["transport"]["kind"] == "bridge" and body["transport"]["state"] == "connected"
         proc.send_signal(signal.SIGTERM)  # the bot's handler, not uvicorn's, stops it: a clean exit
         assert await asyncio.wait_for(proc.wait(), 30) == 0
     finally:

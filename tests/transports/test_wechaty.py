@@ -318,3 +318,20 @@ def test_a_python_wechaty_cannot_run_on_is_named(monkeypatch: pytest.MonkeyPatch
         transport.load_wechaty(str(tmp_path / "cache"))
     version = ".".join(map(str, sys.version_info[:3]))
     assert f"Python {version}" in str(err.value) and "3.11, 3.12 or 3.13" in str(err.value)
+
+
+async def test_a_logout_is_down_at_once_and_the_next_login_tells_the_admin_privately(live: Live) -> None:
+    from bot.health import Alerts
+
+    wp = importlib.import_module("wechaty_puppet")
+    health = live.transport.health
+    assert health.kind == "wechaty" and health.state == "connected" and health.status() == "ok"
+    alerts = Alerts(health, admins=["wxid_alice"], put=live.runner.outbox.put)  # an admin who is the bot's friend
+    live.puppet.emitter.emit("logout", wp.EventLogoutPayload(contact_id=BOT, data="scan again"))
+    await live.until(lambda: health.state == "logged_out", "the logout")
+    assert health.status() == "down" and alerts.alerted == {"action"} and not live.transport.logged_in
+    live.puppet.emitter.emit("login", wp.EventLoginPayload(contact_id=BOT))  # scanned again
+    await live.until(lambda: live.puppet.sent, "the admin's notice")
+    [(to, text, _mentions)] = live.puppet.sent
+    assert to == "wxid_alice" and "机器人掉线" in text and "已恢复" in text, text
+    assert health.state == "connected" and health.status() == "ok" and alerts.alerted == set()

@@ -48,6 +48,7 @@ class WecomServer:
     deaf: set[int] = field(default_factory=set)  # connections whose pings go unanswered
     codes: dict[str, int] = field(default_factory=dict)  # cmd -> errcode to answer it with (default 0)
     backlog: list[dict[str, Any]] = field(default_factory=list)  # frames pushed right after the next subscribe's answer
+    refusing: bool = False  # an outage: every new connection is closed at once (see drop)
     url: str = ""
     _current: tuple[int, ServerConnection] | None = None
     _server: Server | None = None
@@ -64,6 +65,15 @@ class WecomServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+
+    async def drop(self) -> None:
+        """An outage: the subscribed connection is closed and new ones are closed as they open, until allow()."""
+        self.refusing = True
+        if self._current is not None:
+            await self._current[1].close()
+
+    def allow(self) -> None:
+        self.refusing = False
 
     # -- what the bot sends -------------------------------------------------------------------
 
@@ -90,6 +100,9 @@ class WecomServer:
         self.connections += 1
         n = self.connections
         self._changed.set()
+        if self.refusing:
+            await ws.close()
+            return
         try:
             async for raw in ws:
                 frame = json.loads(raw)
