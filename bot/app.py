@@ -392,15 +392,16 @@ class App:
                 [fallback] = self._render(replace(r.fallback, private=False, to=None, room=None), ctx, reply_to,
                                           job_id) if ctx.room else self._render(r.fallback, ctx, reply_to, job_id)
             data = {"name": ctx.sender_name, "keyword": ctx.keyword, "now": ctx.now.astimezone(self.tz), **r.data}
+            image, draw = (None, r.image) if callable(r.image) else (r.image, None)
             text = self.renderer.render(r.template, data)
             if r.broadcast:
                 only = self.schedule_rooms.get(job_id or "", ()) or tuple(self.allowed_rooms)
                 for room_id, _name in self.store.rooms(only):
                     outs.append(Outgoing(at=ctx.now, text=self.hinted(text, group=True), room=room_id, reply_to=None,
-                                         image=r.image, scheduled=job_id is not None))
+                                         image=image, draw=draw, scheduled=job_id is not None))
             elif r.private or r.to or (ctx.room is None and r.room is None):
                 outs.append(Outgoing(at=ctx.now, text=self.hinted(text, group=False), to=r.to or ctx.sender,
-                                     reply_to=reply_to, image=r.image, fallback=fallback))
+                                     reply_to=reply_to, image=image, draw=draw, fallback=fallback))
             else:
                 room = r.room or ctx.room
                 if r.mentions:
@@ -409,7 +410,8 @@ class App:
                     mentions = (ctx.sender,) if r.mention and ctx.sender and room == ctx.room else ()
                     names = {ctx.sender: ctx.sender_name} if mentions else {}
                 outs.append(Outgoing(at=ctx.now, text=self.hinted(text, group=True), room=room, mentions=mentions,
-                                     reply_to=reply_to, image=r.image, names=names, fallback=fallback, digest=r.digest,
+                                     reply_to=reply_to, image=image, draw=draw, names=names, fallback=fallback,
+                                     digest=r.digest,
                                      scheduled=job_id is not None and reply_to is None))  # a job's post to one group
         return outs
 
@@ -442,7 +444,7 @@ def digest(outs: list[Outgoing]) -> list[Outgoing]:
     merged: list[Outgoing] = []
     first: dict[tuple[str, Any], int] = {}
     for o in outs:
-        if o.scheduled and o.room is not None and o.to is None and not o.mentions and o.image is None:
+        if o.scheduled and o.room is not None and o.to is None and not o.mentions and o.image is None and o.draw is None:
             key = (o.room, o.at)
             if key in first:
                 i = first[key]

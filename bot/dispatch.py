@@ -32,7 +32,9 @@ class Reply:
     names: dict[str, str] = field(default_factory=dict)  # their display names, for transports that write @name
     # said instead, in the chat the command came from, when this (private) reply cannot be delivered
     fallback: Reply | None = None
-    image: str | None = None  # an image file to send; the rendered text is its text version (Outgoing.image)
+    # an image to send (its file, or what draws it when it is sent: Outgoing.draw); the rendered text is its
+    # text version (Outgoing.image)
+    image: str | Callable[[], str | None] | None = None
     # in a burst, the outbox may answer this group reply by a digest rendered from this template instead
     # (Outgoing.digest): only for replies whose whole news the digest's line tells truly
     digest: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -149,6 +150,9 @@ class Outgoing:
     # @-mentioned: the digest's template (rendered with `count`, the members it answers), e.g. "checkin/digest";
     # a hint to the outbox like `fallback`, not part of what is said
     digest: str | None = field(default=None, compare=False, hash=False)
+    # draws the image (returns its file, or None: the text goes alone) when the message is sent, in a worker
+    # thread: a picture is drawn after its batch committed, and never holds up the pipeline or other groups
+    draw: Callable[[], str | None] | None = field(default=None, compare=False, hash=False)
 
 
 AHEAD = timedelta(seconds=5)  # a source clock this far ahead of ours is still believed

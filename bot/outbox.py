@@ -87,6 +87,39 @@ class Budget:
                    quiet=quiet, tz=tz)
 
 
+class _Drawing:
+    """A picture being drawn in a worker thread since its message was queued (Outgoing.draw once started)."""
+
+    def __init__(self, future: asyncio.Future[str | None]) -> None:
+        self.future = future
+
+    def __call__(self) -> str | None:  # an Outgoing.draw; only awaited here, never called
+        raise RuntimeError("a drawing already started is awaited, not called")
+
+
+def _start_drawing(out: Outgoing) -> Outgoing:
+    """`out` with its picture being drawn from now on, in a worker thread (no running loop: drawn when sent)."""
+    if out.draw is None or isinstance(out.draw, _Drawing):
+        return out
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return out
+    return replace(out, draw=_Drawing(loop.run_in_executor(None, out.draw)))
+
+
+async def _drawn(out: Outgoing) -> str | None:
+    """The picture `out` carries, drawn off the event loop; None (the text goes alone) when drawing fails."""
+    assert out.draw is not None
+    try:
+        if isinstance(out.draw, _Drawing):
+            return await out.draw.future
+        return await asyncio.to_thread(out.draw)
+    except Exception:
+        logger.bind(room=out.room, member=out.to).exception("drawing a picture failed: sending its text version")
+        return None
+
+
 class _Entry:
     """One reply waiting in its lane."""
 
@@ -186,6 +219,7 @@ class Outbox:
         self._wake.set()
 
     def _put(self, out: Outgoing) -> None:
+        out = _start_drawing(out)  # drawn while it waits for its turn
         self._pending += 1
         seq = next(self._seq)
         if out.reply_to is None:
@@ -200,7 +234,7 @@ class Outbox:
         lane.last_ready = ready
         entry = _Entry(out, seq, ready)
         was_empty = lane.empty()
-        if self.budget.coalesce > 0 and out.room is not None and out.mentions and out.image is None:
+        if self.budget.coalesce > 0 and out.room is not None and out.mentions and out.image is None and out.draw is None:
             (lane.digestible if out.digest is not None else lane.plain).append(entry)
             self._pooled(lane, entry, +1)
         else:
@@ -461,6 +495,8 @@ class Outbox:
             n += 1
 
     async def _send(self, out: Outgoing) -> None:
+        if out.draw is not None:
+            out = replace(out, image=await _drawn(out), draw=None)
         try:
             await self.transport.send(out)
         except Exception as exc:  # the transport says why; the caller's hook may fall back

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from bot.config import PosInt, Section, section
+from bot.config import Flag, PosInt, Section, section
 from bot.dispatch import Context, Reply, command, job
 from bot.errors import UsageError, WrongPlace
 from handlers.common import checked_in_today, display_name, ledger, live_streak, services
+from handlers.lib import board_card, cards
 from handlers.lib.expiry import expiring_soon
 from storage.boards import period_key
 
 
 class LeaderboardSettings(Section):
     size: PosInt = 10
+    card: Flag = False  # also as a PNG card (drawn when sent, off the event loop; text only without a CJK font)
+    font: str = ""  # a TTF/OTF/TTC file with Chinese glyphs; "" = the usual system places
+    cards_dir: str = ""  # where the cards are written (removed after a day); "" = cards/ beside the SQLite database
 
 
 section("leaderboard", LeaderboardSettings, always=True)
@@ -67,6 +73,22 @@ def board(ctx: Context, period: str = "all", room: str | None = None) -> list[di
     return rows
 
 
+def card(ctx: Context, data: dict[str, Any]) -> Callable[[], str | None] | None:
+    """What draws the board `data` as a PNG card when it is sent (Outgoing.draw); None when cards are off."""
+    cfg = ctx.settings.leaderboard
+    if not cfg.card:
+        return None
+    directory = cards.cards_dir(ctx.settings, cfg.cards_dir)
+    digest = hashlib.sha256(f"{ctx.event_id}\0{ctx.sender}\0{ctx.now.isoformat()}".encode()).hexdigest()[:20]
+    path, font = directory / f"board-{digest}.png", cfg.font
+
+    def draw() -> str | None:
+        cards.prune(directory, "board-*.png")
+        return board_card.render(data, path, font)
+
+    return cards.once(draw)  # a scheduled board goes to every group: one picture for all
+
+
 def _scope(ctx: Context, args: str) -> str | None:
     """None for the company-wide board; this group's id for `本群`."""
     words = args.split()
@@ -89,8 +111,9 @@ def _show(ctx: Context, args: str, period: str) -> Reply | None:
         rank, score = services(ctx).boards.standing( ctx.sender, period=period_key(period, ctx.day),
                                       exclude=ctx.settings.bot.admins, room=room)
         mine = {"rank": rank, "points": score}
-    return ctx.reply("points/board", rows=rows, mine=mine, size=ctx.settings.leaderboard.size, period=period,
-                     title=TITLES[period], scope="本群" if room else "", since=_since(ctx, period))
+    data = {"rows": rows, "mine": mine, "size": ctx.settings.leaderboard.size, "period": period,
+            "title": TITLES[period], "scope": "本群" if room else "", "since": _since(ctx, period)}
+    return Reply("points/board", data, image=card(ctx, data))
 
 
 @command("排行榜", aliases=("积分榜", "排名"), glue=True)
@@ -119,6 +142,6 @@ async def leaderboard_post(ctx: Context) -> Reply:
     """The board of the schedule entry's `period` (balance by default), company-wide."""
     entry = next((e for e in ctx.settings.schedule if e.id == ctx.event_id), None)
     period = entry.period if entry is not None else "all"
-    return Reply("points/board_post", {"rows": board(ctx, period), "size": ctx.settings.leaderboard.size,
-                                       "period": period, "title": TITLES[period], "since": _since(ctx, period)},
-                 broadcast=True)
+    data = {"rows": board(ctx, period), "size": ctx.settings.leaderboard.size, "period": period,
+            "title": TITLES[period], "since": _since(ctx, period), "scope": "", "mine": None}
+    return Reply("points/board_post", data, broadcast=True, image=card(ctx, data))

@@ -18,7 +18,7 @@ are as of now. Rank: balance against every member still in a group, admins left 
 from __future__ import annotations
 
 import hashlib
-import time
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from typing import Any
 from bot.config import Flag, Section, section
 from bot.dispatch import Context, Reply, command
 from handlers.common import ledger, member_name
-from handlers.lib import statement_card
+from handlers.lib import cards, statement_card
 from handlers.lib.levels import level_of, meets, member_price, next_level
 from storage.statement import Offer, Year, offers, read_year
 from storage.vocabulary import Kind
@@ -61,7 +61,6 @@ SPENDING: tuple[tuple[str, tuple[str, ...]], ...] = (
 EXPIRE = Kind.EXPIRE
 OTHER = "其他"
 OFFERS_NAMED = 4
-CARD_KEEP_SECONDS = 24 * 3600  # older cards are removed when a new one is drawn
 
 _EARN = {kind: name for name, kinds in SOURCES for kind in kinds}
 _SPEND = {kind: name for name, kinds in SPENDING for kind in kinds}
@@ -165,34 +164,24 @@ def statement_data(ctx: Context) -> dict[str, Any]:
 
 def cards_dir(settings: Any) -> Path:
     """[statement] cards_dir, else cards/ beside a SQLite database file, else data/cards."""
-    if settings.statement.cards_dir:
-        return Path(settings.statement.cards_dir)
-    url = settings.storage.url
-    if url.startswith("sqlite:///") and ":memory:" not in url and len(url) > len("sqlite:///"):
-        return Path(url[len("sqlite:///"):]).parent / "cards"
-    return Path("data/cards")
+    return cards.cards_dir(settings, settings.statement.cards_dir)
 
 
-def _prune(directory: Path) -> None:
-    """Cards are sent within minutes; a day later they are only litter."""
-    cutoff = time.time() - CARD_KEEP_SECONDS
-    try:
-        for p in directory.glob("statement-*.png"):
-            if p.stat().st_mtime < cutoff:
-                p.unlink(missing_ok=True)
-    except OSError:
-        pass
-
-
-def card(ctx: Context, data: dict[str, Any]) -> str | None:
-    """The PNG card for `data` (a unique file per member and message), or None: text only."""
+def card(ctx: Context, data: dict[str, Any]) -> Callable[[], str | None] | None:
+    """What draws the PNG card for `data` (a unique file per member and message) when it is sent, off the event
+    loop (Outgoing.draw); None: text only."""
     cfg = ctx.settings.statement
     if not cfg.card:
         return None
     directory = cards_dir(ctx.settings)
     digest = hashlib.sha256(f"{ctx.sender}\0{ctx.event_id}".encode()).hexdigest()[:20]
-    _prune(directory)
-    return statement_card.render(data, directory / f"statement-{data['year']}-{digest}.png", cfg.font)
+    path, font = directory / f"statement-{data['year']}-{digest}.png", cfg.font
+
+    def draw() -> str | None:
+        cards.prune(directory, "statement-*.png")
+        return statement_card.render(data, path, font)
+
+    return draw
 
 
 @command("我的账单", aliases=("账单", "年度账单"), feature="statement")

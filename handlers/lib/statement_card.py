@@ -98,6 +98,13 @@ def _face_index(path: str) -> int:
     return 0
 
 
+def truetype(path: str, size: int) -> Any:
+    """The font at `path` in `size` px, the Simplified Chinese face of a collection."""
+    from PIL import ImageFont
+
+    return ImageFont.truetype(path, size, index=_face_index(path))
+
+
 def render(data: dict[str, Any], path: Path, font: str = "") -> str | None:
     """Draw the card for statement `data` into `path` (a PNG); its path, or None (logged) when it cannot be drawn."""
     try:
