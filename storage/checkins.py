@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Connection, String, and_, cast, func, literal, select
 
 from storage import keys
-from storage.db import Database, Locked, loaded_date, lock_member
+from storage.db import Database, Locked, Statement, loaded_date, lock_member
 from storage.errors import AlreadyCheckedIn, InsufficientPoints, MakeupLimit, NothingToMakeUp
 from storage.ledger import Ledger, Line
 from storage.models import CHECKINS, LEDGER, MEMBERS
@@ -70,6 +70,7 @@ class Checkins:
         ledger.audits.append(self.audit)
         st = self.db.statement
         self._active = st("INSERT INTO active_days (day) VALUES (:day) ON CONFLICT DO NOTHING")
+        self._member_days: dict[int, Statement] = {}  # rows per statement -> the statement
         self._active_between = st("SELECT COUNT(*) FROM active_days WHERE day > :after AND day < :before")
         self._checkin = st("INSERT INTO checkins (member_id, day, at, room_id, streak, total_days, points, makeup) "
                            "VALUES (:member, :day, :at, :room, :streak, :total, :points, :makeup)")
@@ -89,6 +90,26 @@ class Checkins:
         """Record that the bot handled an event on local `day`."""
         with self.db.transaction() as conn:
             self._active.run(conn, day=self.db.day(day))
+
+    def mark_members_active(self, days: Sequence[tuple[str, date]]) -> None:
+        """Record that each (member, local day) of `days` sent the bot a message: one statement for all of them."""
+        for start in range(0, len(days), 1000):  # well under SQLite's bound on parameters per statement
+            self._mark_members(days[start:start + 1000])
+
+    def _mark_members(self, days: Sequence[tuple[str, date]]) -> None:
+        n = len(days)
+        stmt = self._member_days.get(n)
+        if stmt is None:
+            values = ", ".join(f"(:m{i}, :d{i})" for i in range(n))
+            stmt = self.db.statement(f"INSERT INTO member_days (member_id, day) VALUES {values} ON CONFLICT DO NOTHING")
+            if len(self._member_days) < 64:  # batch sizes repeat; keep the common ones compiled
+                self._member_days[n] = stmt
+        params: dict[str, object] = {}
+        for i, (member, day) in enumerate(days):
+            params[f"m{i}"] = member
+            params[f"d{i}"] = self.db.day(day)
+        with self.db.transaction() as conn:
+            stmt.run(conn, **params)
 
     def check_in(
         self,
