@@ -369,3 +369,23 @@ def test_0008_counts_every_listed_member_of_the_release_on_every_board_and_group
     assert got == want and len(want) > 5
     audit = cli("audit", "--config", str(CONFIG), "--db", db_url)
     assert audit.returncode == 0, audit.stdout + audit.stderr
+
+
+def test_0009_counts_each_check_in_of_the_release_as_a_day_its_member_sent_a_message(db_url: str) -> None:
+    load_release(db_url)
+    engine = create_engine(db_url)
+    with engine.begin() as c:  # a 补签 fills a day the member did not write on: it is no sign of activity
+        c.execute(text("INSERT INTO checkins (member_id, day, at, room_id, streak, total_days, points, makeup) "
+                       "VALUES ('alice', :day, :at, 'g1', 1, 1, 0, :yes)"), {"day": "2026-10-30", "yes": True,
+                                                                             "at": "2026-11-02 01:00:00.000000"})
+        written = {(m, str(d)) for m, d in c.execute(text("SELECT member_id, day FROM checkins WHERE makeup = :no"),
+                                                      {"no": False})}
+    engine.dispose()
+    assert len(written) > 3
+    res = cli("migrate", "--config", str(CONFIG), "--db", db_url)
+    assert res.returncode == 0, res.stderr
+    engine = create_engine(db_url)
+    with engine.connect() as c:
+        days = {(m, str(d)) for m, d in c.execute(text("SELECT member_id, day FROM member_days"))}
+    engine.dispose()
+    assert days == written and ("alice", "2026-10-30") not in days

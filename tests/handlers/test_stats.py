@@ -1,0 +1,68 @@
+"""统计 as an operator sees it: this week's figures privately, 本月 and 全部, and nothing at all for a member or in a group."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import ChatBot
+from tests.factories import OWNER, config
+from tests.helpers import award, checkin
+
+
+def stats_config() -> dict[str, Any]:
+    return config(schedule=[], rate_limit=0)
+
+
+async def week(bot: ChatBot) -> None:
+    """Bob and Carol check in on Monday 11-23 and Bob on Tuesday; Carol gets 加分 50; Dave only chats on Tuesday."""
+    await checkin(bot, "bob", "2026-11-23 09:00")
+    await checkin(bot, "carol", "2026-11-23 09:01")
+    await award(bot, "carol", 50, "2026-11-23 10:00")
+    await checkin(bot, "bob", "2026-11-24 09:00")
+    bot.at("2026-11-24 09:30")
+    assert await bot.say("大家好", as_="dave", name="Dave") == []
+
+
+async def test_an_admin_gets_this_weeks_figures_privately(make_chat, db_url) -> None:  # type: ignore[no-untyped-def]
+    bot: ChatBot = make_chat(stats_config(), url=db_url)
+    await week(bot)
+    bot.at("2026-11-24 12:00")
+    [r] = await bot.private("统计", as_=OWNER)
+    assert r.to == OWNER and r.room is None
+    text = r.text
+    assert "运营数据 · 本周（2026-11-23 至 2026-11-24）" in text
+    assert "成员 3 人，本周新入群 3、离开 0" in text  # bob, carol, dave; the admin is staff, not a member
+    assert "活跃：本周 3 人，近 7 天 3，近 30 天 3" in text
+    # 3 check-ins over the 7 days to 11-24: 11-23 had bob and carol in, 11-24 all three (the days before: none)
+    assert "近 7 天签到率 60.0%" in text
+    # points: 3 check-ins of 5 and the 加分 of 50, nothing before; closing is every balance
+    assert "期初 0，获得 +65，收回 −0，兑换 −0，退款 +0，过期 −0，期末 65" in text
+    assert bot.balance("bob") + bot.balance("carol") + bot.balance("dave") == 65
+    assert "获得来源：管理员加分 50、签到 15" in text and "收支对不上" not in text
+    assert "wxid" not in text  # no ids, not even the admin's
+
+
+async def test_a_period_word_picks_the_month_or_all_time_and_an_unknown_one_is_explained(make_chat) -> None:  # type: ignore[no-untyped-def]
+    bot: ChatBot = make_chat(stats_config())
+    await week(bot)
+    bot.at("2026-12-01 08:00")  # a new week and a new month: both start empty
+    [r] = await bot.private("统计", as_=OWNER)
+    assert "本周（2026-11-30 至 2026-12-01）" in r.text and "本周新入群 0" in r.text
+    assert "期初 65，获得 +0" in r.text and "期末 65" in r.text
+    [r] = await bot.private("统计 全部", as_=OWNER)
+    assert "全部（截至 2026-12-01）" in r.text and "新入群" not in r.text and "期初 0，获得 +65" in r.text
+    [r] = await bot.private("统计 本月", as_=OWNER)
+    assert "本月（2026-12-01 至 2026-12-01）" in r.text
+    [r] = await bot.private("统计 昨天", as_=OWNER)
+    assert "没有「昨天」这个时间段" in r.text and "运营数据" not in r.text
+
+
+async def test_a_member_is_refused_and_a_group_is_told_to_ask_privately(make_chat) -> None:  # type: ignore[no-untyped-def]
+    bot: ChatBot = make_chat(stats_config())
+    await week(bot)
+    [r] = await bot.private("统计", as_="bob", name="Bob")
+    assert "只有管理员" in r.text and "运营数据" not in r.text
+    [r] = await bot.say("统计", as_=OWNER, name="Owner")
+    assert r.room == "g1" and "私聊" in r.text and "运营数据" not in r.text and "成员" not in r.text
+    [r] = await bot.say("统计", as_="bob", name="Bob")
+    assert "运营数据" not in r.text
