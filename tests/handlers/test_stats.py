@@ -55,6 +55,9 @@ async def test_a_period_word_picks_the_month_or_all_time_and_an_unknown_one_is_e
     assert "本月（2026-12-01 至 2026-12-01）" in r.text
     [r] = await bot.private("统计 昨天", as_=OWNER)
     assert "没有「昨天」这个时间段" in r.text and "运营数据" not in r.text
+    [r] = await bot.private("统计全部", as_=OWNER)  # glued to its word, as 排行榜本群
+    assert "全部（截至 2026-12-01）" in r.text
+    assert await bot.private("统计一下", as_=OWNER) == []  # chat that starts with the keyword: no answer
 
 
 async def test_a_member_is_refused_and_a_group_is_told_to_ask_privately(make_chat) -> None:  # type: ignore[no-untyped-def]
@@ -66,3 +69,43 @@ async def test_a_member_is_refused_and_a_group_is_told_to_ask_privately(make_cha
     assert r.room == "g1" and "私聊" in r.text and "运营数据" not in r.text and "成员" not in r.text
     [r] = await bot.say("统计", as_="bob", name="Bob")
     assert "运营数据" not in r.text
+
+
+async def test_the_weekly_report_reaches_every_admin_privately_with_its_picture_drawn_off_the_loop(  # type: ignore[no-untyped-def]
+        make_chat, monkeypatch) -> None:
+    import threading
+
+    from PIL import Image
+
+    from handlers.lib import stats_chart
+    from handlers.lib.statement_card import find_font
+
+    drawn_in: list[threading.Thread] = []
+    real = stats_chart.draw
+
+    def draw(data: dict[str, Any], font: str) -> Any:
+        drawn_in.append(threading.current_thread())
+        return real(data, font)
+
+    monkeypatch.setattr(stats_chart, "draw", draw)
+    data = config(schedule=[{"id": "weekly", "job": "weekly_report", "cron": "0 9 30 11 *"}], rate_limit=0)
+    data["bot"]["admins"] = [OWNER, "wxid_second"]
+    bot: ChatBot = make_chat(data)
+    await week(bot)
+    assert await bot.tick("2026-11-29 23:00") == []  # nothing before Monday's run
+    r = await bot.tick("2026-11-30 09:01")
+    assert sorted(o.to or "" for o in r) == sorted([OWNER, "wxid_second"]) and all(o.room is None for o in r)
+    text = r[0].text
+    assert "运营周报（2026-11-23 至 2026-11-29）" in text
+    assert "成员 3 人，上周新入群 3、离开 0" in text
+    # Monday: both members then in a group checked in (dave came on Tuesday); Tuesday 1 of 3
+    assert "每日签到：11-23 100%、11-24 33%、11-25 0%" in text
+    assert "签到率 15.0%" in text  # 3 check-ins over 2 + 6 x 3 member-days
+    assert "期初 0，获得 +65" in text and "期末 65" in text
+    if find_font() is None:
+        assert r[0].image is None
+        return
+    assert r[0].image and r[0].image == r[1].image
+    with Image.open(r[0].image) as img:
+        assert img.format == "PNG" and img.size == (stats_chart.WIDTH, stats_chart.HEIGHT)
+    assert drawn_in and all(t is not threading.main_thread() for t in drawn_in)
