@@ -238,21 +238,26 @@ class Figures:
         """Members (of `people`) who sent the bot a message or earned points on a local day in [start, end)."""
         md, lg = MEMBER_DAYS, LEDGER
         said = select(md.c.member_id).where(md.c.day < end)
-        earned = select(lg.c.member_id).where(lg.c.at < self._at(end), lg.c.kind.in_(EARNING), lg.c.delta > 0)
+        earning = and_(lg.c.at < self._at(end), lg.c.kind.in_(EARNING), lg.c.delta > 0)
         if start is not None:
             said = said.where(md.c.day >= start)
-            earned = earned.where(lg.c.at >= self._at(start))
+            earned = select(lg.c.member_id).where(earning, lg.c.at >= self._at(start))
+        else:  # since the start: one probe of each member's entries (ix_ledger_member_id), not the whole ledger
+            earned = select(MEMBERS.c.id).where(
+                select(lg.c.id).where(lg.c.member_id == MEMBERS.c.id, earning).exists())
         return {r[0] for r in conn.execute(union(said, earned))} & people.keys()
 
     def _checkin_days(self, conn: Connection, start: date, end: date, people: dict[str, _Member],
                       staff: frozenset[str]) -> list[DayRate]:
         """Check-ins of each local day in [start, end) against the members in some group that day."""
         c = CHECKINS
+        # counted off ix_checkins_day (day, makeup) alone; staff's own (with bot.staff_earn) taken out after
         q = (select(c.c.day, func.count()).where(c.c.day >= start, c.c.day < end, c.c.makeup.is_(False))
              .group_by(c.c.day))
+        counts = {_as_date(d): int(n) for d, n in conn.execute(q)}
         if staff:
-            q = q.where(c.c.member_id.not_in(list(staff)))
-        counts = {(d if isinstance(d, date) else date.fromisoformat(d)): int(n) for d, n in conn.execute(q)}
+            for d, n in conn.execute(q.where(c.c.member_id.in_(sorted(staff)))):
+                counts[_as_date(d)] -= int(n)
         # members in a group on day d: joined on or before d, and not left before d (left on d still counts)
         joins = _tally(m.joined for m in people.values())
         leaves = _tally(m.left for m in people.values() if m.left is not None)
@@ -341,6 +346,10 @@ def _bucket(kind: str) -> Bucket | None:
         return BUCKETS.get(Kind(kind))
     except ValueError:  # a kind this code does not know (any string is stored as given)
         return None
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def _tally(days: Iterable[date]) -> dict[date, int]:

@@ -35,7 +35,7 @@ def upgrade() -> None:
                         sa.Column("day", sa.Date(), nullable=False),
                         sa.PrimaryKeyConstraint("member_id", "day"))
     op.create_index("ix_member_days_day", "member_days", ["day"], unique=False, if_not_exists=True)
-    op.create_index("ix_checkins_day", "checkins", ["day"], unique=False, if_not_exists=True)
+    op.create_index("ix_checkins_day", "checkins", ["day", "makeup"], unique=False, if_not_exists=True)
     bind.execute(sa.text(_FILL), {"no": False})
 
 
