@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from tests.conftest import ChatBot
@@ -109,3 +110,34 @@ async def test_the_weekly_report_reaches_every_admin_privately_with_its_picture_
     with Image.open(r[0].image) as img:
         assert img.format == "PNG" and img.size == (stats_chart.WIDTH, stats_chart.HEIGHT)
     assert drawn_in and all(t is not threading.main_thread() for t in drawn_in)
+
+
+async def test_a_members_first_message_of_a_day_costs_one_statement_per_batch_and_later_ones_none(  # type: ignore[no-untyped-def]
+        make_chat, db_url, monkeypatch) -> None:
+    from storage import db as storage_db
+
+    bot: ChatBot = make_chat(stats_config(), url=db_url)
+    sent: list[str] = []
+    original = storage_db.Statement.run
+
+    def run(self: Any, conn: Any, /, **params: Any) -> Any:
+        if self.sql.startswith("INSERT INTO member_days"):
+            sent.append(self.sql)
+        return original(self, conn, **params)
+
+    monkeypatch.setattr(storage_db.Statement, "run", run)
+    bot.at("2026-11-23 09:00")
+    r = await bot.feed(*(bot.message("签到", as_=who, name=who.title()) for who in ("bob", "carol", "dave")),
+                       bot.message("大家好", as_="erin", name="Erin"))
+    assert len(r) == 3 and all("签到成功" in o.text for o in r)
+    assert len(sent) == 1  # four members heard first today: one INSERT for the batch
+    r = await bot.feed(bot.message("积分", as_="bob", name="Bob"), bot.message("大家好", as_="carol", name="Carol"))
+    assert len(r) == 1 and "积分" in r[0].text
+    assert len(sent) == 1  # already recorded today: nothing more
+    bot.at("2026-11-24 09:00")
+    assert await bot.say("早", as_="bob", name="Bob") == []
+    assert len(sent) == 2  # a new day
+    figures = bot.rt.services.figures
+    report = figures.compute(start=date(2026, 11, 23), end=date(2026, 11, 25), staff=[OWNER])
+    assert report.active == 4 and report.active_7d == 4  # erin only chatted, and counts
+    assert [d.checkins for d in report.checkin_days] == [3, 0]
