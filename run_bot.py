@@ -705,6 +705,8 @@ def import_balances(file: Annotated[Path, typer.Argument(help="CSV：id,name,poi
     with Progress(transient=False) as bar:
         task = bar.add_task("导入余额", total=len(plan.new))
         written = imports.apply(plan, rt.clock.now(), progress=lambda n: bar.advance(task, n))
+    with rt.services.db.transaction():  # the import day is a day each of them earned: active (storage.stats)
+        rt.services.checkins.mark_members_active()
     typer.echo(f"已导入 {written} 人，共 {plan.points} 积分")
 
 

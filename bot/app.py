@@ -112,8 +112,8 @@ class App:
                     outs: list[Outgoing] = []
                     for ev in events:
                         outs.extend(await self._one(ev, batch))
-                    if batch.member_days:  # one statement for the batch, only for a member's first message of a day
-                        self.store.mark_members_active(sorted(batch.member_days))
+                    # who was active: one statement for the batch (members first heard today, and whoever earned)
+                    self.store.mark_members_active(sorted(batch.member_days))
             except Exception as exc:
                 self._uncount(batch)  # nothing of the batch stands, so none of it counts against a member
                 if attempt < BATCH_ATTEMPTS and (isinstance(exc, Transient) or self.store.transient(exc)):

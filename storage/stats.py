@@ -2,13 +2,14 @@
 
 What every figure means is written down in docs/figures.md; this module is the one place that computes them
 (the `统计` command, `run_bot.py stats` and the console's 概览 all call `Figures.compute`). Every query reads
-an index: the ledger by `ix_ledger_at` over a date range (summed by kind), member days by day, check-ins
-by day, members once (100k rows at most). Staff (bot.admins, passed in) are left out of every member count.
+an index: the ledger by `ix_ledger_at` over a date range (summed by kind; all time reads it whole), member days
+by one probe of their key per member, check-ins by day off `ix_checkins_day`, members and their groups once.
+Staff (bot.admins, passed in) are left out of every member count.
 
 Every ledger kind falls in exactly one bucket of the accounting (BUCKETS), each bucket a signed sum of the
 deltas of its kinds, so closing = opening + earned - reversed - redeemed + refunded - expired holds whenever
-the stored balances equal the ledger (the audit's first invariant): opening and closing are computed on their
-own (the ledger before the period, the balances less what came after), not from the buckets.
+every kind has a bucket. Opening and closing are read off the stored balances less the entries since (so from
+the start, the identity also says the balances equal the ledger, the audit's first invariant).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, case, func, select, union
+from sqlalchemy import Connection, and_, func, select
 
 from storage.codecs import loaded_datetime
 from storage.db import Database
@@ -220,32 +221,34 @@ class Figures:
     def _members(self, conn: Connection, staff: frozenset[str]) -> dict[str, _Member]:
         """Every contact ever in a served group (staff aside): the local day first seen, the day they left."""
         rm = ROOM_MEMBERS
-        q = (select(MEMBERS.c.id, MEMBERS.c.created_at, func.max(case((rm.c.active.is_(True), 1), else_=0)).label("inside"),
-                    func.max(rm.c.left_at).label("left_at"))
-             .select_from(MEMBERS.join(rm, rm.c.member_id == MEMBERS.c.id))
-             .group_by(MEMBERS.c.id, MEMBERS.c.created_at))
+        inside: set[str] = set()
+        left: dict[str, datetime] = {}
+        for member, active, left_at in conn.execute(select(rm.c.member_id, rm.c.active, rm.c.left_at)):
+            if active:
+                inside.add(member)
+            elif left_at is not None and (member not in left or left_at > left[member]):
+                left[member] = left_at
         out: dict[str, _Member] = {}
-        for r in conn.execute(q):
-            if r.id in staff:
+        for member, created in conn.execute(select(MEMBERS.c.id, MEMBERS.c.created_at)):
+            if member in staff or (member not in inside and member not in left):
                 continue
-            left = None
-            if not r.inside and r.left_at is not None:
-                left = loaded_datetime(r.left_at).astimezone(self.tz).date()
-            out[r.id] = _Member(joined=loaded_datetime(r.created_at).astimezone(self.tz).date(), left=left)
+            gone = None if member in inside else loaded_datetime(left[member]).astimezone(self.tz).date()
+            out[member] = _Member(joined=loaded_datetime(created).astimezone(self.tz).date(), left=gone)
         return out
 
-    def _active(self, conn: Connection, start: date | None, end: date, people: dict[str, _Member]) -> set[str]:
-        """Members (of `people`) who sent the bot a message or earned points on a local day in [start, end)."""
-        md, lg = MEMBER_DAYS, LEDGER
-        said = select(md.c.member_id).where(md.c.day < end)
-        earning = and_(lg.c.at < self._at(end), lg.c.kind.in_(EARNING), lg.c.delta > 0)
+    def _active(self, conn: Connection, start: date | None, end: date, people: dict[str, _Member],
+                joined: tuple[date, date] | None = None) -> set[str]:
+        """Members (of `people`; with `joined`, of those first seen in those days) active on a local day in
+        [start, end): a member day there (a message, or points earned). One probe of the member_days key per
+        member, so a window of any length costs the same."""
+        md = MEMBER_DAYS
+        probe = select(md.c.day).where(md.c.member_id == MEMBERS.c.id, md.c.day < end)
         if start is not None:
-            said = said.where(md.c.day >= start)
-            earned = select(lg.c.member_id).where(earning, lg.c.at >= self._at(start))
-        else:  # since the start: one probe of each member's entries (ix_ledger_member_id), not the whole ledger
-            earned = select(MEMBERS.c.id).where(
-                select(lg.c.id).where(lg.c.member_id == MEMBERS.c.id, earning).exists())
-        return {r[0] for r in conn.execute(union(said, earned))} & people.keys()
+            probe = probe.where(md.c.day >= start)
+        q = select(MEMBERS.c.id).where(probe.exists())
+        if joined is not None:
+            q = q.where(MEMBERS.c.created_at >= self._at(joined[0]), MEMBERS.c.created_at < self._at(joined[1]))
+        return {r[0] for r in conn.execute(q)} & people.keys()
 
     def _checkin_days(self, conn: Connection, start: date, end: date, people: dict[str, _Member],
                       staff: frozenset[str]) -> list[DayRate]:
@@ -281,7 +284,6 @@ class Figures:
         chosen = sorted(w for w in weeks if (start is None or w >= start - timedelta(days=start.weekday())) and w < end)
         if start is None:
             chosen = chosen[-ALL_TIME_COHORTS:]
-        active: dict[date, set[str]] = {}
         out = []
         for week in chosen:
             retained: dict[int, float | None] = {}
@@ -290,9 +292,8 @@ class Figures:
                 if w0 + timedelta(days=7) > end:
                     retained[k] = None
                     continue
-                if w0 not in active:
-                    active[w0] = self._active(conn, w0, w0 + timedelta(days=7), people)
-                retained[k] = len(weeks[week] & active[w0]) / len(weeks[week])
+                stayed = self._active(conn, w0, w0 + timedelta(days=7), people, joined=(week, week + timedelta(days=7)))
+                retained[k] = len(weeks[week] & stayed) / len(weeks[week])
             out.append(Cohort(week, len(weeks[week]), retained))
         return out
 
@@ -305,12 +306,11 @@ class Figures:
         if start is not None:
             q = q.where(lg.c.at >= self._at(start))
         by_kind = {k: int(n or 0) for k, n in conn.execute(q)}
-        opening = 0
-        if start is not None:
-            opening = int(conn.execute(select(func.coalesce(func.sum(lg.c.delta), 0))
-                                       .where(lg.c.at < self._at(start))).scalar_one())
-        after = int(conn.execute(select(func.coalesce(func.sum(lg.c.delta), 0)).where(lg.c.at >= until)).scalar_one())
         balances = int(conn.execute(select(func.coalesce(func.sum(MEMBERS.c.points), 0))).scalar_one())
+        after = self._since(conn, until)
+        # what members held when the period opened: today's balances less every entry since (a range of
+        # ix_ledger_at, not the ledger before it); 0 from the very start
+        opening = balances - self._since(conn, self._at(start)) if start is not None else 0
         sums: dict[Bucket, int] = dict.fromkeys(Bucket, 0)
         earned: dict[str, int] = {}
         other: dict[str, int] = {}
@@ -325,6 +325,11 @@ class Figures:
         return Points(opening=opening, earned=earned, reversed=sums[Bucket.REVERSED], redeemed=sums[Bucket.REDEEMED],
                       refunded=sums[Bucket.REFUNDED], expired=sums[Bucket.EXPIRED], closing=balances - after,
                       other=other)
+
+    @staticmethod
+    def _since(conn: Connection, at: datetime) -> int:
+        lg = LEDGER
+        return int(conn.execute(select(func.coalesce(func.sum(lg.c.delta), 0)).where(lg.c.at >= at)).scalar_one())
 
     def _mall(self, conn: Connection, start: date | None, end: date, people: dict[str, _Member],
               top: int) -> tuple[list[TopItem], int]:

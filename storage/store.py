@@ -72,6 +72,7 @@ class Store:
         self.checkins.mark_active(day)
 
     def mark_members_active(self, days: Sequence[tuple[str, date]]) -> None:
+        """The batch's first-of-the-day senders and the days of its earning entries, in one statement."""
         self.checkins.mark_members_active(days)
 
     def pending(self, chat: str, member: str, at: datetime) -> Pending | None:
@@ -128,7 +129,7 @@ class Storage:
         ledger = Ledger(db)
         ledger.audits.append(invites.audit)
         presence = Presence(db)
-        return cls(db=db, ledger=ledger, presence=presence, checkins=Checkins(ledger),
+        return cls(db=db, ledger=ledger, presence=presence, checkins=Checkins(ledger, tz),
                    conversations=Conversations(db), boards=Boards(ledger, tz, presence), growth=Growth(ledger),
                    mall=Mall(ledger, tz), profiles=Profiles(db), inbox=Inbox(db), out_log=OutLog(db),
                    figures=Figures(db, tz),
