@@ -1,4 +1,4 @@
-"""Entry point: `python run_bot.py` runs the bot; subcommands serve operators (replay, migrate, balances, ledger, audit)."""
+"""Entry point: `python run_bot.py` runs the bot; subcommands serve operators (replay, migrate, balances, stats, audit...)."""
 
 from __future__ import annotations
 
@@ -527,6 +527,7 @@ class ReadOut:
     settings: Settings
     ledger: Any
     mall: Any
+    figures: Any = None
 
 
 def _readonly(config: Path | None, db: str | None) -> ReadOut:
@@ -557,7 +558,7 @@ def _readonly(config: Path | None, db: str | None) -> ReadOut:
     # audit checks the lots too; nothing is settled here
     st = Storage.open(engine, settings.bot.tz, _policy(settings))
     logger.debug("ready")
-    return ReadOut(settings, st.ledger, st.mall)
+    return ReadOut(settings, st.ledger, st.mall, st.figures)
 
 
 @cli.command()
@@ -595,6 +596,80 @@ def ledger(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
         return
     for r in rows:
         typer.echo(f"{r['at']}  {r['member']:<20} {r['delta']:>+6}  {r['kind']:<16} {r['detail']}  [{r['key']}]")
+
+
+FromOpt = Annotated[str | None, typer.Option("--from", help="从这天起（含），如 2026-11-01；不给则从头算起")]
+ToOpt = Annotated[str | None, typer.Option("--to", help="到这天为止（含），如 2026-11-30；不给则到今天")]
+
+def _day_option(value: str | None, option: str) -> Any:
+    from datetime import date
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise _fail(f"{option} {value} 不是日期：请写成 2026-11-01 这样的年-月-日") from None
+
+
+@cli.command()
+def stats(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
+          start: FromOpt = None, until: ToOpt = None) -> None:
+    """运营数据：成员、活跃、签到率、留存、积分收支（期初 + 获得 − 收回 − 兑换 + 退款 − 过期 = 期末）、热门商品。
+    不给 --from 时从头算起，期末等于所有成员的积分合计。退出码 5：先运行 migrate。"""
+    from datetime import timedelta
+
+    first, last = _day_option(start, "--from"), _day_option(until, "--to")
+    if first is not None and last is not None and first > last:
+        raise _fail(f"--from {first} 晚于 --to {last}：开始日期要早于或等于结束日期")
+    rt = _readonly(config, db)
+    today = Clock(rt.settings.bot.tz).now().date()
+    end = (last or today) + timedelta(days=1)
+    if first is not None and first >= end:
+        raise _fail(f"--from {first} 在今天之后：没有数据可算，去掉 --from 或换一个日期")
+    report = rt.figures.compute(start=first, end=end, staff=rt.settings.bot.admins)
+    if as_json:
+        typer.echo(json.dumps(report.as_json(), ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from handlers.stats import SOURCES
+
+    p = report.points
+    period = f"{report.start or '开始'} 至 {report.end - timedelta(days=1)}"
+    out = Console()
+    table = Table("指标", "数值", title=f"运营数据（{period}）")
+    for label, value in [
+        ("成员（在群）", report.members), ("期间新成员", report.joined), ("期间离开", report.left),
+        ("期间活跃", report.active), ("近 7 天活跃", report.active_7d), ("近 30 天活跃", report.active_30d),
+        ("近 7 天签到率", f"{report.checkin_rate_7d:.1%}"),
+        ("兑换人数", report.redeemers), ("兑换转化率（兑换人数 ÷ 期间活跃）", f"{report.conversion:.1%}"),
+    ]:
+        table.add_row(label, str(value))
+    out.print(table)
+    acc = Table("积分收支", "积分", title="期末 = 期初 + 获得 − 收回 − 兑换 + 退款 − 过期")
+    acc.add_row("期初", str(p.opening))
+    for kind, n in p.earned.items():
+        acc.add_row(f"  获得：{SOURCES.get(kind, kind)}", f"+{n}")
+    for label, n, sign in [("获得合计", p.earned_total, "+"), ("收回（邀请收回、撤销、扣分）", p.reversed, "−"),
+                           ("兑换（商城、补签）", p.redeemed, "−"), ("退款", p.refunded, "+"), ("过期", p.expired, "−")]:
+        acc.add_row(label, f"{sign}{n}")
+    for kind, n in p.other.items():
+        acc.add_row(f"未归类：{kind}", str(n))
+    acc.add_row("期末", str(p.closing))
+    out.print(acc)
+    out.print("恒等式成立" if p.holds else "恒等式不成立：运行 python run_bot.py audit 查看余额与账本哪里对不上")
+    if report.retention:
+        ret = Table("入群周", "人数", "1 周后", "2 周后", "4 周后", title="留存（入群后第 N 周仍活跃的比例）")
+        for c in report.retention:
+            ret.add_row(str(c.week), str(c.size), *("—" if v is None else f"{v:.0%}" for v in c.retained.values()))
+        out.print(ret)
+    if report.top_items:
+        items = Table("商品", "兑换次数", "积分", title="热门商品")
+        for t in report.top_items:
+            items.add_row(f"{t.name}（{t.sku}）", str(t.orders), str(t.points))
+        out.print(items)
 
 
 @cli.command()
@@ -706,6 +781,8 @@ def import_balances(file: Annotated[Path, typer.Argument(help="CSV：id,name,poi
     with Progress(transient=False) as bar:
         task = bar.add_task("导入余额", total=len(plan.new))
         written = imports.apply(plan, rt.clock.now(), progress=lambda n: bar.advance(task, n))
+    with rt.services.db.transaction():  # the import day is a day each of them earned: active (storage.stats)
+        rt.services.checkins.mark_members_active()
     typer.echo(f"已导入 {written} 人，共 {plan.points} 积分")
 
 

@@ -8,6 +8,7 @@ import re
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any, Protocol
 
 from loguru import logger
@@ -45,6 +46,7 @@ class Store(Protocol):
     def left_room(self, room: str, member: str, at: Any) -> None: ...
     def rooms(self, only: Sequence[str] = ()) -> list[tuple[str, str]]: ...
     def mark_active(self, day: Any) -> None: ...
+    def mark_members_active(self, days: Sequence[tuple[str, Any]]) -> None: ...
     def pending(self, chat: str, member: str, at: Any) -> Any: ...
 
 
@@ -53,6 +55,7 @@ class _Batch:
     seen: set[tuple[str, str, str]] = field(default_factory=set)
     days: set[Any] = field(default_factory=set)
     counted: list[tuple[str, Any]] = field(default_factory=list)  # (member, at) added to the rate limit
+    member_days: set[tuple[str, Any]] = field(default_factory=set)  # (member, local day) first heard in this batch
 
 
 class App:
@@ -82,6 +85,9 @@ class App:
         # (kind, id, name) already written: presence writes only when something is new
         self._known: set[tuple[str, str, str]] = set()
         self._days: set[Any] = set()  # local days already marked active
+        # (member, local day) whose message is already recorded (storage's member_days), the latest days only
+        self._member_days: set[tuple[str, Any]] = set()
+        self._member_days_since: Any = None
         self._recent: dict[str, deque[Any]] = {}  # member -> times of their recent commands (rate limit)
         # what members must type before a command in a group, set by a transport that needs it (WeCom's
         # AI bot sees only @-messages there): every command a text quotes in 「」 gets it where it is needed
@@ -106,6 +112,8 @@ class App:
                     outs: list[Outgoing] = []
                     for ev in events:
                         outs.extend(await self._one(ev, batch))
+                    # who was active: one statement for the batch (members first heard today, and whoever earned)
+                    self.store.mark_members_active(sorted(batch.member_days))
             except Exception as exc:
                 self._uncount(batch)  # nothing of the batch stands, so none of it counts against a member
                 if attempt < BATCH_ATTEMPTS and (isinstance(exc, Transient) or self.store.transient(exc)):
@@ -117,6 +125,7 @@ class App:
                 return await self._failed(events, exc)
             self._known |= batch.seen
             self._days |= batch.days
+            self._remember_member_days(batch.member_days)
             if attempt > 1:
                 logger.info("batch of {} events committed on attempt {}", len(events), attempt)
             return digest(outs)
@@ -133,6 +142,17 @@ class App:
         for ev in events:
             outs.extend(await self.process([ev]))
         return digest(outs)
+
+    def _remember_member_days(self, days: set[tuple[str, Any]]) -> None:
+        """Keep what a committed batch recorded; days older than the day before the newest are let go."""
+        if not days:
+            return
+        self._member_days |= days
+        newest = max(day for _member, day in days)
+        since = newest - timedelta(days=1)
+        if self._member_days_since is None or since > self._member_days_since:
+            self._member_days_since = since
+            self._member_days = {md for md in self._member_days if md[1] >= since}
 
     def _members_of(self, events: Sequence[Event]) -> list[str]:
         """The members whose rows the batch will lock: senders, @-mentioned ones, who joins or leaves, inviters."""
@@ -247,6 +267,9 @@ class App:
         # presence (who is in which group) is written only when new; a failure here fails the batch,
         # which is then retried event by event
         self._see(batch, "member", ev.sender, ev.sender_name, ev.at)
+        heard = (ev.sender, ev.at.astimezone(self.tz).date())  # who is active: any message to the bot counts
+        if heard not in self._member_days:
+            batch.member_days.add(heard)
         if ev.room is not None:
             self._see(batch, "room", ev.room, ev.room_name, ev.at)
             self._see(batch, "in", ev.sender, "", ev.at, room=ev.room)

@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, String, and_, cast, func, literal, select
 
 from storage import keys
-from storage.db import Database, Locked, loaded_date, lock_member
+from storage.db import Database, Locked, Statement, loaded_date, lock_member
 from storage.errors import AlreadyCheckedIn, InsufficientPoints, MakeupLimit, NothingToMakeUp
-from storage.ledger import Ledger, Line
+from storage.ledger import Entry, Ledger, Line
 from storage.models import CHECKINS, LEDGER, MEMBERS
+from storage.stats import EARNING
 from storage.vocabulary import Kind
 
 
@@ -61,15 +63,26 @@ class MakeupResult:
     earned: int = 0
 
 
-class Checkins:
-    """签到 and 补签 on the ledger's database; audits that every check-in is counted and paid."""
+_EARNED_DAYS = "member_days"  # journal: (member, local day) of each earning entry, written with the batch's days
 
-    def __init__(self, ledger: Ledger) -> None:
+
+class Checkins:
+    """签到 and 补签 on the ledger's database; audits that every check-in is counted and paid.
+
+    Also the member days (who was active on which local day): the pipeline hands over each batch's
+    first-of-the-day senders, and an entry hook notes every earning entry's member and day in a journal of the
+    open transaction (nothing is written then); `mark_members_active` writes both in one statement.
+    """
+
+    def __init__(self, ledger: Ledger, tz: ZoneInfo | None = None) -> None:
         self.ledger = ledger
         self.db: Database = ledger.db
+        self.tz = tz
         ledger.audits.append(self.audit)
+        ledger.entry_hooks.append(self._earned)
         st = self.db.statement
         self._active = st("INSERT INTO active_days (day) VALUES (:day) ON CONFLICT DO NOTHING")
+        self._member_days: dict[int, Statement] = {}  # rows per statement -> the statement
         self._active_between = st("SELECT COUNT(*) FROM active_days WHERE day > :after AND day < :before")
         self._checkin = st("INSERT INTO checkins (member_id, day, at, room_id, streak, total_days, points, makeup) "
                            "VALUES (:member, :day, :at, :room, :streak, :total, :points, :makeup)")
@@ -89,6 +102,34 @@ class Checkins:
         """Record that the bot handled an event on local `day`."""
         with self.db.transaction() as conn:
             self._active.run(conn, day=self.db.day(day))
+
+    def _earned(self, conn: Connection, locked: Locked, entries: Sequence[Entry]) -> None:
+        for e in entries:
+            if e.delta > 0 and e.kind in EARNING:
+                day = e.at.astimezone(self.tz).date() if self.tz is not None else e.at.date()
+                self.db.note(_EARNED_DAYS, (e.member, day))
+
+    def mark_members_active(self, days: Sequence[tuple[str, date]] = ()) -> None:
+        """Record that each (member, local day) of `days` sent the bot a message, and the days of the earning
+        entries noted since the last call: one statement for all of them (none when there are none)."""
+        every = sorted(set(days) | set(self.db.take(_EARNED_DAYS)))
+        for start in range(0, len(every), 1000):  # well under SQLite's bound on parameters per statement
+            self._mark_members(every[start:start + 1000])
+
+    def _mark_members(self, days: Sequence[tuple[str, date]]) -> None:
+        n = len(days)
+        stmt = self._member_days.get(n)
+        if stmt is None:
+            values = ", ".join(f"(:m{i}, :d{i})" for i in range(n))
+            stmt = self.db.statement(f"INSERT INTO member_days (member_id, day) VALUES {values} ON CONFLICT DO NOTHING")
+            if len(self._member_days) < 64:  # batch sizes repeat; keep the common ones compiled
+                self._member_days[n] = stmt
+        params: dict[str, object] = {}
+        for i, (member, day) in enumerate(days):
+            params[f"m{i}"] = member
+            params[f"d{i}"] = self.db.day(day)
+        with self.db.transaction() as conn:
+            stmt.run(conn, **params)
 
     def check_in(
         self,

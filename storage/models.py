@@ -97,7 +97,8 @@ class Checkin(_Table, table=True):
     """One check-in: at most one per member per local day, whichever group it came from."""
 
     __tablename__ = "checkins"
-    __table_args__ = (UniqueConstraint("member_id", "day", name="uq_checkins_member_day"),)
+    __table_args__ = (UniqueConstraint("member_id", "day", name="uq_checkins_member_day"),
+                      Index("ix_checkins_day", "day", "makeup"))  # check-ins per day, read off the index (storage.stats)
 
     id: int | None = Field(default=None, primary_key=True)
     member_id: str = Field(foreign_key="members.id")
@@ -149,6 +150,20 @@ class ActiveDay(_Table, table=True):
 
     __tablename__ = "active_days"
 
+    day: date = Field(primary_key=True)
+
+
+class MemberDay(_Table, table=True):
+    """A local day on which a member sent the bot a message (any message, command or not): who is active.
+
+    Written at most once per member per day, in one statement per batch (bot.app collects the batch's
+    first-of-the-day senders); days before revision 0009 were back-filled from check-ins (storage.stats).
+    """
+
+    __tablename__ = "member_days"
+    __table_args__ = (Index("ix_member_days_day", "day"),)
+
+    member_id: str = Field(primary_key=True)
     day: date = Field(primary_key=True)
 
 
@@ -499,6 +514,7 @@ CHECKINS = table_of(Checkin)
 LEDGER = table_of(LedgerEntry)
 PROCESSED_EVENTS = table_of(ProcessedEvent)
 ACTIVE_DAYS = table_of(ActiveDay)
+MEMBER_DAYS = table_of(MemberDay)
 NEWCOMERS = table_of(Newcomer)
 INVITES = table_of(Invite)
 TASK_TIERS = table_of(TaskTier)

@@ -22,6 +22,7 @@ from storage.ledger import Ledger
 from storage.mall import Mall
 from storage.presence import Presence
 from storage.profiles import Profiles
+from storage.stats import Figures
 
 
 class Store:
@@ -70,6 +71,10 @@ class Store:
     def mark_active(self, day: date) -> None:
         self.checkins.mark_active(day)
 
+    def mark_members_active(self, days: Sequence[tuple[str, date]]) -> None:
+        """The batch's first-of-the-day senders and the days of its earning entries, in one statement."""
+        self.checkins.mark_members_active(days)
+
     def pending(self, chat: str, member: str, at: datetime) -> Pending | None:
         return self.conversations.pending(chat, member, at)
 
@@ -115,6 +120,7 @@ class Storage:
     profiles: Profiles
     inbox: Inbox
     out_log: OutLog
+    figures: Figures
     lots: Lots | None = None  # None when points expiry is off
 
     @classmethod
@@ -123,9 +129,10 @@ class Storage:
         ledger = Ledger(db)
         ledger.audits.append(invites.audit)
         presence = Presence(db)
-        return cls(db=db, ledger=ledger, presence=presence, checkins=Checkins(ledger),
+        return cls(db=db, ledger=ledger, presence=presence, checkins=Checkins(ledger, tz),
                    conversations=Conversations(db), boards=Boards(ledger, tz, presence), growth=Growth(ledger),
                    mall=Mall(ledger, tz), profiles=Profiles(db), inbox=Inbox(db), out_log=OutLog(db),
+                   figures=Figures(db, tz),
                    lots=Lots(ledger, expiry) if expiry is not None else None)
 
     def store(self) -> Store:

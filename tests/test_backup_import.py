@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -74,6 +75,8 @@ def test_import_balances_once_with_a_dry_run_and_refuses_changed_figures(tmp_pat
     entries = json.loads(cli("ledger", "--json", "--db", db, "--config", "config.toml", cwd=tmp_path).stdout)
     assert [(e["member"], e["kind"], e["key"]) for e in entries] == [
         ("wxid_a", "import", "import:wxid_a"), ("wxid_b", "import", "import:wxid_b"), ("wxid_c", "import", "import:wxid_c")]
+    with sqlite3.connect(tmp_path / "p.db") as con:  # the import day is a day they earned: active (docs/figures.md)
+        assert {m for (m,) in con.execute("SELECT member_id FROM member_days")} == {"wxid_a", "wxid_c"}
     second = cli("import-balances", str(csv), "--db", db, "--config", "config.toml", cwd=tmp_path)
     assert second.returncode == 0 and "0 人待导入" in second.stdout and "3 人已导入过" in second.stdout
     assert len(json.loads(cli("ledger", "--json", "--db", db, "--config", "config.toml", cwd=tmp_path).stdout)) == 3

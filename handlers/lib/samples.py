@@ -177,6 +177,20 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "undo/notice": {"entry": UNDO_ENTRY, "reversal": 130, "reason": "输错了", "member_name": "Bob", "points": 5,
                     "growth": 5},
     "undo/not_friend": {"member_name": "Bob"},
+    "stats/weekly": {"label": "上周", "start": "2026-11-16", "until": "2026-11-22", "members": 120, "joined": 8,
+                     "left": 2, "active": 64, "active_7d": 64, "active_30d": 97, "checkin_rate_7d": "41.5%",
+                     "days": [{"day": "2026-11-16", "weekday": 0, "rate": 0.42, "checkins": 50, "members": 119}],
+                     "points": {"opening": 15230, "earned": 2140, "reversed": 60, "redeemed": 900, "refunded": 100,
+                                "expired": 0, "closing": 16510, "holds": True},
+                     "sources": [], "top_items": [{"name": "品牌马克杯", "orders": 3}], "redeemers": 4,
+                     "conversion": "6.2%"},
+    "stats/usage": {"word": "昨天", "usage": "统计 [本周 / 本月 / 全部]"},
+    "stats/summary": {"label": "本周", "start": "2026-11-23", "until": "2026-11-26", "members": 120, "joined": 8,
+                      "left": 2, "active": 64, "active_7d": 64, "active_30d": 97, "checkin_rate_7d": "41.5%",
+                      "points": {"opening": 15230, "earned": 2140, "reversed": 60, "redeemed": 900, "refunded": 100,
+                                 "expired": 0, "closing": 16510, "holds": True},
+                      "sources": [{"name": "签到", "points": 1500}, {"name": "邀请", "points": 640}],
+                      "top_items": [{"name": "品牌马克杯", "orders": 3}], "redeemers": 4, "conversion": "6.2%"},
 }
 
 SAMPLES.update(MALL_SAMPLES)

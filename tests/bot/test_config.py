@@ -26,6 +26,7 @@ def test_the_repo_config_is_valid_and_documents_the_issue_keys() -> None:
         ("morning-reminder", "checkin_reminder", "0 8 * * *"),
         ("evening-leaderboard", "leaderboard", "0 21 * * *"),
         ("sunday-week-board", "leaderboard", "0 20 * * sun"),
+        ("weekly-report", "weekly_report", "0 9 * * mon"),
         ("evening-quiz", "quiz", "30 20 * * fri"),
         ("mall-highlights", "mall_highlights", "0 12 * * mon,thu"),
         ("campaign-posts", "campaign", "0 * * * *"),

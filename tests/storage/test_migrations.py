@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -369,3 +370,29 @@ def test_0008_counts_every_listed_member_of_the_release_on_every_board_and_group
     assert got == want and len(want) > 5
     audit = cli("audit", "--config", str(CONFIG), "--db", db_url)
     assert audit.returncode == 0, audit.stdout + audit.stderr
+
+
+def test_0009_counts_each_check_in_and_each_earning_of_the_release_as_a_day_its_member_was_active(db_url: str) -> None:
+    load_release(db_url)
+    engine = create_engine(db_url)
+    with engine.begin() as c:  # a 补签 fills a day the member did not write on: it is no sign of activity
+        c.execute(text("INSERT INTO checkins (member_id, day, at, room_id, streak, total_days, points, makeup) "
+                       "VALUES ('alice', :day, :at, 'g1', 1, 1, 0, :yes)"), {"day": "2026-10-30", "yes": True,
+                                                                             "at": "2026-11-02 01:00:00.000000"})
+        written = {(m, str(d)) for m, d in c.execute(text("SELECT member_id, day FROM checkins WHERE makeup = :no"),
+                                                      {"no": False})}
+        earning = ("checkin", "checkin_streak", "checkin_total", "invite", "newcomer", "task", "profile", "follow",
+                   "quiz", "admin_award", "import")
+        earned = {(m, str(at)[:10] if isinstance(at, str) else at.astimezone(UTC).date().isoformat())
+                  for m, kind, delta, at in c.execute(text("SELECT member_id, kind, delta, at FROM ledger"))
+                  if delta > 0 and kind in earning}
+    engine.dispose()
+    assert len(written) > 3 and earned - written  # some earned on a day they did not check in (on its UTC date)
+    written |= earned
+    res = cli("migrate", "--config", str(CONFIG), "--db", db_url)
+    assert res.returncode == 0, res.stderr
+    engine = create_engine(db_url)
+    with engine.connect() as c:
+        days = {(m, str(d)) for m, d in c.execute(text("SELECT member_id, day FROM member_days"))}
+    engine.dispose()
+    assert days == written and ("alice", "2026-10-30") not in days

@@ -1,0 +1,367 @@
+"""The programme's figures for a period: members, activity, check-in rate, retention, points accounting, mall.
+
+What every figure means is written down in docs/figures.md; this module is the one place that computes them
+(the `统计` command, `run_bot.py stats` and the console's 概览 all call `Figures.compute`). Every query reads
+an index: the ledger by `ix_ledger_at` over a date range (summed by kind; all time reads it whole), member days
+by one probe of their key per member, check-ins by day off `ix_checkins_day`, members and their groups once.
+Staff (bot.admins, passed in) are left out of every member count.
+
+Every ledger kind falls in exactly one bucket of the accounting (BUCKETS), each bucket a signed sum of the
+deltas of its kinds, so closing = opening + earned - reversed - redeemed + refunded - expired holds whenever
+every kind has a bucket. Opening and closing are read off the stored balances less the entries since (so from
+the start, the identity also says the balances equal the ledger, the audit's first invariant).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, and_, func, select
+
+from storage.codecs import loaded_datetime
+from storage.db import Database
+from storage.models import CHECKINS, LEDGER, MALL_ORDERS, MEMBER_DAYS, MEMBERS, ROOM_MEMBERS
+from storage.vocabulary import CLOSED, Kind
+
+
+class Bucket(StrEnum):
+    """Where a ledger kind counts in the points accounting."""
+
+    EARNED = "earned"  # every rule's award, operator 加分, imported balances
+    REVERSED = "reversed"  # clawbacks (invites, task tiers), 撤销, operator 扣分
+    REDEEMED = "redeemed"  # mall spending and 补签's cost
+    REFUNDED = "refunded"
+    EXPIRED = "expired"
+
+
+# every Kind in exactly one bucket (tests/storage/test_stats.py fails when a Kind has none)
+BUCKETS: dict[Kind, Bucket] = {
+    Kind.CHECKIN: Bucket.EARNED,
+    Kind.CHECKIN_STREAK: Bucket.EARNED,
+    Kind.CHECKIN_TOTAL: Bucket.EARNED,
+    Kind.INVITE: Bucket.EARNED,
+    Kind.NEWCOMER: Bucket.EARNED,
+    Kind.TASK: Bucket.EARNED,
+    Kind.PROFILE: Bucket.EARNED,
+    Kind.FOLLOW: Bucket.EARNED,
+    Kind.QUIZ: Bucket.EARNED,
+    Kind.ADMIN_AWARD: Bucket.EARNED,
+    Kind.IMPORT: Bucket.EARNED,
+    Kind.INVITE_REVOKE: Bucket.REVERSED,
+    Kind.TASK_REVOKE: Bucket.REVERSED,
+    # 撤销 undoes a 加分 (negative delta: counts as reversed) or a 扣分 (positive: takes back what the 扣分
+    # counted as reversed), so a 加分 or 扣分 undone in the same period nets to nothing
+    Kind.REVERSAL: Bucket.REVERSED,
+    Kind.ADMIN_DEDUCT: Bucket.REVERSED,
+    Kind.REDEEM: Bucket.REDEEMED,
+    Kind.MAKEUP: Bucket.REDEEMED,
+    Kind.REFUND: Bucket.REFUNDED,
+    Kind.EXPIRE: Bucket.EXPIRED,
+}
+
+# the sign that turns a bucket's sum of deltas into the (usually positive) figure it shows
+SIGN: dict[Bucket, int] = {Bucket.EARNED: 1, Bucket.REVERSED: -1, Bucket.REDEEMED: -1, Bucket.REFUNDED: 1,
+                           Bucket.EXPIRED: -1}
+
+# kinds whose positive entries make a member active that day (they earned something)
+EARNING = tuple(str(k) for k, b in BUCKETS.items() if b is Bucket.EARNED)
+
+RETENTION_WEEKS = (1, 2, 4)
+ALL_TIME_COHORTS = 8  # without a start, retention shows the latest join weeks only
+
+
+@dataclass(frozen=True)
+class Points:
+    """The points accounting of the period; `other` holds kinds no bucket names (none, while the table is whole)."""
+
+    opening: int
+    earned: dict[str, int]  # by ledger kind
+    reversed: int
+    redeemed: int
+    refunded: int
+    expired: int
+    closing: int
+    other: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def earned_total(self) -> int:
+        return sum(self.earned.values())
+
+    @property
+    def holds(self) -> bool:
+        """closing = opening + earned - reversed - redeemed + refunded - expired, exactly."""
+        return self.closing == (self.opening + self.earned_total - self.reversed - self.redeemed + self.refunded
+                                - self.expired) and not self.other
+
+
+@dataclass(frozen=True)
+class DayRate:
+    day: date
+    checkins: int
+    members: int  # members in some group that day
+
+    @property
+    def rate(self) -> float:
+        return self.checkins / self.members if self.members else 0.0
+
+
+@dataclass(frozen=True)
+class Cohort:
+    week: date  # the Monday of the join week
+    size: int
+    retained: dict[int, float | None]  # weeks after -> share active in that week; None while it has not ended
+
+
+@dataclass(frozen=True)
+class TopItem:
+    sku: str
+    name: str
+    orders: int
+    points: int
+
+
+@dataclass(frozen=True)
+class Report:
+    """The figures for local days [start, end); start None: all time."""
+
+    start: date | None
+    end: date
+    members: int  # in some served group now
+    joined: int  # first seen in the period (and ever in a group)
+    left: int  # no longer in any group, having left the last one in the period
+    active: int  # active in the period
+    active_7d: int  # active in the 7 days before `end`
+    active_30d: int
+    checkin_rate_7d: float
+    checkin_days: list[DayRate]
+    retention: list[Cohort]
+    points: Points
+    top_items: list[TopItem]
+    redeemers: int  # members with an order placed in the period that still stands
+    conversion: float  # redeemers / active
+
+    def as_json(self) -> dict[str, Any]:
+        p = self.points
+        return {
+            "from": self.start.isoformat() if self.start else None, "to": self.end.isoformat(),
+            "members": self.members, "joined": self.joined, "left": self.left, "active": self.active,
+            "active_7d": self.active_7d, "active_30d": self.active_30d,
+            "checkin_rate_7d": round(self.checkin_rate_7d, 4),
+            "checkin_by_day": [{"day": d.day.isoformat(), "checkins": d.checkins, "members": d.members,
+                                "rate": round(d.rate, 4)} for d in self.checkin_days],
+            "retention": [{"week": c.week.isoformat(), "size": c.size,
+                           **{f"after_{k}w": None if v is None else round(v, 4) for k, v in c.retained.items()}}
+                          for c in self.retention],
+            "points": {"opening": p.opening, "earned": dict(p.earned), "earned_total": p.earned_total,
+                       "reversed": p.reversed, "redeemed": p.redeemed, "refunded": p.refunded, "expired": p.expired,
+                       "closing": p.closing, "identity_holds": p.holds, **({"other": p.other} if p.other else {})},
+            "top_items": [asdict(t) for t in self.top_items],
+            "redeemers": self.redeemers, "conversion": round(self.conversion, 4),
+        }
+
+
+@dataclass(frozen=True)
+class _Member:
+    joined: date  # local day first seen
+    left: date | None  # local day they left their last group; None while in one
+
+
+class Figures:
+    """Computes a Report from the database; read-only (a read-only engine will do)."""
+
+    def __init__(self, db: Database, tz: ZoneInfo) -> None:
+        self.db = db
+        self.tz = tz
+
+    def _at(self, day: date) -> datetime:
+        return datetime.combine(day, time(), tzinfo=self.tz)
+
+    def compute(self, *, end: date, start: date | None = None, staff: Collection[str] = (),
+                top: int = 5) -> Report:
+        """The figures for local days [start, end) (start None: from the first entry); staff left out."""
+        if start is not None and start >= end:
+            raise ValueError(f"empty period: {start} to {end}")
+        staff = frozenset(staff)
+        with self.db.reading() as conn:
+            people = self._members(conn, staff)
+            first = start if start is not None else min((m.joined for m in people.values()), default=end - timedelta(1))
+            first = min(first, end - timedelta(days=1))
+            active_period = self._active(conn, start, end, people)
+            active_7 = self._active(conn, end - timedelta(days=7), end, people)
+            active_30 = self._active(conn, end - timedelta(days=30), end, people)
+            days = self._checkin_days(conn, min(first, end - timedelta(days=7)), end, people, staff)
+            last7 = [d for d in days if d.day >= end - timedelta(days=7)]
+            shown = [d for d in days if d.day >= first]
+            seen = sum(d.members for d in last7)
+            rate7 = sum(d.checkins for d in last7) / seen if seen else 0.0
+            retention = self._retention(conn, start, end, people)
+            points = self._points(conn, start, end)
+            top_items, redeemers = self._mall(conn, start, end, people, top)
+
+        def in_period(d: date) -> bool:
+            return (start is None or d >= start) and d < end
+
+        return Report(
+            start=start, end=end,
+            members=sum(1 for m in people.values() if m.left is None),
+            joined=sum(1 for m in people.values() if in_period(m.joined)),
+            left=sum(1 for m in people.values() if m.left is not None and in_period(m.left)),
+            active=len(active_period), active_7d=len(active_7), active_30d=len(active_30),
+            checkin_rate_7d=rate7, checkin_days=shown, retention=retention, points=points,
+            top_items=top_items, redeemers=redeemers,
+            conversion=redeemers / len(active_period) if active_period else 0.0)
+
+    # -- members and activity ---------------------------------------------------------------------
+
+    def _members(self, conn: Connection, staff: frozenset[str]) -> dict[str, _Member]:
+        """Every contact ever in a served group (staff aside): the local day first seen, the day they left."""
+        rm = ROOM_MEMBERS
+        inside: set[str] = set()
+        left: dict[str, datetime] = {}
+        for member, active, left_at in conn.execute(select(rm.c.member_id, rm.c.active, rm.c.left_at)):
+            if active:
+                inside.add(member)
+            elif left_at is not None and (member not in left or left_at > left[member]):
+                left[member] = left_at
+        out: dict[str, _Member] = {}
+        for member, created in conn.execute(select(MEMBERS.c.id, MEMBERS.c.created_at)):
+            if member in staff or (member not in inside and member not in left):
+                continue
+            gone = None if member in inside else loaded_datetime(left[member]).astimezone(self.tz).date()
+            out[member] = _Member(joined=loaded_datetime(created).astimezone(self.tz).date(), left=gone)
+        return out
+
+    def _active(self, conn: Connection, start: date | None, end: date, people: dict[str, _Member],
+                joined: tuple[date, date] | None = None) -> set[str]:
+        """Members (of `people`; with `joined`, of those first seen in those days) active on a local day in
+        [start, end): a member day there (a message, or points earned). One probe of the member_days key per
+        member, so a window of any length costs the same."""
+        md = MEMBER_DAYS
+        probe = select(md.c.day).where(md.c.member_id == MEMBERS.c.id, md.c.day < end)
+        if start is not None:
+            probe = probe.where(md.c.day >= start)
+        q = select(MEMBERS.c.id).where(probe.exists())
+        if joined is not None:
+            q = q.where(MEMBERS.c.created_at >= self._at(joined[0]), MEMBERS.c.created_at < self._at(joined[1]))
+        return {r[0] for r in conn.execute(q)} & people.keys()
+
+    def _checkin_days(self, conn: Connection, start: date, end: date, people: dict[str, _Member],
+                      staff: frozenset[str]) -> list[DayRate]:
+        """Check-ins of each local day in [start, end) against the members in some group that day."""
+        c = CHECKINS
+        # counted off ix_checkins_day (day, makeup) alone; staff's own (with bot.staff_earn) taken out after
+        q = (select(c.c.day, func.count()).where(c.c.day >= start, c.c.day < end, c.c.makeup.is_(False))
+             .group_by(c.c.day))
+        counts = {_as_date(d): int(n) for d, n in conn.execute(q)}
+        if staff:
+            for d, n in conn.execute(q.where(c.c.member_id.in_(sorted(staff)))):
+                counts[_as_date(d)] -= int(n)
+        # members in a group on day d: joined on or before d, and not left before d (left on d still counts)
+        joins = _tally(m.joined for m in people.values())
+        leaves = _tally(m.left for m in people.values() if m.left is not None)
+        inside = sum(n for d, n in joins.items() if d < start) - sum(n for d, n in leaves.items() if d < start)
+        out = []
+        day = start
+        while day < end:
+            inside += joins.get(day, 0)
+            out.append(DayRate(day, counts.get(day, 0), inside))
+            inside -= leaves.get(day, 0)
+            day += timedelta(days=1)
+        return out
+
+    def _retention(self, conn: Connection, start: date | None, end: date,
+                   people: dict[str, _Member]) -> list[Cohort]:
+        """For each join week starting in the period: the share of its members active 1, 2 and 4 weeks on."""
+        weeks: dict[date, set[str]] = {}
+        for member, m in people.items():
+            week = m.joined - timedelta(days=m.joined.weekday())
+            weeks.setdefault(week, set()).add(member)
+        chosen = sorted(w for w in weeks if (start is None or w >= start - timedelta(days=start.weekday())) and w < end)
+        if start is None:
+            chosen = chosen[-ALL_TIME_COHORTS:]
+        out = []
+        for week in chosen:
+            retained: dict[int, float | None] = {}
+            for k in RETENTION_WEEKS:
+                w0 = week + timedelta(weeks=k)
+                if w0 + timedelta(days=7) > end:
+                    retained[k] = None
+                    continue
+                stayed = self._active(conn, w0, w0 + timedelta(days=7), people, joined=(week, week + timedelta(days=7)))
+                retained[k] = len(weeks[week] & stayed) / len(weeks[week])
+            out.append(Cohort(week, len(weeks[week]), retained))
+        return out
+
+    # -- points and the mall ------------------------------------------------------------------------
+
+    def _points(self, conn: Connection, start: date | None, end: date) -> Points:
+        lg = LEDGER
+        until = self._at(end)
+        q = select(lg.c.kind, func.sum(lg.c.delta)).where(lg.c.at < until).group_by(lg.c.kind)
+        if start is not None:
+            q = q.where(lg.c.at >= self._at(start))
+        by_kind = {k: int(n or 0) for k, n in conn.execute(q)}
+        balances = int(conn.execute(select(func.coalesce(func.sum(MEMBERS.c.points), 0))).scalar_one())
+        after = self._since(conn, until)
+        # what members held when the period opened: today's balances less every entry since (a range of
+        # ix_ledger_at, not the ledger before it); 0 from the very start
+        opening = balances - self._since(conn, self._at(start)) if start is not None else 0
+        sums: dict[Bucket, int] = dict.fromkeys(Bucket, 0)
+        earned: dict[str, int] = {}
+        other: dict[str, int] = {}
+        for kind, total in sorted(by_kind.items()):
+            bucket = _bucket(kind)
+            if bucket is None:
+                other[kind] = total
+            elif bucket is Bucket.EARNED:
+                earned[kind] = total
+            else:
+                sums[bucket] += SIGN[bucket] * total
+        return Points(opening=opening, earned=earned, reversed=sums[Bucket.REVERSED], redeemed=sums[Bucket.REDEEMED],
+                      refunded=sums[Bucket.REFUNDED], expired=sums[Bucket.EXPIRED], closing=balances - after,
+                      other=other)
+
+    @staticmethod
+    def _since(conn: Connection, at: datetime) -> int:
+        lg = LEDGER
+        return int(conn.execute(select(func.coalesce(func.sum(lg.c.delta), 0)).where(lg.c.at >= at)).scalar_one())
+
+    def _mall(self, conn: Connection, start: date | None, end: date, people: dict[str, _Member],
+              top: int) -> tuple[list[TopItem], int]:
+        """The most ordered items of the period (orders that still stand) and how many members ordered."""
+        o = MALL_ORDERS
+        where = and_(o.c.created_at < self._at(end), o.c.status.not_in([str(s) for s in CLOSED]))
+        if start is not None:
+            where = and_(where, o.c.created_at >= self._at(start))
+        q = (select(o.c.sku, func.min(o.c.name).label("name"), func.count().label("n"),
+                    func.sum(o.c.points).label("points"))
+             .where(where).group_by(o.c.sku).order_by(func.count().desc(), o.c.sku).limit(top))
+        items = [TopItem(r.sku, r.name, int(r.n), int(r.points or 0)) for r in conn.execute(q)]
+        buyers = {r[0] for r in conn.execute(select(o.c.member_id).where(where).distinct())}
+        return items, len(buyers & people.keys())
+
+
+def _bucket(kind: str) -> Bucket | None:
+    try:
+        return BUCKETS.get(Kind(kind))
+    except ValueError:  # a kind this code does not know (any string is stored as given)
+        return None
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _tally(days: Iterable[date]) -> dict[date, int]:
+    out: dict[date, int] = {}
+    for d in days:
+        out[d] = out.get(d, 0) + 1
+    return out
+
+
+__all__ = ["BUCKETS", "Bucket", "Cohort", "DayRate", "Figures", "Points", "Report", "TopItem"]
