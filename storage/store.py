@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine
 
 from storage import invites
+from storage.accounts import Accounts
 from storage.boards import Boards
 from storage.checkins import Checkins
 from storage.conversations import Conversations, Pending
@@ -20,6 +21,7 @@ from storage.growth import Growth
 from storage.inbox import Accepted, Inbox, OutLog
 from storage.ledger import Ledger
 from storage.mall import Mall
+from storage.oplog import OpLog
 from storage.presence import Presence
 from storage.profiles import Profiles
 
@@ -115,6 +117,8 @@ class Storage:
     profiles: Profiles
     inbox: Inbox
     out_log: OutLog
+    oplog: OpLog
+    accounts: Accounts
     lots: Lots | None = None  # None when points expiry is off
 
     @classmethod
@@ -126,6 +130,7 @@ class Storage:
         return cls(db=db, ledger=ledger, presence=presence, checkins=Checkins(ledger),
                    conversations=Conversations(db), boards=Boards(ledger, tz, presence), growth=Growth(ledger),
                    mall=Mall(ledger, tz), profiles=Profiles(db), inbox=Inbox(db), out_log=OutLog(db),
+                   oplog=OpLog(db), accounts=Accounts(db),
                    lots=Lots(ledger, expiry) if expiry is not None else None)
 
     def store(self) -> Store:
