@@ -288,6 +288,7 @@ async def _live(settings: Settings, make_transport: Any, budget: Any = None) -> 
     runner = LiveRunner(rt.app, outbox, rt.schedule, clock, batch_size=settings.storage.batch_size,
                         settle=getattr(transport, "settle", None))
     submit.append(runner.submit)
+    web = await _console_web(settings, rt.services, clock)
     task = asyncio.create_task(runner.run())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -297,6 +298,7 @@ async def _live(settings: Settings, make_transport: Any, budget: Any = None) -> 
     finally:
         runner.stop()
         await task
+        await _stop_web(web)
         rt.ledger.engine.dispose()
 
 
@@ -370,11 +372,223 @@ async def _console(settings: Settings) -> None:
     # the console speaks for no WeChat account: no budget, and every reply shown as it is
     outbox = Outbox(console, Budget(unlimited=True, coalesce=0, tz=settings.bot.tz))
     runner = LiveRunner(rt.app, outbox, rt.schedule, clock, batch_size=settings.storage.batch_size)
+    web = await _console_web(settings, rt.services, clock)
     task = asyncio.create_task(runner.run())
     logger.info("console transport ready; database {}", settings.storage.url)
     await console.run(runner.submit, runner.wake.set)
     runner.stop()
     await task
+    await _stop_web(web)
+
+
+# -- the operator console (后台, a web app; not the chat console transport) ----------------------------
+
+
+def _console_secret(settings: Settings, services: Any) -> str:
+    return os.environ.get("BOT_CONSOLE_SECRET") or settings.console.secret or services.accounts.secret()
+
+
+def console_app(settings: Settings, services: Any, clock: Clock) -> Any:
+    """The console's Starlette app on `services` (what the bot process mounts and `console` serves alone)."""
+    from bot.web import build_app
+    from console.app import Console
+
+    return build_app(Console(services, settings, clock.now, secret=_console_secret(settings, services)).routes())
+
+
+def _console_warnings(settings: Settings) -> None:
+    from console.security import loopback
+
+    if not loopback(settings.console.host):
+        logger.warning('console.host = "{}": the operator console is reachable from other machines; keep 127.0.0.1 '
+                       "and use an SSH tunnel or an HTTPS reverse proxy (后台暴露在本机之外)", settings.console.host)
+
+
+async def _console_web(settings: Settings, services: Any, clock: Clock) -> Any:
+    """With [console] enabled: the console served in this loop beside the bot (None when off)."""
+    import asyncio
+
+    if not settings.console.enabled:
+        return None
+    from bot.web import WebError, WebServer
+
+    if settings.transport.kind == "bridge" and (settings.console.host, settings.console.port) == (
+            settings.bridge.host, settings.bridge.port):
+        raise _fail("[console] port is the bridge's port: give the console its own ([console] port = 8080)")
+    _console_warnings(settings)
+    web = WebServer(console_app(settings, services, clock), settings.console.host, settings.console.port)
+    try:
+        await web.start()
+    except WebError as exc:
+        raise _fail(f"cannot serve the console: {exc}. Change [console] port or stop what uses it.") from None
+    task = asyncio.create_task(web.serve())
+    logger.info("operator console on http://{}:{}/console/", settings.console.host, web.bound_port)
+    return web, task
+
+
+async def _stop_web(web: Any) -> None:
+    if web is not None:
+        server, task = web
+        server.stop()
+        await task
+
+
+@cli.command("console")
+def console_serve(config: ConfigOpt = None, db: DbOpt = None,
+                  host: Annotated[str | None, typer.Option(help="监听地址，默认 [console] host（127.0.0.1）")] = None,
+                  port: Annotated[int | None, typer.Option(help="端口，默认 [console] port（8080）")] = None) -> None:
+    """只运行网页后台（不收发消息），可以和机器人同时使用同一个数据库。
+
+    Not the chat console transport ([transport] kind = "console", which `python run_bot.py` runs).
+    """
+    import asyncio
+    import signal
+
+    global _LIVE
+    settings = _settings(config, db)
+    update = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if update:
+        settings = settings.model_copy(update={"console": settings.console.model_copy(update=update)})
+    services = _services(settings)
+    _LIVE = True
+    _console_warnings(settings)
+    from bot.web import WebError, WebServer
+
+    web = WebServer(console_app(settings, services, Clock(settings.bot.tz)), settings.console.host,
+                    settings.console.port)
+
+    async def serve() -> None:
+        try:
+            await web.start()
+        except WebError as exc:
+            raise _fail(f"cannot serve the console: {exc}. Change [console] port or --port.") from None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, web.stop)
+        logger.info("operator console on http://{}:{}/console/ (database {})", settings.console.host,
+                    web.bound_port, settings.storage.url)
+        await web.serve()
+
+    asyncio.run(serve())
+    services.db.engine.dispose()
+
+
+def _services(settings: Settings) -> Any:
+    """Every storage service on the configured database, at head (upgraded like the bot does at start)."""
+    from sqlalchemy.exc import OperationalError
+
+    from storage.db import make_engine
+    from storage.schema import UnknownRevision
+    from storage.store import Storage
+
+    try:
+        engine = make_engine(settings.storage.url, tz=settings.bot.tz, cache_mb=settings.storage.cache_mb,
+                             mmap_mb=settings.storage.mmap_mb)
+    except UnknownRevision as exc:
+        raise _unknown_revision(exc) from None
+    except OperationalError as exc:
+        raise _cannot_open(settings, exc) from None
+    return Storage.open(engine, settings.bot.tz, _policy(settings))
+
+
+users_cli = typer.Typer(add_completion=False, no_args_is_help=True, help="网页后台的账号：add / list / passwd / disable")
+cli.add_typer(users_cli, name="console-user")
+RoleOpt = Annotated[str, typer.Option("--role", help="viewer（只读）或 operator（也能修改）")]
+
+
+def _read_password(confirm: bool = True) -> str:
+    """The password from stdin when it is not a terminal (one line), else a prompt asked twice."""
+    from console.security import password_problem
+
+    if not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("密码", hide_input=True, confirmation_prompt="再输入一次" if confirm else False)
+    if (problem := password_problem(password)) is not None:
+        raise _fail(f"{problem}，没有修改任何账号")
+    return password
+
+
+def cli_actor() -> str:
+    """Who runs a CLI command, for the operator log: the OS user."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
+@users_cli.command("add")
+def user_add(name: Annotated[str, typer.Argument(help="登录名")], role: RoleOpt = "viewer",
+             config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """新建后台账号；密码从标准输入读一行，或在终端里输入两次。"""
+    from console.security import hash_password
+    from storage.accounts import ROLES, AccountExists
+
+    name = name.strip()
+    if not name or len(name) > 40 or any(c.isspace() for c in name):
+        raise _fail("登录名需要 1–40 个字符，不含空格")
+    if role not in ROLES:
+        raise _fail(f"--role 只能是 viewer（只读）或 operator（也能修改），不是 {role!r}")
+    settings = _settings(config, db)
+    services = _services(settings)
+    password = _read_password()
+    now = Clock(settings.bot.tz).now()
+    try:
+        with services.db.transaction():
+            services.accounts.add(name, hash_password(password), role, now)
+            services.oplog.record(at=now, actor_kind="cli", actor=cli_actor(), action="console_user_add",
+                                  target=f"console:{name}", detail={"role": role})
+    except AccountExists:
+        raise _fail(f"账号 {name} 已经存在：改密码用 console-user passwd {name}") from None
+    typer.echo(f"已创建后台账号 {name}（{'只读' if role == 'viewer' else '可修改'}）")
+
+
+@users_cli.command("list")
+def user_list(config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """列出后台账号。"""
+    settings = _settings(config, db)
+    services = _services(settings)
+    tz = settings.bot.tz
+    accounts = services.accounts.all()
+    if not accounts:
+        typer.echo("还没有后台账号：python run_bot.py console-user add 名字 --role operator")
+        return
+    for a in accounts:
+        state = "（已停用）" if a.disabled else ""
+        typer.echo(f"{a.name}\t{a.role}\t{a.created_at.astimezone(tz):%Y-%m-%d %H:%M}{state}")
+
+
+@users_cli.command("passwd")
+def user_passwd(name: Annotated[str, typer.Argument(help="登录名")], config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """修改后台账号的密码（这个账号已登录的会话随之失效）。"""
+    from console.security import hash_password
+
+    settings = _settings(config, db)
+    services = _services(settings)
+    if services.accounts.get(name) is None:
+        raise _fail(f"没有后台账号 {name}：用 console-user list 查看")
+    password = _read_password()
+    with services.db.transaction():
+        services.accounts.update(name, password_hash=hash_password(password))
+        services.oplog.record(at=Clock(settings.bot.tz).now(), actor_kind="cli", actor=cli_actor(),
+                              action="console_user_passwd", target=f"console:{name}")
+    typer.echo(f"已修改 {name} 的密码")
+
+
+@users_cli.command("disable")
+def user_disable(name: Annotated[str, typer.Argument(help="登录名")], config: ConfigOpt = None,
+                 db: DbOpt = None) -> None:
+    """停用后台账号（立即退出登录，不能再登录）。"""
+    settings = _settings(config, db)
+    services = _services(settings)
+    with services.db.transaction():
+        if not services.accounts.update(name, disabled=True):
+            raise _fail(f"没有后台账号 {name}：用 console-user list 查看")
+        services.oplog.record(at=Clock(settings.bot.tz).now(), actor_kind="cli", actor=cli_actor(),
+                              action="console_user_disable", target=f"console:{name}")
+    typer.echo(f"已停用 {name}")
 
 
 @cli.command()

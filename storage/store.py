@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine
 from storage import invites
 from storage.accounts import Accounts
 from storage.boards import Boards
+from storage.browse import Browse
 from storage.checkins import Checkins
 from storage.conversations import Conversations, Pending
 from storage.db import Database, lock_members, transient
@@ -119,6 +120,7 @@ class Storage:
     out_log: OutLog
     oplog: OpLog
     accounts: Accounts
+    browse: Browse
     lots: Lots | None = None  # None when points expiry is off
 
     @classmethod
@@ -130,7 +132,7 @@ class Storage:
         return cls(db=db, ledger=ledger, presence=presence, checkins=Checkins(ledger),
                    conversations=Conversations(db), boards=Boards(ledger, tz, presence), growth=Growth(ledger),
                    mall=Mall(ledger, tz), profiles=Profiles(db), inbox=Inbox(db), out_log=OutLog(db),
-                   oplog=OpLog(db), accounts=Accounts(db),
+                   oplog=OpLog(db), accounts=Accounts(db), browse=Browse(db),
                    lots=Lots(ledger, expiry) if expiry is not None else None)
 
     def store(self) -> Store:

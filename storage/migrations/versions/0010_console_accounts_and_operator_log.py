@@ -15,7 +15,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "0010"
 down_revision: str | None = "0008"
 branch_labels: str | None = None
