@@ -774,9 +774,12 @@ def import_codes(sku: Annotated[str, typer.Argument(help="卡密类商品的 sku
     codes = [c for c in _codes(file) if c]
     mall = rt.services.mall
     try:
-        with Progress(transient=False) as bar:
+        # the operator log's row in the import's transaction: both land, or neither
+        with Progress(transient=False) as bar, rt.services.db.transaction():
             task = bar.add_task(f"导入 {sku} 的卡密", total=len(codes))
             added, dupes = mall.import_codes(sku, codes, rt.clock.now(), progress=lambda n: bar.advance(task, n))
+            rt.services.oplog.record(at=rt.clock.now(), actor_kind="cli", actor=cli_actor(), action="import_codes",
+                                     target=f"sku:{sku}", detail={"added": added, "skipped": dupes, "file": file.name})
     except UnknownItem:
         raise _fail(f"没有 sku 为 {sku!r} 的商品：先在 config.toml 的 [[mall.items]] 里加上它（kind = \"card_code\"）"
                     f"（no mall item with sku {sku!r}）") from None
@@ -841,9 +844,12 @@ def import_balances(file: Annotated[Path, typer.Argument(help="CSV：id,name,poi
     if dry_run or not plan.new:
         typer.echo("试运行：没有写入任何数据" if dry_run else "没有需要导入的成员")
         return
-    with Progress(transient=False) as bar:
+    with Progress(transient=False) as bar, rt.services.db.transaction():  # with its operator log row: all or nothing
         task = bar.add_task("导入余额", total=len(plan.new))
         written = imports.apply(plan, rt.clock.now(), progress=lambda n: bar.advance(task, n))
+        rt.services.oplog.record(at=rt.clock.now(), actor_kind="cli", actor=cli_actor(), action="import_balances",
+                                 detail={"members": written, "points": plan.points, "growth": plan.growth,
+                                         "file": file.name})
     typer.echo(f"已导入 {written} 人，共 {plan.points} 积分")
 
 
@@ -880,6 +886,7 @@ def orders(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
              "paid_at": o.paid_at.astimezone(tz).isoformat() if o.paid_at else ""}
             for o in rt.mall.orders(statuses=(str(wanted),) if wanted else ())]
     if csv_file is not None:
+        _log_export(rt.settings, len(rows), csv_file, status)
         with csv_file.open("w", encoding="utf-8-sig", newline="") as fh:  # the BOM tells Excel it is UTF-8
             writer = csv.DictWriter(fh, fieldnames=fields)
             writer.writerow(headings)
@@ -897,6 +904,23 @@ def orders(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
         table.add_row(str(r["id"]), str(r["created_at"])[:16], f"{r['name']} ({r['member']})", str(r["item"]),
                       str(r["points"]), str(r["cash_yuan"]), STATUS_LABELS.get(OrderStatus(r["status"]), str(r["status"])))
     Console().print(table)
+
+
+def _log_export(settings: Settings, n: int, file: Path, status: str | None) -> None:
+    """orders --csv writes members' names, phones and addresses out: the operator log says who took them, first.
+
+    The read-out's engine is read-only; this one row goes through a writable one, before the file is written
+    (a log that cannot be written means no file)."""
+    from storage.db import Database, make_engine
+    from storage.oplog import OpLog
+
+    engine = make_engine(settings.storage.url, create=False)
+    try:
+        OpLog(Database(engine)).record(at=Clock(settings.bot.tz).now(), actor_kind="cli", actor=cli_actor(),
+                                       action="export_orders", detail={"orders": n, "file": file.name,
+                                                                       "status": status or "全部"})
+    finally:
+        engine.dispose()
 
 
 @cli.command("check-config")
