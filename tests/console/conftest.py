@@ -94,8 +94,7 @@ def serve(services: Any, settings: Any, now: Any, throttle: Throttle | None = No
         loop.close()
 
 
-@pytest.fixture
-def served(db_url: str) -> Iterator[Served]:
+def _served(db_url: str) -> Iterator[Served]:
     settings = parse(config(schedule=[], storage={"url": db_url}))
     services = run_bot._services(settings)
     services.accounts.add(OPERATOR, hash_password(PASSWORD), "operator", START)
@@ -107,3 +106,14 @@ def served(db_url: str) -> Iterator[Served]:
     problems = services.ledger.audit()
     services.db.engine.dispose()
     assert not problems, problems
+
+
+@pytest.fixture
+def served(db_url: str) -> Iterator[Served]:
+    """The console on SQLite and on PostgreSQL."""
+    yield from _served(db_url)
+
+
+@pytest.fixture
+def served_sqlite(sqlite_url: str) -> Iterator[Served]:
+    yield from _served(sqlite_url)
