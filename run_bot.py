@@ -412,7 +412,7 @@ async def _console_web(settings: Settings, services: Any, clock: Clock) -> Any:
         return None
     from bot.web import WebError, WebServer
 
-    if settings.transport.kind == "bridge" and (settings.console.host, settings.console.port) == (
+    if settings.transport.kind == "bridge" and settings.console.port and (settings.console.host, settings.console.port) == (
             settings.bridge.host, settings.bridge.port):
         raise _fail("[console] port is the bridge's port: give the console its own ([console] port = 8080)")
     _console_warnings(settings)
