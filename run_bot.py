@@ -270,7 +270,8 @@ def _run_wechaty(settings: Settings) -> None:
 
 
 async def _live(settings: Settings, make_transport: Any, budget: Any = None) -> None:
-    """Run the pipeline on a real clock with `make_transport(submit, clock, store)`'s run() feeding it, until that ends."""
+    """Run the pipeline on a real clock with `make_transport(submit, clock, store, parts)`'s run() feeding it, until that
+    ends; `parts`: more routes for a transport that serves HTTP (the bridge), the console's when it shares its port."""
     import asyncio
     import signal
 
@@ -280,7 +281,10 @@ async def _live(settings: Settings, make_transport: Any, budget: Any = None) -> 
     clock = Clock(settings.bot.tz)
     rt = _runtime(settings, clock)
     submit: list[Any] = []
-    transport = make_transport(lambda *ev: submit[0](*ev), clock, rt.services.store())
+    # [console] on the bridge's own host and port: its routes go into the bridge's app (else it gets a server of its own)
+    shared = _console_on_bridge(settings)
+    parts = [console_routes(settings, rt.services, clock)] if shared else []
+    transport = make_transport(lambda *ev: submit[0](*ev), clock, rt.services.store(), parts)
     rt.app.mention_hint = getattr(transport, "mention_hint", "")  # WeCom: members @ the bot in groups
     outbox = Outbox(transport, budget or Budget.from_settings(settings.outbox, settings.bot.tz),
                     digest=digest_text(rt.renderer))
@@ -288,7 +292,11 @@ async def _live(settings: Settings, make_transport: Any, budget: Any = None) -> 
     runner = LiveRunner(rt.app, outbox, rt.schedule, clock, batch_size=settings.storage.batch_size,
                         settle=getattr(transport, "settle", None))
     submit.append(runner.submit)
-    web = await _console_web(settings, rt.services, clock)
+    if shared:
+        _console_warnings(settings)
+        logger.info("operator console on the bridge's port: http://{}:{}/console/", settings.bridge.host,
+                    settings.bridge.port)
+    web = None if shared else await _console_web(settings, rt.services, clock)
     task = asyncio.create_task(runner.run())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -305,7 +313,7 @@ async def _live(settings: Settings, make_transport: Any, budget: Any = None) -> 
 async def _wechaty(settings: Settings) -> None:
     from bot.transports.wechaty import WechatyTransport
 
-    await _live(settings, lambda submit, clock, _store: WechatyTransport(settings.wechaty, submit, clock=clock,
+    await _live(settings, lambda submit, clock, _store, _parts: WechatyTransport(settings.wechaty, submit, clock=clock,
                                                                  self_alias=settings.bot.self_id))
 
 
@@ -328,7 +336,7 @@ def _run_wecom(settings: Settings) -> None:
             logger.warning("[{}] is on, but WeCom's AI bot receives no join or leave events: it cannot run on this "
                            "transport (nothing is paid for joining or inviting)", name)
 
-    def make(submit: Any, clock: Any, _store: Any) -> Any:
+    def make(submit: Any, clock: Any, _store: Any, _parts: Any) -> Any:
         return WecomTransport(settings.wecom, submit, clock=clock, bot_name=settings.bot.name,
                               self_alias=settings.bot.self_id)
 
@@ -353,8 +361,8 @@ def _run_bridge(settings: Settings) -> None:
     for note in config_mod.warnings(settings):
         logger.warning(note)
     try:
-        asyncio.run(_live(settings, lambda submit, clock, store: BridgeTransport(settings.bridge, submit, store,
-                                                                                 tz=settings.bot.tz, clock=clock)))
+        asyncio.run(_live(settings, lambda submit, clock, store, parts: BridgeTransport(
+            settings.bridge, submit, store, tz=settings.bot.tz, clock=clock, parts=parts)))
     except BridgeError as exc:
         raise _fail(f"cannot run the bridge: {exc}") from None
 
@@ -388,12 +396,23 @@ def _console_secret(settings: Settings, services: Any) -> str:
     return os.environ.get("BOT_CONSOLE_SECRET") or settings.console.secret or services.accounts.secret()
 
 
-def console_app(settings: Settings, services: Any, clock: Clock) -> Any:
-    """The console's Starlette app on `services` (what the bot process mounts and `console` serves alone)."""
-    from bot.web import build_app
+def console_routes(settings: Settings, services: Any, clock: Clock) -> Any:
+    """The console's routes on `services` (what the bot process mounts and `console` serves alone)."""
     from console.app import Console
 
-    return build_app(Console(services, settings, clock.now, secret=_console_secret(settings, services)).routes())
+    return Console(services, settings, clock.now, secret=_console_secret(settings, services)).routes()
+
+
+def console_app(settings: Settings, services: Any, clock: Clock) -> Any:
+    from bot.web import build_app
+
+    return build_app(console_routes(settings, services, clock))
+
+
+def _console_on_bridge(settings: Settings) -> bool:
+    """[console] enabled with the bridge's host and port: one app, one server (the bridge's)."""
+    c, b = settings.console, settings.bridge
+    return c.enabled and settings.transport.kind == "bridge" and (c.host, c.port) == (b.host, b.port) and c.port != 0
 
 
 def _console_warnings(settings: Settings) -> None:
@@ -412,9 +431,6 @@ async def _console_web(settings: Settings, services: Any, clock: Clock) -> Any:
         return None
     from bot.web import WebError, WebServer
 
-    if settings.transport.kind == "bridge" and settings.console.port and (settings.console.host, settings.console.port) == (
-            settings.bridge.host, settings.bridge.port):
-        raise _fail("[console] port is the bridge's port: give the console its own ([console] port = 8080)")
     _console_warnings(settings)
     web = WebServer(console_app(settings, services, clock), settings.console.host, settings.console.port)
     try:

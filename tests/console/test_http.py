@@ -79,7 +79,7 @@ def test_a_viewer_reads_but_every_change_is_refused(served: Served) -> None:
     page = c.get("/console/members/m_zhang")
     assert page.status_code == 200 and 'id="points">120<' in page.text
     assert "加分 / 扣分" not in page.text and "确认撤销" not in page.text  # no form a viewer cannot use
-    entry = [e for e in served.services.ledger.entries("m_zhang") if e.kind == "admin_award"][0]
+    entry = next(e for e in served.services.ledger.entries("m_zhang") if e.kind == "admin_award")
     csrf = csrf_of(page.text)
     r = c.post("/console/members/m_zhang/adjust", data={"csrf": csrf, "op": "award", "amount": "5", "reason": "想加",
                                                         "nonce": "n" * 30})
@@ -155,7 +155,7 @@ def test_undo_from_the_console_reverses_the_entry_and_links_both(served: Served)
     assert f'已被 <a href="#entry-{by}">#{by}</a> 撤销' in shown and f">#{award.id}</a>" in shown
     assert ops(served) == [("console", OPERATOR, "undo", "m_zhang", "发错人了")]
     # a check-in is not undone here, and says why
-    checkin = [e for e in served.services.ledger.entries("m_zhang") if e.kind == "checkin"][0]
+    checkin = next(e for e in served.services.ledger.entries("m_zhang") if e.kind == "checkin")
     page = c.get("/console/members/m_zhang")
     r = c.post(f"/console/entries/{checkin.id}/undo", data={"csrf": csrf_of(page.text), "reason": "试试",
                                                             "nonce": nonce_of(page.text)})

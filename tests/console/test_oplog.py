@@ -27,7 +27,7 @@ async def test_chat_admin_award_deduct_and_undo_are_logged_with_the_admins_conta
     assert "活动表现优秀" in r.text
     r = await chat.say("扣分 @Alice 10 违规刷屏", as_=OWNER, mentions=("alice",))
     assert "违规刷屏" in r.text
-    award = [e for e in chat.entries("alice") if e.delta == 50][0]
+    award = next(e for e in chat.entries("alice") if e.delta == 50)
     r = await chat.private(f"撤销 #{award.id} 加错了", as_=OWNER)
     assert any("撤销" in t for t in r.texts)
     st = chat.rt.services

@@ -19,7 +19,7 @@ import httpx
 from tests.console.conftest import csrf_of
 
 ROOT = Path(__file__).resolve().parents[2]
-LISTEN = re.compile(r"operator console on http://([^:]+):(\d+)/console/")
+LISTEN = re.compile(r"operator console on (?:the bridge.s port: )?http://([^:]+):(\d+)/console/")
 
 
 @contextmanager
@@ -105,5 +105,27 @@ def test_the_bot_serves_the_console_when_enabled(tmp_path: Path) -> None:
     with process("--db", db, cwd=tmp_path, env={"BOT_BRIDGE_SECRET": "s" * 32}) as (proc, lines, port):
         logs_in(port)
         assert proc.poll() is None  # the bot goes on running beside it
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, "".join(lines)
+
+
+def test_on_the_bridges_port_the_console_is_mounted_on_the_bridges_app(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port free now (the bridge binds it a moment later)
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    (tmp_path / "config.toml").write_text(
+        f'[transport]\nkind = "bridge"\n[bridge]\nport = {free}\n[console]\nenabled = true\nport = {free}\n',
+        encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    add_user(tmp_path, db)
+    secret = "s" * 32
+    with process("--db", db, cwd=tmp_path, env={"BOT_BRIDGE_SECRET": secret}) as (proc, lines, port):
+        assert port == free and any("on the bridge's port" in ln for ln in lines)
+        logs_in(port)
+        health = httpx.get(f"http://127.0.0.1:{port}/health", headers={"Authorization": f"Bearer {secret}"}, timeout=10)
+        assert health.status_code == 200  # the bridge's routes beside the console's, on one server
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).status_code == 401
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0, "".join(lines)
