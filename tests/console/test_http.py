@@ -227,3 +227,19 @@ def test_the_vendored_htmx_is_the_pinned_release_with_its_licence(served: Served
     r = c.get("/console/static/htmx.min.js")
     assert r.status_code == 200 and 'version:"2.0.11"' in r.text
     assert "console.css" in c.get("/console/login").text and c.get("/console/static/console.css").status_code == 200
+
+
+def test_the_lock_lifts_once_the_lock_time_has_passed() -> None:
+    from console.security import Throttle
+
+    now = [1000.0]
+    t = Throttle(max_failures=3, lock_seconds=60, clock=lambda: now[0])
+    for _ in range(3):
+        assert t.locked_for("alice", "10.0.0.1") == 0
+        t.failed("alice", "10.0.0.1")
+    assert t.locked_for("alice", "10.0.0.1") == 60
+    assert t.locked_for("alice", "10.0.0.2") == 0  # another address is not locked
+    now[0] += 59
+    assert t.locked_for("alice", "10.0.0.1") == 1
+    now[0] += 1
+    assert t.locked_for("alice", "10.0.0.1") == 0  # the oldest failure is out of the window
