@@ -209,7 +209,8 @@ class Console:
             return self.page(request, "login.html", 401, next=nxt, name=name, message="用户名或密码不对")
         self.throttle.succeeded(name, address)
         request.session.clear()  # a new session: nothing of the one before the login is kept
-        request.session.update(user=acc.name, pw=security.fingerprint(acc.password_hash), csrf=security.new_token(), at=int(time.time()))
+        request.session.update(user=acc.name, pw=security.fingerprint(acc.password_hash), csrf=security.new_token(),
+                               at=int(time.time()))
         logger.info("console: {} ({}) logged in from {}", acc.name, acc.role, address)
         return RedirectResponse(nxt or f"{PREFIX}/members", 303)
 
@@ -303,6 +304,8 @@ class Console:
         except InsufficientPoints as low:
             return self.page(request, "member.html", 400, user=user, error=f"余额只有 {low.points}，不够扣 {points}：没有扣分",
                              **self.member_data(request, member))
+        finally:
+            self.quiet_growth()
         word = "加" if op == "award" else "扣"
         request.session["flash"] = (f"已{word} {points} 积分（记录 #{entry.id}），余额 {entry.balance_after}"
                                     if entry else "这张表单已经提交过：没有重复操作")
@@ -340,11 +343,18 @@ class Console:
                 problem = f"成员余额只有 {low.points}，撤销要收回 {low.needed}：积分已经花掉了，先退款订单再撤销"
             except NoSuchEntry:
                 raise Refused(404, f"没有记录 #{entry_id}") from None
+            finally:
+                self.quiet_growth()
         if problem:
             return self.page(request, "member.html", 400, user=user, error=problem, **self.member_data(request, member))
         request.session["flash"] = (f"已撤销记录 #{entry_id}（撤销记录 #{done.reversal.id}）" if not done.repeated
                                     else "这张表单已经提交过：没有重复撤销")
         return RedirectResponse(f"{PREFIX}/members/{quote(member)}", 303)
+
+    def quiet_growth(self) -> None:
+        """The console tells no chat: the growth its change noted for the level-up announcer is dropped here, or the
+        bot's next event (in the same process) would announce it in whatever group that event came from."""
+        self.st.growth.take()
 
     # -- 账本 ----------------------------------------------------------------------------------
 

@@ -125,3 +125,28 @@ def test_console_user_add_list_passwd_disable(tmp_path: Path) -> None:
         ("cli", me, "console_user_add", "console:alice"), ("cli", me, "console_user_passwd", "console:alice"),
         ("cli", me, "console_user_disable", "console:alice")]
     st.db.engine.dispose()
+
+
+async def test_a_console_award_in_the_bots_process_is_never_announced_in_another_group(make_chat: object) -> None:
+    """The console tells no chat: a level crossed by its award is not congratulated in the group of the next message."""
+    from console.security import hash_password
+    from tests.console.conftest import OPERATOR, PASSWORD, Served, csrf_of, nonce_of, serve
+    from tests.factories import config
+
+    levels = [{"name": "青铜", "growth": 0}, {"name": "白银", "growth": 20}]
+    chat: ChatBot = make_chat(config(schedule=[], levels=levels))  # type: ignore[operator]
+    st = chat.rt.services
+    give(chat, "alice", 5)
+    st.accounts.add(OPERATOR, hash_password(PASSWORD), "operator", chat.transport.clock.now())
+    for url in serve(st, chat.settings, chat.transport.clock.now):
+        served = Served(url, st, chat.settings, [])
+        c = served.login()
+        page = c.get("/console/members/alice")
+        r = c.post("/console/members/alice/adjust", data={"csrf": csrf_of(page.text), "nonce": nonce_of(page.text),
+                                                          "op": "award", "amount": "30", "reason": "讲师"})
+        c.close()
+        assert r.status_code == 303
+    assert chat.growth("alice") == 35
+    r = await chat.say("签到", as_="bob", room="g2")
+    assert all("白银" not in t for t in r.texts) and len(r.texts) == 1  # bob's check-in reply, nothing about alice
+    assert rows(st) == [("console", OPERATOR, "award", "alice", "讲师")]
