@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, select
 
 from storage.db import Database
 from storage.ledger import Entry, MemberView
@@ -49,12 +50,17 @@ class Browse:
             return []
         found: dict[str, MemberView] = {}
         with self.db.reading() as conn:
-            for col in (MEMBERS.c.id, MEMBERS.c.name):
-                q = (select(MEMBERS).where(col >= text, col < text + TOP).order_by(col).limit(limit))
+            for q in self.search_queries(text, limit):
                 for r in conn.execute(q):
                     found.setdefault(r.id, MemberView.model_validate(r._mapping))
         exact = [m for m in found.values() if m.id == text]
         return (exact + [m for m in found.values() if m.id != text])[:limit]
+
+    @staticmethod
+    def search_queries(text: str, limit: int) -> list[Select[Any]]:
+        """By id prefix (the primary key), then by name prefix (ix_members_name): each a range on its index."""
+        return [select(MEMBERS).where(col >= text, col < text + TOP).order_by(col).limit(limit)
+                for col in (MEMBERS.c.id, MEMBERS.c.name)]
 
     def rooms_of(self, member: str) -> list[RoomOf]:
         q = (select(ROOM_MEMBERS.c.room_id, ROOMS.c.name, ROOM_MEMBERS.c.active, ROOM_MEMBERS.c.joined_at)
@@ -65,7 +71,13 @@ class Browse:
 
     def ledger_page(self, f: LedgerFilter, *, before: int | None = None, limit: int = 50) -> list[Entry]:
         """Entries matching `f`, newest first, with ids below `before` (the last id of the previous page)."""
-        conds = []
+        q = self.ledger_query(f, before=before, limit=limit)
+        with self.db.reading() as conn:
+            return [_entry(r) for r in conn.execute(q)]
+
+    @staticmethod
+    def ledger_query(f: LedgerFilter, *, before: int | None, limit: int) -> Select[Any]:
+        conds: list[Any] = []
         if f.member:
             conds.append(LEDGER.c.member_id == f.member)
         if f.kind:
@@ -78,9 +90,7 @@ class Browse:
             conds.append(LEDGER.c.at < f.until)
         if before is not None:
             conds.append(LEDGER.c.id < before)
-        q = select(LEDGER).where(and_(True, *conds)).order_by(LEDGER.c.id.desc()).limit(limit)
-        with self.db.reading() as conn:
-            return [_entry(r) for r in conn.execute(q)]
+        return select(LEDGER).where(and_(True, *conds)).order_by(LEDGER.c.id.desc()).limit(limit)
 
     def reversed_by(self, ids: Sequence[int]) -> dict[int, int]:
         """For each of `ids` that was undone: the id of the entry that undid it (uq_ledger_reverses)."""

@@ -90,11 +90,11 @@ def test_an_operator_searches_awards_and_finds_it_in_the_ledger_and_the_log(brow
     row = page.locator(f"#entry-{entry.id}")
     assert "社群分享会讲师" in row.inner_text() and "+35" in row.inner_text() and "155" in row.inner_text()
     _shot(page, "member")
-    page.get_by_role("link", name="操作日志").click()
+    page.get_by_role("navigation").get_by_role("link", name="操作日志").click()
     first = page.locator("tbody tr").first
     assert all(w in first.inner_text() for w in ("后台", OPERATOR, "加分", "m_zhang", "社群分享会讲师"))
     _shot(page, "oplog")
-    page.get_by_role("link", name="账本").click()
+    page.get_by_role("navigation").get_by_role("link", name="账本").click()
     assert "社群分享会讲师" in page.locator(f"#entry-{entry.id}").inner_text()
     _shot(page, "ledger")
     assert served.services.ledger.member("m_zhang").points == 155  # type: ignore[union-attr]

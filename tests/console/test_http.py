@@ -123,6 +123,8 @@ def test_an_award_from_the_console_is_in_the_ledger_the_member_page_and_the_oper
     assert balance(served, "m_zhang") == 170 and len(ops(served)) == 1
     log = c.get("/console/oplog").text
     assert "后台" in log and "加分" in log and "线下活动 一等奖" in log and OPERATOR in log
+    assert "线下活动 一等奖" in c.get("/console/oplog", params={"target": "m_zhang"}).text
+    assert "还没有操作记录" in c.get("/console/oplog", params={"target": "m_li"}).text
 
 
 @pytest.mark.parametrize(("form", "said"), [
@@ -152,7 +154,12 @@ def test_undo_from_the_console_reverses_the_entry_and_links_both(served: Served)
     assert (reversal.kind, reversal.delta, reversal.reverses, reversal.detail) == ("reversal", -20, award.id, "发错人了")
     shown = c.get("/console/members/m_zhang").text
     assert f"已撤销记录 #{award.id}" in shown and 'id="points">100<' in shown
-    assert f'已被 <a href="#entry-{by}">#{by}</a> 撤销' in shown and f">#{award.id}</a>" in shown
+    assert f'已被 <a href="/console/ledger?member=m_zhang&amp;before={by + 1}#entry-{by}">#{by}</a> 撤销' in shown
+    link = f"/console/ledger?member=m_zhang&amp;before={award.id + 1}#entry-{award.id}"
+    assert f'撤销 <a href="{link}">#{award.id}</a>' in shown
+    # the link opens a page whose first row is the entry undone
+    first = re.search(r'id="entry-(\d+)"', c.get(link.replace("&amp;", "&").split("#")[0]).text)
+    assert first and int(first.group(1)) == award.id
     assert ops(served) == [("console", OPERATOR, "undo", "m_zhang", "发错人了")]
     # a check-in is not undone here, and says why
     checkin = next(e for e in served.services.ledger.entries("m_zhang") if e.kind == "checkin")
