@@ -147,6 +147,6 @@ async def test_a_console_award_in_the_bots_process_is_never_announced_in_another
         c.close()
         assert r.status_code == 303
     assert chat.growth("alice") == 35
-    r = await chat.say("签到", as_="bob", room="g2")
-    assert all("白银" not in t for t in r.texts) and len(r.texts) == 1  # bob's check-in reply, nothing about alice
+    said = await chat.say("签到", as_="bob", room="g2")
+    assert all("白银" not in t for t in said.texts) and len(said.texts) == 1  # bob's check-in reply, nothing about alice
     assert rows(st) == [("console", OPERATOR, "award", "alice", "讲师")]
