@@ -1,4 +1,5 @@
-"""Entry point: `python run_bot.py` runs the bot; subcommands serve operators (replay, migrate, balances, ledger, audit)."""
+"""Entry point: `python run_bot.py` runs the bot; subcommands serve operators (replay, migrate, balances, ledger, audit,
+the web console and its accounts)."""
 
 from __future__ import annotations
 
@@ -453,7 +454,7 @@ async def _stop_web(web: Any) -> None:
 def console_serve(config: ConfigOpt = None, db: DbOpt = None,
                   host: Annotated[str | None, typer.Option(help="监听地址，默认 [console] host（127.0.0.1）")] = None,
                   port: Annotated[int | None, typer.Option(help="端口，默认 [console] port（8080）")] = None) -> None:
-    """只运行网页后台（不收发消息），可以和机器人同时使用同一个数据库。
+    """只运行网页后台（不是 --transport console 的终端聊天），可与机器人同时用同一个数据库。
 
     Not the chat console transport ([transport] kind = "console", which `python run_bot.py` runs).
     """
