@@ -1,4 +1,5 @@
-"""Entry point: `python run_bot.py` runs the bot; subcommands serve operators (replay, migrate, balances, stats, audit...)."""
+"""Entry point: `python run_bot.py` runs the bot; subcommands serve operators (replay, migrate, balances, ledger, stats,
+audit, the web console and its accounts)."""
 
 from __future__ import annotations
 
@@ -291,10 +292,11 @@ def _run_wechaty(settings: Settings) -> None:
 
 
 async def _live(settings: Settings, make_transport: Any, budget: Any = None, kind: str = "") -> None:
-    """Run the pipeline on a real clock with `make_transport(submit, clock, store, health)`'s run() feeding it.
+    """Run the pipeline on a real clock with `make_transport(submit, clock, store, health, parts)`'s run() feeding it.
 
     Until that ends. The transport reports its state into `health`; [health] serves it on /healthz and alerts
-    on an outage (bot.health).
+    on an outage (bot.health). `parts`: more routes for a transport that serves HTTP (the bridge), the console's
+    when it shares its port.
     """
     import asyncio
     import signal
@@ -316,7 +318,10 @@ async def _live(settings: Settings, make_transport: Any, budget: Any = None, kin
         health.seen()
         submit[0](*ev)
 
-    transport = make_transport(seen, clock, rt.services.store(), health)
+    # [console] on the bridge's own host and port: its routes go into the bridge's app (else it gets a server of its own)
+    shared = _console_on_bridge(settings)
+    parts = [console_routes(settings, rt.services, clock)] if shared else []
+    transport = make_transport(seen, clock, rt.services.store(), health, parts)
     rt.app.mention_hint = getattr(transport, "mention_hint", "")  # WeCom: members @ the bot in groups
     outbox = Outbox(transport, budget or Budget.from_settings(settings.outbox, settings.bot.tz),
                     digest=digest_text(rt.renderer))
@@ -335,6 +340,11 @@ async def _live(settings: Settings, make_transport: Any, budget: Any = None, kin
     runner = LiveRunner(rt.app, outbox, rt.schedule, clock, batch_size=settings.storage.batch_size,
                         settle=getattr(transport, "settle", None), leader=lead.held)
     submit.append(runner.submit)
+    if shared:
+        _console_warnings(settings)
+        logger.info("operator console on the bridge's port: http://{}:{}/console/", settings.bridge.host,
+                    settings.bridge.port)
+    web = None if shared else await _console_web(settings, rt.services, clock)
     task = asyncio.create_task(runner.run())
     serving = asyncio.create_task(server.serve()) if server is not None else None
     loop = asyncio.get_running_loop()
@@ -350,6 +360,7 @@ async def _live(settings: Settings, make_transport: Any, budget: Any = None, kin
         if server is not None and serving is not None:
             server.stop()
             await serving
+        await _stop_web(web)
         rt.ledger.engine.dispose()
 
 
@@ -377,7 +388,7 @@ async def _health_server(settings: Settings, health: Any, kind: str) -> Any:
 async def _wechaty(settings: Settings) -> None:
     from bot.transports.wechaty import WechatyTransport
 
-    await _live(settings, lambda submit, clock, _store, health: WechatyTransport(
+    await _live(settings, lambda submit, clock, _store, health, _parts: WechatyTransport(
         settings.wechaty, submit, clock=clock, self_alias=settings.bot.self_id, health=health), kind="wechaty")
 
 
@@ -400,7 +411,7 @@ def _run_wecom(settings: Settings) -> None:
             logger.warning("[{}] is on, but WeCom's AI bot receives no join or leave events: it cannot run on this "
                            "transport (nothing is paid for joining or inviting)", name)
 
-    def make(submit: Any, clock: Any, _store: Any, health: Any) -> Any:
+    def make(submit: Any, clock: Any, _store: Any, health: Any, _parts: Any) -> Any:
         return WecomTransport(settings.wecom, submit, clock=clock, bot_name=settings.bot.name,
                               self_alias=settings.bot.self_id, health=health)
 
@@ -426,9 +437,9 @@ def _run_bridge(settings: Settings) -> None:
     for note in config_mod.warnings(settings):
         logger.warning(note)
     try:
-        asyncio.run(_live(settings, lambda submit, clock, store, health: BridgeTransport(
-            settings.bridge, submit, store, tz=settings.bot.tz, clock=clock, health=health, parts=[routes(health)]),
-            kind="bridge"))
+        asyncio.run(_live(settings, lambda submit, clock, store, health, parts: BridgeTransport(
+            settings.bridge, submit, store, tz=settings.bot.tz, clock=clock, health=health,
+            parts=[routes(health), *parts]), kind="bridge"))
     except BridgeError as exc:
         raise _fail(f"cannot run the bridge: {exc}") from None
 
@@ -446,11 +457,231 @@ async def _console(settings: Settings) -> None:
     # the console speaks for no WeChat account: no budget, and every reply shown as it is
     outbox = Outbox(console, Budget(unlimited=True, coalesce=0, tz=settings.bot.tz))
     runner = LiveRunner(rt.app, outbox, rt.schedule, clock, batch_size=settings.storage.batch_size)
+    web = await _console_web(settings, rt.services, clock)
     task = asyncio.create_task(runner.run())
     logger.info("console transport ready; database {}", settings.storage.url)
     await console.run(runner.submit, runner.wake.set)
     runner.stop()
     await task
+    await _stop_web(web)
+
+
+# -- the operator console (后台, a web app; not the chat console transport) ----------------------------
+
+
+def _console_secret(settings: Settings, services: Any) -> str:
+    return os.environ.get("BOT_CONSOLE_SECRET") or settings.console.secret or services.accounts.secret()
+
+
+def console_routes(settings: Settings, services: Any, clock: Clock) -> Any:
+    """The console's routes on `services` (what the bot process mounts and `console` serves alone)."""
+    from console.app import Console
+
+    return Console(services, settings, clock.now, secret=_console_secret(settings, services)).routes()
+
+
+def console_app(settings: Settings, services: Any, clock: Clock) -> Any:
+    from bot.web import build_app
+
+    return build_app(console_routes(settings, services, clock))
+
+
+def _console_on_bridge(settings: Settings) -> bool:
+    """[console] enabled with the bridge's host and port: one app, one server (the bridge's)."""
+    c, b = settings.console, settings.bridge
+    return c.enabled and settings.transport.kind == "bridge" and (c.host, c.port) == (b.host, b.port) and c.port != 0
+
+
+def _console_warnings(settings: Settings) -> None:
+    from console.security import loopback
+
+    if not loopback(settings.console.host):
+        logger.warning('console.host = "{}": the operator console is reachable from other machines; keep 127.0.0.1 '
+                       "and use an SSH tunnel or an HTTPS reverse proxy (后台暴露在本机之外)", settings.console.host)
+
+
+async def _console_web(settings: Settings, services: Any, clock: Clock) -> Any:
+    """With [console] enabled: the console served in this loop beside the bot (None when off)."""
+    import asyncio
+
+    if not settings.console.enabled:
+        return None
+    from bot.web import WebError, WebServer
+
+    _console_warnings(settings)
+    web = WebServer(console_app(settings, services, clock), settings.console.host, settings.console.port)
+    try:
+        await web.start()
+    except WebError as exc:
+        raise _fail(f"cannot serve the console: {exc}. Change [console] port or stop what uses it.") from None
+    task = asyncio.create_task(web.serve())
+    logger.info("operator console on http://{}:{}/console/", settings.console.host, web.bound_port)
+    return web, task
+
+
+async def _stop_web(web: Any) -> None:
+    if web is not None:
+        server, task = web
+        server.stop()
+        await task
+
+
+@cli.command("console")
+def console_serve(config: ConfigOpt = None, db: DbOpt = None,
+                  host: Annotated[str | None, typer.Option(help="监听地址，默认 [console] host（127.0.0.1）")] = None,
+                  port: Annotated[int | None, typer.Option(help="端口，默认 [console] port（8080）")] = None) -> None:
+    """只运行网页后台（不是 --transport console 的终端聊天），可与机器人同时用同一个数据库。
+
+    Not the chat console transport ([transport] kind = "console", which `python run_bot.py` runs).
+    """
+    import asyncio
+    import signal
+
+    global _LIVE
+    settings = _settings(config, db)
+    update = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if update:
+        settings = settings.model_copy(update={"console": settings.console.model_copy(update=update)})
+    services = _services(settings)
+    _LIVE = True
+    _console_warnings(settings)
+    from bot.web import WebError, WebServer
+
+    web = WebServer(console_app(settings, services, Clock(settings.bot.tz)), settings.console.host,
+                    settings.console.port)
+
+    async def serve() -> None:
+        try:
+            await web.start()
+        except WebError as exc:
+            raise _fail(f"cannot serve the console: {exc}. Change [console] port or --port.") from None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, web.stop)
+        logger.info("operator console on http://{}:{}/console/ (database {})", settings.console.host,
+                    web.bound_port, settings.storage.url)
+        await web.serve()
+
+    asyncio.run(serve())
+    services.db.engine.dispose()
+
+
+def _services(settings: Settings) -> Any:
+    """Every storage service on the configured database, at head (upgraded like the bot does at start)."""
+    from sqlalchemy.exc import OperationalError
+
+    from storage.db import make_engine
+    from storage.schema import UnknownRevision
+    from storage.store import Storage
+
+    try:
+        engine = make_engine(settings.storage.url, tz=settings.bot.tz, cache_mb=settings.storage.cache_mb,
+                             mmap_mb=settings.storage.mmap_mb)
+    except UnknownRevision as exc:
+        raise _unknown_revision(exc) from None
+    except OperationalError as exc:
+        raise _cannot_open(settings, exc) from None
+    return Storage.open(engine, settings.bot.tz, _policy(settings))
+
+
+users_cli = typer.Typer(add_completion=False, no_args_is_help=True, help="网页后台的账号：add / list / passwd / disable")
+cli.add_typer(users_cli, name="console-user")
+RoleOpt = Annotated[str, typer.Option("--role", help="viewer（只读）或 operator（也能修改）")]
+
+
+def _read_password(confirm: bool = True) -> str:
+    """The password from stdin when it is not a terminal (one line), else a prompt asked twice."""
+    from console.security import password_problem
+
+    if not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("密码", hide_input=True, confirmation_prompt="再输入一次" if confirm else False)
+    if (problem := password_problem(password)) is not None:
+        raise _fail(f"{problem}，没有修改任何账号")
+    return password
+
+
+def cli_actor() -> str:
+    """Who runs a CLI command, for the operator log: the OS user."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
+@users_cli.command("add")
+def user_add(name: Annotated[str, typer.Argument(help="登录名")], role: RoleOpt = "viewer",
+             config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """新建后台账号；密码从标准输入读一行，或在终端里输入两次。"""
+    from console.security import hash_password
+    from storage.accounts import ROLES, AccountExists
+
+    name = name.strip()
+    if not name or len(name) > 40 or any(c.isspace() for c in name):
+        raise _fail("登录名需要 1–40 个字符，不含空格")
+    if role not in ROLES:
+        raise _fail(f"--role 只能是 viewer（只读）或 operator（也能修改），不是 {role!r}")
+    settings = _settings(config, db)
+    services = _services(settings)
+    password = _read_password()
+    now = Clock(settings.bot.tz).now()
+    try:
+        with services.db.transaction():
+            services.accounts.add(name, hash_password(password), role, now)
+            services.oplog.record(at=now, actor_kind="cli", actor=cli_actor(), action="console_user_add",
+                                  target=f"console:{name}", detail={"role": role})
+    except AccountExists:
+        raise _fail(f"账号 {name} 已经存在：改密码用 console-user passwd {name}") from None
+    typer.echo(f"已创建后台账号 {name}（{'只读' if role == 'viewer' else '可修改'}）")
+
+
+@users_cli.command("list")
+def user_list(config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """列出后台账号。"""
+    settings = _settings(config, db)
+    services = _services(settings)
+    tz = settings.bot.tz
+    accounts = services.accounts.all()
+    if not accounts:
+        typer.echo("还没有后台账号：python run_bot.py console-user add 名字 --role operator")
+        return
+    for a in accounts:
+        state = "（已停用）" if a.disabled else ""
+        typer.echo(f"{a.name}\t{a.role}\t{a.created_at.astimezone(tz):%Y-%m-%d %H:%M}{state}")
+
+
+@users_cli.command("passwd")
+def user_passwd(name: Annotated[str, typer.Argument(help="登录名")], config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """修改后台账号的密码（这个账号已登录的会话随之失效）。"""
+    from console.security import hash_password
+
+    settings = _settings(config, db)
+    services = _services(settings)
+    if services.accounts.get(name) is None:
+        raise _fail(f"没有后台账号 {name}：用 console-user list 查看")
+    password = _read_password()
+    with services.db.transaction():
+        services.accounts.update(name, password_hash=hash_password(password))
+        services.oplog.record(at=Clock(settings.bot.tz).now(), actor_kind="cli", actor=cli_actor(),
+                              action="console_user_passwd", target=f"console:{name}")
+    typer.echo(f"已修改 {name} 的密码")
+
+
+@users_cli.command("disable")
+def user_disable(name: Annotated[str, typer.Argument(help="登录名")], config: ConfigOpt = None,
+                 db: DbOpt = None) -> None:
+    """停用后台账号（立即退出登录，不能再登录）。"""
+    settings = _settings(config, db)
+    services = _services(settings)
+    with services.db.transaction():
+        if not services.accounts.update(name, disabled=True):
+            raise _fail(f"没有后台账号 {name}：用 console-user list 查看")
+        services.oplog.record(at=Clock(settings.bot.tz).now(), actor_kind="cli", actor=cli_actor(),
+                              action="console_user_disable", target=f"console:{name}")
+    typer.echo(f"已停用 {name}")
 
 
 @cli.command()
@@ -711,9 +942,12 @@ def import_codes(sku: Annotated[str, typer.Argument(help="卡密类商品的 sku
     codes = [c for c in _codes(file) if c]
     mall = rt.services.mall
     try:
-        with Progress(transient=False) as bar:
+        # the operator log's row in the import's transaction: both land, or neither
+        with Progress(transient=False) as bar, rt.services.db.transaction():
             task = bar.add_task(f"导入 {sku} 的卡密", total=len(codes))
             added, dupes = mall.import_codes(sku, codes, rt.clock.now(), progress=lambda n: bar.advance(task, n))
+            rt.services.oplog.record(at=rt.clock.now(), actor_kind="cli", actor=cli_actor(), action="import_codes",
+                                     target=f"sku:{sku}", detail={"added": added, "skipped": dupes, "file": file.name})
     except UnknownItem:
         raise _fail(f"没有 sku 为 {sku!r} 的商品：先在 config.toml 的 [[mall.items]] 里加上它（kind = \"card_code\"）"
                     f"（no mall item with sku {sku!r}）") from None
@@ -778,11 +1012,13 @@ def import_balances(file: Annotated[Path, typer.Argument(help="CSV：id,name,poi
     if dry_run or not plan.new:
         typer.echo("试运行：没有写入任何数据" if dry_run else "没有需要导入的成员")
         return
-    with Progress(transient=False) as bar:
+    with Progress(transient=False) as bar, rt.services.db.transaction():  # with its operator log row: all or nothing
         task = bar.add_task("导入余额", total=len(plan.new))
         written = imports.apply(plan, rt.clock.now(), progress=lambda n: bar.advance(task, n))
-    with rt.services.db.transaction():  # the import day is a day each of them earned: active (storage.stats)
-        rt.services.checkins.mark_members_active()
+        rt.services.oplog.record(at=rt.clock.now(), actor_kind="cli", actor=cli_actor(), action="import_balances",
+                                 detail={"members": written, "points": plan.points, "growth": plan.growth,
+                                         "file": file.name})
+        rt.services.checkins.mark_members_active()  # the import day is a day each of them earned (storage.stats)
     typer.echo(f"已导入 {written} 人，共 {plan.points} 积分")
 
 
@@ -819,6 +1055,7 @@ def orders(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
              "paid_at": o.paid_at.astimezone(tz).isoformat() if o.paid_at else ""}
             for o in rt.mall.orders(statuses=(str(wanted),) if wanted else ())]
     if csv_file is not None:
+        _log_export(rt.settings, len(rows), csv_file, status)
         with csv_file.open("w", encoding="utf-8-sig", newline="") as fh:  # the BOM tells Excel it is UTF-8
             writer = csv.DictWriter(fh, fieldnames=fields)
             writer.writerow(headings)
@@ -836,6 +1073,23 @@ def orders(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
         table.add_row(str(r["id"]), str(r["created_at"])[:16], f"{r['name']} ({r['member']})", str(r["item"]),
                       str(r["points"]), str(r["cash_yuan"]), STATUS_LABELS.get(OrderStatus(r["status"]), str(r["status"])))
     Console().print(table)
+
+
+def _log_export(settings: Settings, n: int, file: Path, status: str | None) -> None:
+    """orders --csv writes members' names, phones and addresses out: the operator log says who took them, first.
+
+    The read-out's engine is read-only; this one row goes through a writable one, before the file is written
+    (a log that cannot be written means no file)."""
+    from storage.db import Database, make_engine
+    from storage.oplog import OpLog
+
+    engine = make_engine(settings.storage.url, create=False)
+    try:
+        OpLog(Database(engine)).record(at=Clock(settings.bot.tz).now(), actor_kind="cli", actor=cli_actor(),
+                                       action="export_orders", detail={"orders": n, "file": file.name,
+                                                                       "status": status or "全部"})
+    finally:
+        engine.dispose()
 
 
 @cli.command("check-config")

@@ -201,6 +201,14 @@ class HealthSettings(Section):
         return self
 
 
+class ConsoleSettings(Section):
+    enabled: Flag = False  # the bot process also serves the operator console (python run_bot.py console serves it alone)
+    host: Text = "127.0.0.1"  # anything but loopback is warned about at start
+    port: Port = 8080
+    secret: str = ""  # signs session cookies; env BOT_CONSOLE_SECRET wins; "" = one made once and kept in the database
+    session_hours: Annotated[int, Field(ge=1, le=24 * 30, strict=True)] = 12  # a login lasts this long
+
+
 class OutboxSettings(Section):
     interval_seconds: Annotated[float, seconds(0.1, 3600), _SECONDS] = 1.5  # one message per this, per account
     burst: Annotated[int, Field(ge=1, le=1000, strict=True)] = 3  # messages that may leave at once after a quiet spell
@@ -309,6 +317,7 @@ class Settings(Section):
     wechaty: WechatySettings = Field(default_factory=WechatySettings)
     bridge: BridgeSettings = Field(default_factory=BridgeSettings)
     wecom: WecomSettings = Field(default_factory=WecomSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
@@ -526,10 +535,16 @@ def parse(data: dict[str, Any]) -> Settings:
 def warnings(settings: Settings) -> list[str]:
     """Settings that are valid but risky, for the operator to read at start and from check-config."""
     out: list[str] = []
-    if settings.bridge.host not in ("127.0.0.1", "localhost", "::1"):
+    if settings.bridge.host not in LOOPBACK:
         out.append(f'bridge.host = "{settings.bridge.host}"：桥会暴露在本机之外，任何能连上并知道密钥的人都能提交事件；'
                    "除非有防火墙保护这个端口，请保持 127.0.0.1（exposes the bridge beyond this machine）")
+    if settings.console.host not in LOOPBACK:
+        out.append(f'console.host = "{settings.console.host}"：后台会暴露在本机之外，任何能连上的人都能尝试登录；'
+                   "请保持 127.0.0.1，远程使用请经 SSH 隧道或 HTTPS 反向代理（exposes the console beyond this machine）")
     return out
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def load(path: Path | str | None = None, db_url: str | None = None) -> Settings:

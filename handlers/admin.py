@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.dispatch import Context, Reply, command
 from bot.errors import UserError
-from handlers.common import SOMEONE, as_typed, display_name, earns, ledger, member_name, services
+from handlers.common import SOMEONE, as_typed, display_name, earns, ledger, member_name, oplog, services
 from storage import keys
 from storage.errors import InsufficientPoints
 from storage.vocabulary import Kind
@@ -125,6 +125,8 @@ async def award(ctx: Context, args: str) -> Reply:
     for m in who:
         entry = ledger(ctx).award(member=m, points=amount, kind=Kind.ADMIN_AWARD, key=_key(ctx, "admin_award", m),
                                   at=ctx.now, room=ctx.room, detail=reason)
+        if entry is not None:  # a repeated message moved nothing and logs nothing
+            oplog(ctx, "award", m, {"entry": entry.id, "points": amount}, reason)
         rows.append(_row(ctx, m, names, entry))
     return Reply("admin/done", {"deduct": False, "amount": amount, "reason": reason, "rows": rows},
                  mentions=tuple(who), names=names)
@@ -152,6 +154,8 @@ async def deduct(ctx: Context, args: str) -> Reply:
         except InsufficientPoints as low:  # the balance moved since the check: still all-or-nothing
             raise UserError(template="admin/short", amount=amount,
                             short=[{"name": names[m], "points": low.points}]) from None
+        if entry is not None:
+            oplog(ctx, "deduct", m, {"entry": entry.id, "points": amount}, reason)
         rows.append(_row(ctx, m, names, entry))
     return Reply("admin/done", {"deduct": True, "amount": amount, "reason": reason, "rows": rows},
                  mentions=tuple(who), names=names)

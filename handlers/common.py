@@ -15,6 +15,12 @@ def services(ctx: Context) -> Storage:
     return ctx.services  # type: ignore[no-any-return]
 
 
+def oplog(ctx: Context, action: str, target: str = "", detail: dict[str, Any] | None = None, reason: str = "") -> None:
+    """An admin's change in chat, into the operator log (actor: the admin's contact id), in the batch's transaction."""
+    services(ctx).oplog.record(at=ctx.now, actor_kind="chat", actor=ctx.sender, action=action, target=target,
+                               detail={"room": ctx.room, **(detail or {})}, reason=reason)
+
+
 def ledger(ctx: Context) -> Ledger:
     return services(ctx).ledger
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from bot.dispatch import Context, Reply, command
 from bot.errors import UsageError, UserError
-from handlers.common import as_typed, ledger, member_name, services
+from handlers.common import as_typed, ledger, member_name, oplog, services
 from handlers.lib.mall import (
     expire_due,
     item_data,
@@ -71,6 +71,7 @@ async def paid(ctx: Context, args: str) -> list[Reply]:
         o = mall(ctx).move(order=order, move=OrderMove.PAY, status=nxt, at=ctx.now, paid_at=ctx.now, pay_by=None)
     except MallRefusal as err:
         raise refusal(err) from None
+    oplog(ctx, "order_paid", f"order:{o.id}", {"member": o.member})
     return [_ack(ctx, "paid", o), _tell(ctx, o, "paid")]
 
 
@@ -91,6 +92,7 @@ async def ship(ctx: Context, args: str) -> list[Reply]:
         o = mall(ctx).move(order=order, move=OrderMove.SHIP, status=OrderStatus.SHIPPED, at=ctx.now, tracking=tracking)
     except MallRefusal as err:
         raise refusal(err) from None
+    oplog(ctx, "order_shipped", f"order:{o.id}", {"member": o.member, "tracking": tracking})
     return [_ack(ctx, "shipped", o), _tell(ctx, o, "shipped")]
 
 
@@ -103,6 +105,7 @@ async def finish(ctx: Context, args: str) -> list[Reply]:
         o = mall(ctx).move(order=order, move=OrderMove.COMPLETE, status=OrderStatus.DONE, at=ctx.now)
     except MallRefusal as err:
         raise refusal(err) from None
+    oplog(ctx, "order_done", f"order:{o.id}", {"member": o.member})
     return [_ack(ctx, "done", o), _tell(ctx, o, "done")]
 
 
@@ -121,6 +124,7 @@ async def refund(ctx: Context, args: str) -> list[Reply]:
         o = mall(ctx).refund(order=order, at=ctx.now, move=OrderMove.REFUND, reason=reason)
     except MallRefusal as err:
         raise refusal(err) from None
+    oplog(ctx, "order_refunded", f"order:{o.id}", {"member": o.member, "points": o.points}, reason)
     st = services(ctx).conversations.pending("", o.member, ctx.now)
     if st is not None and st.kind == "mall_address" and int(st.data.get("order", 0)) == o.id:
         services(ctx).conversations.clear_pending("", o.member)
@@ -136,6 +140,7 @@ async def recycle(ctx: Context, args: str) -> Reply:
         o, _code = mall(ctx).recycle(order=order, operator=ctx.sender, at=ctx.now)
     except MallRefusal as err:
         raise refusal(err) from None
+    oplog(ctx, "code_recycled", f"order:{o.id}", {"member": o.member, "sku": o.sku})
     it = mall(ctx).item(o.sku)
     return ctx.reply("mall/admin_done", event="recycled", order=order_data(ctx, o, secrets=False),
                      stock=it.stock if it else 0)
@@ -168,6 +173,7 @@ def _listing(ctx: Context, args: str, listed: bool) -> Reply:
         it = mall(ctx).set_listed(sku, listed)
     except MallRefusal as err:
         raise refusal(err) from None
+    oplog(ctx, "listed" if listed else "unlisted", f"sku:{sku}")
     return ctx.reply("mall/admin_item", event="listed" if listed else "unlisted", item=item_data(ctx, it),
                      added=0)
 
@@ -187,6 +193,7 @@ async def restock(ctx: Context, args: str) -> Reply:
         raise refusal(err) from None
     except ValueError as why:
         raise UserError(template="mall/refused", reason=f"restock_{why}", item=sku) from None
+    oplog(ctx, "restocked", f"sku:{sku}", {"added": int(words[1])})
     return ctx.reply("mall/admin_item", event="restocked", item=item_data(ctx, it), added=int(words[1]))
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.dispatch import Context, Reply, command
 from bot.errors import UserError
-from handlers.common import as_typed, ledger, services
+from handlers.common import as_typed, ledger, oplog, services
 from storage import keys
 from storage.errors import AlreadyReversed, InsufficientPoints, NoSuchEntry, NotUndoable
 from storage.ledger import Entry, Undone
@@ -81,6 +81,9 @@ async def undo(ctx: Context, args: str) -> list[Reply]:
     except (NoSuchEntry, AlreadyReversed, NotUndoable, InsufficientPoints) as err:
         raise _refusal(ctx, entry, err) from None
     member = done.original.member
+    if not done.repeated:
+        oplog(ctx, "undo", member, {"entry": done.original.id, "reversal": done.reversal.id,
+                                    "points": -done.original.delta}, reason)
     view = ledger(ctx).member(member)
     data = {"entry": entry_data(ctx, done.original), "reversal": done.reversal.id,
             "reason": done.reversal.detail, "member_name": _name(ctx, member),

@@ -98,3 +98,8 @@ def campaign_phase(campaign: str, phase: str, event_id: str) -> str:
 def campaign_phase_in(campaign: str, phase: str, room: str) -> str:
     """The claimed event id of a campaign's phase post in one group."""
     return f"campaign-room:{campaign}:{phase}:{room}"
+
+
+def console(kind: str, nonce: str, member: str) -> str:
+    """A console user's 加分 / 扣分 / 撤销, from the form's one-time nonce: a form sent twice changes nothing."""
+    return f"{kind}:console:{nonce}:{member}"

@@ -55,7 +55,8 @@ class Member(_Table, table=True):
     """A contact who has taken part, with the stored balance kept beside the ledger."""
 
     __tablename__ = "members"
-    __table_args__ = (Index("ix_members_points", "points"),)
+    # the console's member search: a name prefix is a range on this index (no scan of every member)
+    __table_args__ = (Index("ix_members_points", "points"), Index("ix_members_name", "name"))
 
     id: str = Field(primary_key=True)  # WeChat contact id, never a nickname
     name: str = ""
@@ -501,6 +502,43 @@ class OutLine(_Table, table=True):
     at: datetime = _ts(nullable=False)
 
 
+class ConsoleUser(_Table, table=True):
+    """An account of the operator console (console/): argon2 hash, never the password."""
+
+    __tablename__ = "console_users"
+
+    name: str = Field(primary_key=True)
+    password_hash: str
+    role: str  # viewer (reads) | operator (also changes)
+    disabled: bool = False
+    created_at: datetime = _ts(nullable=False)
+
+
+class ConsoleState(_Table, table=True):
+    """The console's own values kept in the database: the session-signing secret made on first start."""
+
+    __tablename__ = "console_state"
+
+    name: str = Field(primary_key=True)
+    value: str
+
+
+class OperatorLogEntry(_Table, table=True):
+    """One change an operator made, whatever the channel (console, chat admin command, CLI): who, when, what, why."""
+
+    __tablename__ = "operator_log"
+    __table_args__ = (Index("ix_operator_log_target", "target", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(nullable=False)
+    actor_kind: str  # console | chat | cli
+    actor: str  # console user name, contact id, or the OS user of the CLI
+    action: str  # award, deduct, undo, reveal, import_codes, import_balances, export_orders, ship, ...
+    target: str = ""  # member id, order id, sku
+    detail: dict[str, Any] = _json({})
+    reason: str = ""
+
+
 def table_of(model: type[SQLModel]) -> Table:
     """The Core table of a table model (SQLModel declares `__table__` untyped)."""
     table: Table = model.__table__  # type: ignore[attr-defined]
@@ -535,3 +573,6 @@ POINT_LOTS = table_of(PointLot)
 LOT_USES = table_of(LotUse)
 INBOX = table_of(InboxEvent)
 OUT_LOG = table_of(OutLine)
+CONSOLE_USERS = table_of(ConsoleUser)
+CONSOLE_STATE = table_of(ConsoleState)
+OPERATOR_LOG = table_of(OperatorLogEntry)

@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine
 
 from storage import invites
+from storage.accounts import Accounts
 from storage.boards import Boards
+from storage.browse import Browse
 from storage.checkins import Checkins
 from storage.conversations import Conversations, Pending
 from storage.db import Database, lock_members, transient
@@ -20,6 +22,7 @@ from storage.growth import Growth
 from storage.inbox import Accepted, Inbox, OutLog
 from storage.ledger import Ledger
 from storage.mall import Mall
+from storage.oplog import OpLog
 from storage.presence import Presence
 from storage.profiles import Profiles
 from storage.stats import Figures
@@ -121,6 +124,9 @@ class Storage:
     inbox: Inbox
     out_log: OutLog
     figures: Figures
+    oplog: OpLog
+    accounts: Accounts
+    browse: Browse
     lots: Lots | None = None  # None when points expiry is off
 
     @classmethod
@@ -132,7 +138,7 @@ class Storage:
         return cls(db=db, ledger=ledger, presence=presence, checkins=Checkins(ledger, tz),
                    conversations=Conversations(db), boards=Boards(ledger, tz, presence), growth=Growth(ledger),
                    mall=Mall(ledger, tz), profiles=Profiles(db), inbox=Inbox(db), out_log=OutLog(db),
-                   figures=Figures(db, tz),
+                   figures=Figures(db, tz), oplog=OpLog(db), accounts=Accounts(db), browse=Browse(db),
                    lots=Lots(ledger, expiry) if expiry is not None else None)
 
     def store(self) -> Store:

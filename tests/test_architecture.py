@@ -125,6 +125,15 @@ def test_handlers_and_console_never_import_the_entry_point() -> None:
     assert not bad, "\n".join(bad)
 
 
+def test_console_imports_only_what_it_may() -> None:
+    # console/ sits beside handlers/: the runtime, storage and the shared rules, never a feature module
+    allowed = ("console", "bot", "storage", *SHARED_HANDLER_MODULES)
+    bad = [f"{s}:{line} imports {d}" for s, d, line in _edges("console")
+           if not _under(d, *allowed) or d == "handlers"]
+    assert not bad, "\n".join(bad)
+    assert any(d.startswith("storage.") for _s, d, _l in _edges("console"))  # the rule saw the package
+
+
 def test_features_do_not_import_each_other() -> None:
     features = {m for m in MODULES if _under(m, "handlers") and m not in SHARED_HANDLER_MODULES
                 and not _under(m, *(s for s in SHARED_HANDLER_MODULES if s != "handlers"))}

@@ -1,0 +1,111 @@
+"""Reads for the operator console: member search, a member's groups, ledger pages by keyset (never OFFSET).
+
+Every query here reads an index: a member by exact id (the primary key), by id prefix or name prefix
+(a range on the primary key / ix_members_name: byte order on SQLite, and on PostgreSQL with the C or
+C.UTF-8 collation the bot's databases use); ledger pages walk ix_ledger_member_id (one member) or the
+primary key downwards from the last id shown, so page 1000 costs what page 1 costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, select
+
+from storage.db import Database
+from storage.ledger import Entry, MemberView
+from storage.models import LEDGER, MEMBERS, ROOM_MEMBERS, ROOMS
+
+TOP = "\U0010ffff"  # the highest code point: every string starting with p sorts below p + TOP
+
+
+@dataclass(frozen=True)
+class RoomOf:
+    room: str
+    name: str
+    active: bool
+    joined_at: datetime
+
+
+@dataclass(frozen=True)
+class LedgerFilter:
+    kind: str | None = None
+    member: str | None = None
+    room: str | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+
+class Browse:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def search_members(self, text: str, limit: int = 50) -> list[MemberView]:
+        """Members whose id is `text` or starts with it, then those whose name starts with it (each at most `limit`)."""
+        text = text.strip()
+        if not text:
+            return []
+        found: dict[str, MemberView] = {}
+        with self.db.reading() as conn:
+            for q in self.search_queries(text, limit):
+                for r in conn.execute(q):
+                    found.setdefault(r.id, MemberView.model_validate(r._mapping))
+        exact = [m for m in found.values() if m.id == text]
+        return (exact + [m for m in found.values() if m.id != text])[:limit]
+
+    @staticmethod
+    def search_queries(text: str, limit: int) -> list[Select[Any]]:
+        """By id prefix (the primary key), then by name prefix (ix_members_name): each a range on its index."""
+        return [select(MEMBERS).where(col >= text, col < text + TOP).order_by(col).limit(limit)
+                for col in (MEMBERS.c.id, MEMBERS.c.name)]
+
+    def rooms_of(self, member: str) -> list[RoomOf]:
+        q = (select(ROOM_MEMBERS.c.room_id, ROOMS.c.name, ROOM_MEMBERS.c.active, ROOM_MEMBERS.c.joined_at)
+             .select_from(ROOM_MEMBERS.join(ROOMS, ROOMS.c.id == ROOM_MEMBERS.c.room_id))
+             .where(ROOM_MEMBERS.c.member_id == member).order_by(ROOM_MEMBERS.c.joined_at))
+        with self.db.reading() as conn:
+            return [RoomOf(r.room_id, r.name, bool(r.active), r.joined_at) for r in conn.execute(q)]
+
+    def ledger_page(self, f: LedgerFilter, *, before: int | None = None, limit: int = 50) -> list[Entry]:
+        """Entries matching `f`, newest first, with ids below `before` (the last id of the previous page)."""
+        q = self.ledger_query(f, before=before, limit=limit)
+        with self.db.reading() as conn:
+            return [_entry(r) for r in conn.execute(q)]
+
+    @staticmethod
+    def ledger_query(f: LedgerFilter, *, before: int | None, limit: int) -> Select[Any]:
+        conds: list[Any] = []
+        if f.member:
+            conds.append(LEDGER.c.member_id == f.member)
+        if f.kind:
+            conds.append(LEDGER.c.kind == f.kind)
+        if f.room:
+            conds.append(LEDGER.c.room_id == f.room)
+        if f.since is not None:
+            conds.append(LEDGER.c.at >= f.since)
+        if f.until is not None:
+            conds.append(LEDGER.c.at < f.until)
+        if before is not None:
+            conds.append(LEDGER.c.id < before)
+        return select(LEDGER).where(and_(True, *conds)).order_by(LEDGER.c.id.desc()).limit(limit)
+
+    def reversed_by(self, ids: Sequence[int]) -> dict[int, int]:
+        """For each of `ids` that was undone: the id of the entry that undid it (uq_ledger_reverses)."""
+        if not ids:
+            return {}
+        q = select(LEDGER.c.reverses, LEDGER.c.id).where(LEDGER.c.reverses.in_(list(ids)))
+        with self.db.reading() as conn:
+            return {int(r.reverses): int(r.id) for r in conn.execute(q)}
+
+
+def _entry(r: object) -> Entry:
+    m = r._mapping  # type: ignore[attr-defined]
+    return Entry(id=int(m["id"]), member=m["member_id"], delta=m["delta"], growth_delta=m["growth_delta"],
+                 balance_after=m["balance_after"], kind=m["kind"], key=m["key"], at=m["at"], room=m["room_id"],
+                 detail=m["detail"], campaign=m["campaign"], reverses=m["reverses"])
+
+
+__all__ = ["Browse", "LedgerFilter", "RoomOf"]

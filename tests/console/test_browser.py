@@ -1,0 +1,135 @@
+"""The console in a real browser (Playwright driving the system's Chromium): log in, search, award with a reason,
+see it in the member's ledger and in 操作日志, a viewer refused; screenshots of each screen into docs/console/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.console.conftest import OPERATOR, PASSWORD, VIEWER, Served
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "docs" / "console"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+def _unavailable() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -r requirements-dev.txt)"
+    if not Path(CHROMIUM).exists():
+        return "no Chromium at /usr/bin/chromium (apt-get install -y chromium)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    why = _unavailable()
+    if why is not None:
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail(f"a browser is required (REQUIRE_BROWSER set): {why}")
+        pytest.skip(f"the console's browser tests need {why}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def _page(browser: Any, served: Served, viewport: dict[str, int] = DESKTOP) -> Any:
+    ctx = browser.new_context(viewport=viewport, locale="zh-CN", base_url=served.url)
+    page = ctx.new_page()
+    page.set_default_timeout(10_000)
+    return page
+
+
+def _login(page: Any, name: str) -> None:
+    page.goto("/console/members")
+    assert "/console/login" in page.url  # no session: the login page
+    page.get_by_label("用户名").fill(name)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/console/members")
+
+
+def _shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_an_operator_searches_awards_and_finds_it_in_the_ledger_and_the_log(browser: Any, served_sqlite: Served) -> None:
+    served = served_sqlite
+    page = _page(browser, served)
+    page.goto("/console/login")
+    _shot(page, "login")
+    _login(page, OPERATOR)
+    # htmx: typing searches without a submit
+    page.get_by_label("搜索成员").fill("张")
+    page.locator("#results a", has_text="张三").wait_for()
+    assert page.locator("#results a").count() == 1
+    _shot(page, "members")
+    page.locator("#results a", has_text="张三").click()
+    page.wait_for_url("**/console/members/m_zhang")
+    assert page.locator("#points").inner_text() == "120"
+    page.get_by_label("积分", exact=True).fill("35")
+    page.get_by_label("理由", exact=True).fill("社群分享会讲师")
+    page.get_by_role("button", name="提交").click()
+    page.locator(".flash").wait_for()
+    assert "已加 35 积分" in page.locator(".flash").inner_text()
+    assert page.locator("#points").inner_text() == "155"
+    [entry] = [e for e in served.services.ledger.entries("m_zhang") if e.delta == 35]
+    row = page.locator(f"#entry-{entry.id}")
+    assert "社群分享会讲师" in row.inner_text() and "+35" in row.inner_text() and "155" in row.inner_text()
+    _shot(page, "member")
+    page.get_by_role("navigation").get_by_role("link", name="操作日志").click()
+    first = page.locator("tbody tr").first
+    assert all(w in first.inner_text() for w in ("后台", OPERATOR, "加分", "m_zhang", "社群分享会讲师"))
+    _shot(page, "oplog")
+    page.get_by_role("navigation").get_by_role("link", name="账本").click()
+    assert "社群分享会讲师" in page.locator(f"#entry-{entry.id}").inner_text()
+    _shot(page, "ledger")
+    assert served.services.ledger.member("m_zhang").points == 155  # type: ignore[union-attr]
+    page.context.close()
+
+
+def test_the_member_page_on_a_phone(browser: Any, served_sqlite: Served) -> None:
+    page = _page(browser, served_sqlite, PHONE)
+    _login(page, OPERATOR)
+    page.goto("/console/members/m_zhang")
+    # nothing wider than the screen: no sideways scrolling on a phone
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.locator("#points").is_visible() and page.get_by_role("button", name="提交").is_visible()
+    _shot(page, "member-phone")
+    page.goto("/console/members?q=m_")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    _shot(page, "members-phone")
+    page.context.close()
+
+
+def test_a_viewer_sees_no_change_form_and_a_forged_post_is_refused(browser: Any, served_sqlite: Served) -> None:
+    served = served_sqlite
+    page = _page(browser, served)
+    _login(page, VIEWER)
+    page.goto("/console/members/m_zhang")
+    assert page.get_by_role("button", name="提交").count() == 0 and "只读" in page.locator(".who").inner_text()
+    # the viewer's own session and CSRF token, posting what an operator's form would
+    token = page.locator("input[name=csrf]").first.get_attribute("value")
+    status = page.evaluate("""async (token) => {
+        const r = await fetch('/console/members/m_zhang/adjust', {method: 'POST',
+            headers: {'Content-Type': 'application/x-www-form-urlencoded'},
+            body: new URLSearchParams({csrf: token, op: 'award', amount: '50', reason: '试试', nonce: 'x'.repeat(30)})});
+        return [r.status, await r.text()];
+    }""", token)
+    assert status[0] == 403 and "只读账号" in status[1]
+    assert served.services.ledger.member("m_zhang").points == 120  # type: ignore[union-attr]
+    assert served.services.oplog.page() == []
+    page.context.close()
