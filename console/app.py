@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response, Stream
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from console import security
+from console import overview, security
 from handlers.lib.levels import level_name
 from storage import keys
 from storage.accounts import Account
@@ -100,6 +100,7 @@ class Console:
             Route("/login", self.login_page, methods=["GET"]),
             Route("/login", self.login, methods=["POST"]),
             Route("/logout", self.view(self.logout, write=False), methods=["POST"]),
+            Route("/overview", self.view(self.overview), methods=["GET"]),
             Route("/members", self.view(self.members), methods=["GET"]),
             Route("/members/{member:path}/reveal", self.view(self.reveal, write=False), methods=["POST"]),
             Route("/members/{member:path}/adjust", self.view(self.adjust, write=True), methods=["POST"]),
@@ -217,6 +218,17 @@ class Console:
     async def logout(self, request: Request, user: Account, form: dict[str, str]) -> Response:
         request.session.clear()
         return RedirectResponse(f"{PREFIX}/login", 303)
+
+    # -- 概览 ----------------------------------------------------------------------------------
+
+    async def overview(self, request: Request, user: Account, form: dict[str, str]) -> Response:
+        now = self.now()
+        try:
+            start, end, key = overview.period(dict(request.query_params), now.astimezone(self.tz).date())
+        except overview.BadPeriod as why:
+            raise Refused(400, str(why)) from None
+        report = self.st.figures.compute(start=start, end=end, staff=self.settings.bot.admins)
+        return self.page(request, "overview.html", user=user, **overview.context(report, key, now))
 
     # -- 成员 ----------------------------------------------------------------------------------
 
