@@ -19,7 +19,7 @@ EARNED_LABELS = {
     "admin_award": "管理员加分", "import": "迁入余额",
 }
 
-CHART_W, CHART_H, PAD_L, PAD_B, PAD_T = 640, 200, 36, 28, 12
+CHART_W, CHART_H, PAD_L, PAD_B, PAD_T = 640, 200, 50, 28, 12
 
 
 class BadPeriod(ValueError):
@@ -77,6 +77,11 @@ def checkin_chart(report: Report) -> dict[str, Any]:
             "left": PAD_L}
 
 
+def effect(n: int) -> str:
+    """What a line does to the outstanding points, signed as members read money: +20, −180, 0."""
+    return f"+{n}" if n > 0 else (f"−{-n}" if n < 0 else "0")
+
+
 def _heat(share: float | None) -> str:
     if share is None:
         return "transparent"
@@ -110,5 +115,9 @@ def context(report: Report, key: str, generated: datetime) -> dict[str, Any]:
         "points": p,
         "earned": [{"kind": k, "label": EARNED_LABELS.get(k, k), "points": v} for k, v in earned],
         "identity": p.opening + p.earned_total - p.reversed - p.redeemed + p.refunded - p.expired,
+        # each bucket by what it does to the outstanding points (a 撤销 of a 扣分 makes "reversed" negative)
+        "effects": {"earned_total": effect(p.earned_total), "reversed": effect(-p.reversed),
+                    "redeemed": effect(-p.redeemed), "refunded": effect(p.refunded), "expired": effect(-p.expired)},
+        "tone": lambda shown: "plus" if shown.startswith("+") else ("minus" if shown.startswith("−") else ""),
         "generated": generated,
     }

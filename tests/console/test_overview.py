@@ -61,8 +61,12 @@ def test_the_overview_shows_the_figures_stats_gives_for_the_period(overview: tup
     p = want["points"]
     rows = cells(html, "row")
     assert rows["opening"].endswith(str(p["opening"])) and rows["closing"].endswith(str(p["closing"]))
-    for bucket, sign in (("reversed", "−"), ("redeemed", "−"), ("refunded", "+"), ("expired", "−")):
-        assert rows[bucket].endswith(f"{sign}{p[bucket]}"), (bucket, rows[bucket])
+    def shown(n: int) -> str:  # what a line does to the outstanding points
+        return f"+{n}" if n > 0 else (f"−{-n}" if n < 0 else "0")
+
+    for bucket, sign in (("reversed", -1), ("redeemed", -1), ("refunded", 1), ("expired", -1)):
+        assert rows[bucket].endswith(shown(sign * p[bucket])), (bucket, rows[bucket], p[bucket])
+    assert rows["earned_total"].endswith(shown(p["earned_total"]))
     assert {k.split(":", 1)[1]: int(v.rsplit("+", 1)[1]) for k, v in rows.items() if k.startswith("earned:")} \
         == {k: v for k, v in p["earned"].items() if v}
     assert p["identity_holds"] and 'data-holds="true"' in html and "账目相符" in html
