@@ -182,7 +182,7 @@ class Console:
     # -- login ---------------------------------------------------------------------------------
 
     async def home(self, request: Request) -> Response:
-        return RedirectResponse(f"{PREFIX}/members", 303)
+        return RedirectResponse(f"{PREFIX}/overview", 303)
 
     async def login_page(self, request: Request) -> Response:
         nxt = request.query_params.get("next", "")
@@ -213,7 +213,7 @@ class Console:
         request.session.update(user=acc.name, pw=security.fingerprint(acc.password_hash), csrf=security.new_token(),
                                at=int(time.time()))
         logger.info("console: {} ({}) logged in from {}", acc.name, acc.role, address)
-        return RedirectResponse(nxt or f"{PREFIX}/members", 303)
+        return RedirectResponse(nxt or f"{PREFIX}/overview", 303)
 
     async def logout(self, request: Request, user: Account, form: dict[str, str]) -> Response:
         request.session.clear()

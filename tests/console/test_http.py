@@ -39,7 +39,7 @@ def test_no_session_is_sent_to_the_login_and_a_post_changes_nothing(served: Serv
 def test_the_session_cookie_is_signed_httponly_samesite_and_keeps_no_secret(served: Served) -> None:
     c = served.client()
     r = login(c, OPERATOR, PASSWORD)
-    assert r.status_code == 303 and r.headers["location"] == "/console/members"
+    assert r.status_code == 303 and r.headers["location"] == "/console/overview"
     cookie = r.headers["set-cookie"]
     flags = [p.strip().lower() for p in cookie.split(";")]
     assert "httponly" in flags and "samesite=lax" in flags and "path=/console" in flags
