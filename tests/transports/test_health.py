@@ -141,7 +141,7 @@ async def live(wecom: WecomServer, hook: Hook, tmp_path: Path) -> AsyncIterator[
     logs: list[Any] = []
     sink = logger.add(lambda m: logs.append(m.record), level="INFO")
 
-    def make(submit: Any, clock: Any, _store: Any, health: Any) -> Any:
+    def make(submit: Any, clock: Any, _store: Any, health: Any, _parts: Any) -> Any:
         made.append(WecomTransport(settings.wecom, submit, clock=clock, bot_name=settings.bot.name,
                                    self_alias=settings.bot.self_id, health=health))
         return made[0]
