@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response, Stream
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from console import overview, security
+from console import overview, personal, security
 from handlers.lib.levels import level_name
 from storage import keys
 from storage.accounts import Account
@@ -58,6 +58,7 @@ ACTION_LABELS = {
     "order_shipped": "发货", "order_done": "完成订单", "order_refunded": "退款", "code_recycled": "回收卡密",
     "listed": "上架", "unlisted": "下架", "restocked": "补货", "import_codes": "导入卡密",
     "import_balances": "迁入余额", "export_orders": "导出订单（含收货信息）",
+    "export_personal": "导出个人数据", "erase_personal": "删除个人数据",
     "console_user_add": "新建后台账号", "console_user_passwd": "修改后台密码", "console_user_disable": "停用后台账号",
 }
 PROFILE_LABELS = {"phone": "手机号", "birthday": "生日", "city": "城市"}
@@ -104,6 +105,7 @@ class Console:
             Route("/members", self.view(self.members), methods=["GET"]),
             Route("/members/{member:path}/reveal", self.view(self.reveal, write=False), methods=["POST"]),
             Route("/members/{member:path}/adjust", self.view(self.adjust, write=True), methods=["POST"]),
+            *personal.routes_for(self),
             Route("/entries/{entry:int}/undo", self.view(self.undo, write=True), methods=["POST"]),
             Route("/members/{member:path}", self.view(self.member), methods=["GET"]),
             Route("/ledger", self.view(self.ledger), methods=["GET"]),

@@ -24,6 +24,7 @@ from storage.ledger import Ledger
 from storage.mall import Mall
 from storage.oplog import OpLog
 from storage.presence import Presence
+from storage.privacy import Privacy
 from storage.profiles import Profiles
 from storage.stats import Figures
 
@@ -127,6 +128,7 @@ class Storage:
     oplog: OpLog
     accounts: Accounts
     browse: Browse
+    privacy: Privacy
     lots: Lots | None = None  # None when points expiry is off
 
     @classmethod
@@ -139,6 +141,7 @@ class Storage:
                    conversations=Conversations(db), boards=Boards(ledger, tz, presence), growth=Growth(ledger),
                    mall=Mall(ledger, tz), profiles=Profiles(db), inbox=Inbox(db), out_log=OutLog(db),
                    figures=Figures(db, tz), oplog=OpLog(db), accounts=Accounts(db), browse=Browse(db),
+                   privacy=Privacy(db),
                    lots=Lots(ledger, expiry) if expiry is not None else None)
 
     def store(self) -> Store:
