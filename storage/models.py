@@ -55,7 +55,8 @@ class Member(_Table, table=True):
     """A contact who has taken part, with the stored balance kept beside the ledger."""
 
     __tablename__ = "members"
-    __table_args__ = (Index("ix_members_points", "points"),)
+    # join-week cohorts (storage.stats) read members by when they were first seen
+    __table_args__ = (Index("ix_members_points", "points"), Index("ix_members_created_at", "created_at"))
 
     id: str = Field(primary_key=True)  # WeChat contact id, never a nickname
     name: str = ""
