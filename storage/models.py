@@ -162,7 +162,8 @@ class MemberDay(_Table, table=True):
     """
 
     __tablename__ = "member_days"
-    __table_args__ = (Index("ix_member_days_day", "day"),)
+    # read by its key only (one probe per member); on SQLite the key is the table: one b-tree to write, not two
+    __table_args__ = {"sqlite_with_rowid": False}
 
     member_id: str = Field(primary_key=True)
     day: date = Field(primary_key=True)

@@ -69,7 +69,7 @@ SIGN: dict[Bucket, int] = {Bucket.EARNED: 1, Bucket.REVERSED: -1, Bucket.REDEEME
                            Bucket.EXPIRED: -1}
 
 # kinds whose positive entries make a member active that day (they earned something)
-EARNING = tuple(str(k) for k, b in BUCKETS.items() if b is Bucket.EARNED)
+EARNING = frozenset(str(k) for k, b in BUCKETS.items() if b is Bucket.EARNED)
 
 RETENTION_WEEKS = (1, 2, 4)
 ALL_TIME_COHORTS = 8  # without a start, retention shows the latest join weeks only
@@ -225,21 +225,27 @@ class Figures:
         Two plain reads on the driver's cursor (100k rows each at the scale bench: SQLAlchemy's rows would
         cost five times the query)."""
         inside: set[str] = set()
-        left: dict[str, Any] = {}
+        left: dict[str, Any] = {}  # member -> when they left their last group (None: not known)
         for member, active, left_at in self.db.statement(
                 "SELECT member_id, active, left_at FROM room_members").run(conn).fetchall():
             if active:
                 inside.add(member)
             elif left_at is not None:
                 at = loaded_datetime(left_at)
-                if member not in left or at > left[member]:
+                if left.get(member) is None or at > left[member]:
                     left[member] = at
+            else:
+                left.setdefault(member, None)
         local = self._local_day
+        if len(self._days) > 500_000:
+            self._days.clear()
         out: dict[str, _Member] = {}
         for member, created in self.db.statement("SELECT id, created_at FROM members").run(conn).fetchall():
             if member in staff or (member not in inside and member not in left):
                 continue
-            out[member] = _Member(joined=local(created), left=None if member in inside else local(left[member]))
+            joined = local(created)
+            gone = None if member in inside else (joined if left[member] is None else local(left[member]))
+            out[member] = _Member(joined=joined, left=gone)
         return out
 
     def _local_day(self, value: Any) -> date:

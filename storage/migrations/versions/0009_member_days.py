@@ -45,8 +45,7 @@ def upgrade() -> None:
         op.create_table("member_days",
                         sa.Column("member_id", sa.String(), nullable=False),
                         sa.Column("day", sa.Date(), nullable=False),
-                        sa.PrimaryKeyConstraint("member_id", "day"))
-    op.create_index("ix_member_days_day", "member_days", ["day"], unique=False, if_not_exists=True)
+                        sa.PrimaryKeyConstraint("member_id", "day"), sqlite_with_rowid=False)
     op.create_index("ix_checkins_day", "checkins", ["day", "makeup"], unique=False, if_not_exists=True)
     op.create_index("ix_members_created_at", "members", ["created_at"], unique=False, if_not_exists=True)
     bind.execute(sa.text(_FILL), {"no": False})
@@ -58,5 +57,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_members_created_at", table_name="members")
     op.drop_index("ix_checkins_day", table_name="checkins")
-    op.drop_index("ix_member_days_day", table_name="member_days")
     op.drop_table("member_days")
