@@ -104,8 +104,10 @@ class Checkins:
             self._active.run(conn, day=self.db.day(day))
 
     def _earned(self, conn: Connection, locked: Locked, entries: Sequence[Entry]) -> None:
+        noted = None
         for e in entries:
-            if e.delta > 0 and e.kind in EARNING:
+            if e.delta > 0 and e.kind in EARNING and noted is not e.at:  # one append's lines share their time
+                noted = e.at
                 day = e.at.astimezone(self.tz).date() if self.tz is not None else e.at.date()
                 self.db.note(_EARNED_DAYS, (e.member, day))
 

@@ -55,8 +55,10 @@ class Member(_Table, table=True):
     """A contact who has taken part, with the stored balance kept beside the ledger."""
 
     __tablename__ = "members"
-    # the console's member search: a name prefix is a range on this index (no scan of every member)
-    __table_args__ = (Index("ix_members_points", "points"), Index("ix_members_name", "name"))
+    # the console's member search: a name prefix is a range on ix_members_name (no scan of every member);
+    # join-week cohorts (storage.stats) read members by when they were first seen
+    __table_args__ = (Index("ix_members_points", "points"), Index("ix_members_name", "name"),
+                      Index("ix_members_created_at", "created_at"))
 
     id: str = Field(primary_key=True)  # WeChat contact id, never a nickname
     name: str = ""
@@ -162,7 +164,8 @@ class MemberDay(_Table, table=True):
     """
 
     __tablename__ = "member_days"
-    __table_args__ = (Index("ix_member_days_day", "day"),)
+    # read by its key only (one probe per member); on SQLite the key is the table: one b-tree to write, not two
+    __table_args__ = {"sqlite_with_rowid": False}
 
     member_id: str = Field(primary_key=True)
     day: date = Field(primary_key=True)

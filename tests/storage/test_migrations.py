@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RELEASE = ROOT / "tests" / "data" / "release-0.1"
 CONFIG = RELEASE / "config.toml"
 EXPECTED = json.loads((RELEASE / "expected.json").read_text(encoding="utf-8"))
-READ_OUTS = ("audit", "balances", "ledger", "orders")
+READ_OUTS = ("audit", "balances", "ledger", "orders", "stats")
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -1,4 +1,4 @@
-"""member days (who sent the bot a message on which local day) for the programme's figures; check-ins by day
+"""member days (who sent the bot a message or earned on which local day) for the figures; check-ins by day, members by first sight
 
 member_days is back-filled from check-ins (a check-in is a message its member sent that day, on its local day;
 补签 rows are not) and from earning entries of the ledger (on their UTC date: a revision does not know
@@ -45,9 +45,9 @@ def upgrade() -> None:
         op.create_table("member_days",
                         sa.Column("member_id", sa.String(), nullable=False),
                         sa.Column("day", sa.Date(), nullable=False),
-                        sa.PrimaryKeyConstraint("member_id", "day"))
-    op.create_index("ix_member_days_day", "member_days", ["day"], unique=False, if_not_exists=True)
+                        sa.PrimaryKeyConstraint("member_id", "day"), sqlite_with_rowid=False)
     op.create_index("ix_checkins_day", "checkins", ["day", "makeup"], unique=False, if_not_exists=True)
+    op.create_index("ix_members_created_at", "members", ["created_at"], unique=False, if_not_exists=True)
     bind.execute(sa.text(_FILL), {"no": False})
     day = "substr(l.at, 1, 10)" if bind.dialect.name == "sqlite" else "CAST(l.at AT TIME ZONE 'UTC' AS date)"
     kinds = ", ".join(f"'{k}'" for k in _EARNING)
@@ -55,6 +55,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_members_created_at", table_name="members")
     op.drop_index("ix_checkins_day", table_name="checkins")
-    op.drop_index("ix_member_days_day", table_name="member_days")
     op.drop_table("member_days")
