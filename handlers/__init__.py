@@ -17,6 +17,7 @@ from handlers import (  # noqa: F401, I001  (this order is the order of 帮助)
     expiry,
     admin,
     undo,
+    freeze,
     me,
     help,
 )

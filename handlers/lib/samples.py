@@ -177,6 +177,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "undo/notice": {"entry": UNDO_ENTRY, "reversal": 130, "reason": "输错了", "member_name": "Bob", "points": 5,
                     "growth": 5},
     "undo/not_friend": {"member_name": "Bob"},
+    "freeze/usage": {"problem": "reason", "keyword": "冻结", "max_reason": 100, "member": "wxid_b"},
+    "freeze/done": {"action": "freeze", "changed": True, "reason": "刷签到", "member_name": "Bob", "points": 55,
+                    "record": 3},
+    "freeze/told": {},
+    "freeze/told_group": {},
 }
 
 SAMPLES.update(MALL_SAMPLES)
