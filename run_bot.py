@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
@@ -35,6 +36,7 @@ DbOpt = Annotated[str | None, typer.Option("--db", help="数据库 URL，优先�
 JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON（键名为英文，供程序读取）")]
 
 _LIVE = False  # a live transport ran: the process ends the ordinary way (see main)
+_SOURCE: tuple[Path | None, str | None] = (None, None)  # the --config and --db the bot started with (reload)
 
 cli = typer.Typer(add_completion=False, no_args_is_help=False,
                   help="群积分机器人：微信群、企业微信群的社群积分（a points programme for WeChat groups）。"
@@ -76,7 +78,6 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
           registry: Registry = REGISTRY) -> Runtime:
     """Wire features into one app: the only place that knows both the runtime and the handlers."""
     from bot.app import App
-    from bot.scheduler import Schedule, follow_ups, standing_jobs
     from bot.templating import Renderer, cache_dir
     from handlers.lib.samples import BASE, SAMPLES
     from storage.db import make_engine
@@ -102,11 +103,18 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
             logger.warning(note)
     if st.lots is not None and (settled := st.lots.settle(clock.now())):
         logger.info("points expiry: the points {} members held are counted from now", settled)
-    schedule = Schedule([*settings.schedule, *follow_ups(settings.schedule, registry.followups, settings),
-                         *standing_jobs(registry.standing, settings)], settings.bot.tz,
-                        quiet=quiet_window(settings.outbox.quiet_hours), deferred=registry.posts)
+    schedule = make_schedule(settings, registry)
     app = App(settings, st.store(), st, renderer, clock, registry=registry, schedule_rooms=schedule.rooms())
     return Runtime(settings, st.ledger, app, schedule, renderer, clock, st)
+
+
+def make_schedule(settings: Settings, registry: Registry = REGISTRY) -> Schedule:
+    """Every run the settings ask for: [[schedule]], the follow-ups its jobs bring, the standing jobs."""
+    from bot.scheduler import Schedule, follow_ups, standing_jobs
+
+    return Schedule([*settings.schedule, *follow_ups(settings.schedule, registry.followups, settings),
+                     *standing_jobs(registry.standing, settings)], settings.bot.tz,
+                    quiet=quiet_window(settings.outbox.quiet_hours), deferred=registry.posts)
 
 
 def check_jobs(settings: Settings, registry: Registry = REGISTRY) -> None:
@@ -243,8 +251,9 @@ def main(ctx: typer.Context, config: ConfigOpt = None, db: DbOpt = None,
 def run(config: ConfigOpt = None, db: DbOpt = None,
         transport: Annotated[str | None, typer.Option(help="console | replay | wechaty | bridge | wecom")] = None) -> None:
     """运行机器人（不带子命令时也是它）。"""
-    global _LIVE
+    global _LIVE, _SOURCE
     settings = _settings(config, db)
+    _SOURCE = (config, db)
     kind = transport or settings.transport.kind
     if kind == "replay":
         if not settings.transport.file:
@@ -340,9 +349,16 @@ async def _live(settings: Settings, make_transport: Any, budget: Any = None, kin
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, transport.stop)
+    # SIGHUP (or `python run_bot.py reload`): config.toml again, validated as at start, applied between batches
+    reloader = Reloader(rt, runner, outbox, alerts, kind, _SOURCE)
+    loop.add_signal_handler(signal.SIGHUP, reloader.requested)
+    pid_file = write_pid_file(settings)
     try:
         await transport.run()
     finally:
+        loop.remove_signal_handler(signal.SIGHUP)
+        with contextlib.suppress(OSError):
+            pid_file.unlink()
         runner.stop()
         await task
         lead.release()
@@ -351,6 +367,212 @@ async def _live(settings: Settings, make_transport: Any, budget: Any = None, kin
             server.stop()
             await serving
         rt.ledger.engine.dispose()
+
+
+# -- reload: config.toml again without a restart ----------------------------------------------------------
+
+# what a running bot reads only at start (its connections, database, listening ports, log files, the points
+# expiry hooks, the names it answers to): a file that changes any of these is refused, restart to apply it
+RESTART_ONLY = ("transport", "storage", "bridge", "wechaty", "wecom", "health", "log", "expiry")
+RESTART_ONLY_BOT = ("timezone", "name", "self_id")
+PID_FILE = "bot.pid"
+STATUS_FILE = "bot.reload.json"
+EXIT_RELOAD_REFUSED = 2
+EXIT_NO_BOT = 1
+
+
+def run_dir(url: str) -> Path:
+    """Where a running bot keeps its pid file and its last reload's outcome: beside its SQLite file, else data/."""
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///").split("?", 1)[0]
+        if path and path != ":memory:":
+            return Path(path).resolve().parent
+    return Path("data").resolve()
+
+
+def write_pid_file(settings: Settings) -> Path:
+    folder = run_dir(settings.storage.url)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / PID_FILE
+    path.write_text(json.dumps({"pid": os.getpid(), "kind": settings.transport.kind}) + "\n", encoding="utf-8")
+    logger.info("pid {} written to {} (python run_bot.py reload reloads config.toml)", os.getpid(), path)
+    return path
+
+
+def restart_only(old: Settings, new: Settings) -> list[str]:
+    """The settings `new` changes that the running bot cannot take without a restart."""
+    changed = [f"[{name}]" for name in RESTART_ONLY if getattr(old, name, None) != getattr(new, name, None)]
+    changed += [f"bot.{name}" for name in RESTART_ONLY_BOT if getattr(old.bot, name) != getattr(new.bot, name)]
+    return changed
+
+
+class Reloader:
+    """Reads the config file the bot started with again on SIGHUP; swaps the rules only when all of it is valid.
+
+    Validated as the start validates (bot.config, every [[schedule]] job, the templates edited since they last
+    passed); a file changing a setting read only at start (RESTART_ONLY) is refused with their names. What is
+    swapped, between two batches (LiveRunner.busy): the App's settings and what it derives from them (the
+    keyword matcher, admins, served groups, the rooms each schedule entry posts to), the schedule (the live
+    loop's own object adopts the new entries), the templates, the outbox's send budget and quiet hours, the
+    admins alerts go to, the mall catalogue (synced as at start) and the configured groups. The outcome goes
+    to the log and to STATUS_FILE beside the pid file, which `python run_bot.py reload` waits for.
+    """
+
+    def __init__(self, rt: Runtime, runner: Any, outbox: Any, alerts: Any, kind: str,
+                 source: tuple[Path | None, str | None]) -> None:
+        self.rt, self.runner, self.outbox, self.alerts, self.kind = rt, runner, outbox, alerts, kind
+        self.config, self.db = source
+        self.task: Any = None
+
+    def requested(self) -> None:
+        import asyncio
+        import time
+
+        if self.task is not None and not self.task.done():
+            logger.warning("收到重新加载配置的请求，但上一次还没完成：忽略这一次 (reload already running)")
+            return
+        self.task = asyncio.get_running_loop().create_task(self.reload(time.time()))
+
+    async def reload(self, received: float) -> tuple[bool, str]:
+        path = self.config or config_mod.DEFAULT_CONFIG
+        try:
+            new, renderer = self.validate()
+            async with self.runner.busy:
+                self.apply(new, renderer)
+        except Exception as exc:  # any refusal keeps the running rules: nothing was swapped
+            message = str(exc) if isinstance(exc, ConfigError | Refused) else f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, ConfigError | Refused):
+                logger.opt(exception=exc).error("reload failed")
+            logger.error("重新加载 {} 被拒绝，继续使用原来的规则：{}", path, message)
+            self.report(received, False, message)
+            return False, message
+        logger.info("已重新加载 {}：新规则从下一批消息起生效 (config reloaded)", path)
+        self.report(received, True, "")
+        return True, ""
+
+    def validate(self) -> tuple[Settings, Any]:
+        from bot.templating import Renderer, TemplateProblem, cache_dir
+        from handlers.lib.samples import BASE, SAMPLES
+
+        new = config_mod.load(self.config, self.db)
+        check_jobs(new, self.rt.app.registry)
+        changed = restart_only(self.rt.settings, new)
+        if changed:
+            raise Refused(f"这些设置要重启机器人才生效：{'、'.join(changed)}；这次没有应用任何改动，"
+                          "请重启机器人，或先把它们改回原样再重新加载")
+        renderer = Renderer(cache=cache_dir())
+        try:
+            renderer.check_changed(SAMPLES, BASE)
+        except TemplateProblem as exc:
+            raise Refused(str(exc)) from None
+        return new, renderer
+
+    def apply(self, new: Settings, renderer: Any) -> None:
+        from dataclasses import replace as copy
+
+        from bot.dispatch import Matcher
+        from bot.outbox import Budget, digest_text
+
+        rt, app = self.rt, self.rt.app
+        services = rt.services
+        now = rt.clock.now()
+        if new.bot.rooms:  # newly configured groups are served before anyone speaks in them, as at start
+            known = {room for room, _name in services.presence.rooms(new.bot.rooms)}
+            for room in new.bot.rooms:
+                if room not in known:
+                    services.presence.see_room(room, "", now)
+        if new.mall is not None:
+            for note in services.mall.sync(new.mall.items, now):
+                logger.warning(note)
+        schedule = make_schedule(new, app.registry)
+        budget = Budget.from_settings(new.outbox, new.bot.tz)
+        if self.kind == "wecom":  # each reply answers its own callback: never merged (see _run_wecom)
+            budget = copy(budget, coalesce=0)
+        # the swap itself: plain assignments, nothing between them can fail
+        app.settings = new
+        app.matcher = Matcher(app.registry.commands, new)
+        app.admins = frozenset(new.bot.admins)
+        app.allowed_rooms = frozenset(new.bot.rooms)
+        rt.schedule.adopt(schedule)
+        app.schedule_rooms = rt.schedule.rooms()
+        app.renderer = renderer
+        rt.renderer = renderer
+        self.outbox.digest = digest_text(renderer)
+        self.outbox.budget = budget
+        self.alerts.admins = tuple(new.bot.admins)
+        rt.settings = new
+        self.runner.wake.set()  # the schedule looks at the clock again with the new entries
+
+    def report(self, received: float, ok: bool, message: str) -> None:
+        import time
+
+        path = run_dir(self.rt.settings.storage.url) / STATUS_FILE
+        tmp = path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps({"pid": os.getpid(), "received": received, "done": time.time(), "ok": ok,
+                                       "message": message}, ensure_ascii=False) + "\n", encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            logger.warning("cannot write {}: {}", path, exc)
+
+
+class Refused(Exception):
+    """A reload refused for a reason the operator reads as it is (Chinese)."""
+
+
+def _url_for(config: Path | None, db: str | None) -> str:
+    """The database URL a bot started with these options uses, read even from a file that no longer validates."""
+    import tomllib
+
+    if db:
+        return db
+    try:
+        return config_mod.load(config).storage.url
+    except ConfigError:
+        pass
+    try:
+        data = tomllib.loads(Path(config or config_mod.DEFAULT_CONFIG).read_text(encoding="utf-8"))
+        url = data.get("storage", {}).get("url")
+    except (OSError, ValueError, AttributeError):
+        url = None
+    return url if isinstance(url, str) and url else config_mod.StorageSettings().url
+
+
+@cli.command("reload")
+def reload_config(config: ConfigOpt = None, db: DbOpt = None,
+                  wait: Annotated[float, typer.Option(help="最多等机器人回应的秒数")] = 30.0) -> None:
+    """让运行中的机器人重新读取 config.toml，校验通过才生效。退出码 0 已生效，2 被拒绝（原规则不变），1 没有运行中的机器人。"""
+    import signal
+    import time
+
+    folder = run_dir(_url_for(config, db))
+    pid_file, status_file = folder / PID_FILE, folder / STATUS_FILE
+    try:
+        pid = int(json.loads(pid_file.read_text(encoding="utf-8"))["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise _fail(f"没有找到运行中的机器人（{pid_file} 不存在或无法读取）：先启动机器人；"
+                    "用了 --config / --db 启动的，这里也要带上同样的参数", EXIT_NO_BOT) from None
+    sent = time.time()
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        raise _fail(f"没有运行中的机器人：{pid_file} 记录的进程 {pid} 已经不在了（机器人可能异常退出过）；"
+                    "先启动机器人", EXIT_NO_BOT) from None
+    except PermissionError:
+        raise _fail(f"无权向进程 {pid} 发送信号：请用运行机器人的同一个用户执行", EXIT_NO_BOT) from None
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            status = json.loads(status_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            status = None
+        if isinstance(status, dict) and status.get("pid") == pid and float(status.get("received", 0)) >= sent - 1:
+            if status.get("ok"):
+                typer.echo("配置已重新加载，新规则已生效（config reloaded）")
+                return
+            raise _fail(f"新配置被拒绝，机器人继续使用原来的规则：\n{status.get('message', '')}", EXIT_RELOAD_REFUSED)
+        time.sleep(0.05)
+    raise _fail(f"机器人（进程 {pid}）在 {wait:.0f} 秒内没有回应：查看它的日志", EXIT_NO_BOT)
 
 
 def _outbox_counters(outbox: Any) -> dict[str, int]:
