@@ -181,6 +181,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "freeze/done": {"action": "freeze", "changed": True, "reason": "刷签到", "member_name": "Bob", "points": 55,
                     "record": 3},
     "freeze/told": {},
+    "announce/usage": {"problem": "long", "length": 1200, "max_chars": 1000},
+    "announce/preview": {"text": "今晚 8 点直播抽奖", "rooms": ["会员群", "二群"], "all": True, "quiet": "22:30-07:30",
+                         "minutes": 10},
+    "announce/post": {"text": "今晚 8 点直播抽奖"},
+    "announce/queued": {"count": 2, "seconds": 4},
+    "announce/waiting": {"minutes": 10},
+    "announce/cancelled": {},
     "freeze/told_group": {},
 }
 
