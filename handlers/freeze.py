@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 from bot.dispatch import Context, Reply, command, on_refusal
 from bot.errors import UserError
@@ -27,7 +28,7 @@ _MENTION = re.compile(r"@[^@\u2005]+\u2005|@\S+")
 
 def _parse(ctx: Context, args: str) -> tuple[str, str]:
     """(the member's id, the reason as typed), or a UserError saying what is missing."""
-    usage = {"keyword": ctx.keyword, "max_reason": MAX_REASON}
+    usage: dict[str, Any] = {"keyword": ctx.keyword, "max_reason": MAX_REASON}
     me = ctx.settings.bot.self_id
     typed = ctx.text
     at = typed.find(ctx.keyword)

@@ -61,7 +61,7 @@ class Freezes:
             done = conn.execute(insert(F).values(member_id=member, action=action, actor=actor, actor_kind=actor_kind,
                                                  reason=reason, at=at))
             return Change(member, action, actor, actor_kind, reason, at, changed=True,
-                          record=int(done.inserted_primary_key[0]))
+                          record=int((done.inserted_primary_key or (0,))[0]))
 
     def tell_once(self, member: str) -> bool:
         """True the first time this is asked since `member` was frozen (they are told then), False after."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from tests.conftest import ChatBot
@@ -30,13 +31,13 @@ async def test_an_announcement_goes_to_every_group_after_confirm_within_the_budg
     bot.at("2026-11-23 10:01")
     r = await bot.private("确认", as_=OWNER)
     posts = [o for o in r if o.room is not None]
-    assert sorted(o.room for o in posts) == ["g1", "g2", "g3"] and all(TEXT in o.text for o in posts), r.texts
+    assert sorted(str(o.room) for o in posts) == ["g1", "g2", "g3"] and all(TEXT in o.text for o in posts), r.texts
     assert all(o.mentions == () for o in posts)
     [done] = [o for o in r if o.to == OWNER]
     assert "3 个群" in done.text
     # the send budget holds: one message at a time, 2 s apart
     times = sorted(o.at for o in r)
-    assert all((b - a).total_seconds() >= 2.0 - 1e-6 for a, b in zip(times, times[1:], strict=False)), times
+    assert all((b - a).total_seconds() >= 2.0 - 1e-6 for a, b in itertools.pairwise(times)), times
     # a second 确认 is just chat: nothing is posted again
     assert await bot.private("确认", as_=OWNER) == []
 
