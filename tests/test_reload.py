@@ -27,10 +27,14 @@ def write_config(folder: Path, points: object, extra: str = "") -> None:
     (folder / "config.toml").write_text(CONFIG.format(points=points) + extra, encoding="utf-8")
 
 
-def reload(folder: Path, url: str) -> subprocess.CompletedProcess[str]:
+def command(folder: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "BOT_BRIDGE_SECRET": SECRET}
-    return subprocess.run([sys.executable, str(ROOT / "run_bot.py"), "reload", "--db", url], cwd=folder, env=env,
+    return subprocess.run([sys.executable, str(ROOT / "run_bot.py"), *args, "--db", url], cwd=folder, env=env,
                           capture_output=True, text=True, timeout=120)
+
+
+def reload(folder: Path, url: str) -> subprocess.CompletedProcess[str]:
+    return command(folder, url, "reload")
 
 
 def paid(url: str, member: str) -> list[int]:
@@ -98,6 +102,19 @@ async def test_reload_applies_a_new_rule_and_refuses_a_broken_file(tmp_path: Pat
     assert done.returncode == 2 and "[health]" in done.stderr and "重启" in done.stderr, done.stderr
     reply, pos = await check_in(bot, "wxid_d", pos)
     assert await asyncio.to_thread(paid, url, "wxid_d") == [7]
+
+    # 公告 from the command line, through the running bot's outbox
+    done = await asyncio.to_thread(command, tmp_path, url, "announce", "--room", "nowhere", "--yes", "今晚直播")
+    assert done.returncode == 2 and "没有叫「nowhere」的群" in done.stderr, done.stderr
+    done = await asyncio.to_thread(command, tmp_path, url, "announce", "--yes", "今晚 8 点直播抽奖")
+    assert done.returncode == 0 and "1 个群" in done.stdout, (done.stdout, done.stderr)
+    async with bot.http() as c:
+        deadline, posts = time.monotonic() + 60, []
+        while not posts and time.monotonic() < deadline:
+            r = await c.get(f"/out?after={pos}&wait=10")
+            posts = [x for x in map(json.loads, r.text.splitlines()) if x["room"] == "r1" and "今晚 8 点直播抽奖" in x["text"]]
+            pos = int(r.headers["x-next-after"])
+    assert posts and posts[0]["mentions"] == [] and posts[0]["reply_to"] is None, posts
 
     assert await bot.stop() == 0
     assert not (tmp_path / "bot.pid").exists()
