@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -109,7 +110,8 @@ async def test_reload_applies_a_new_rule_and_refuses_a_broken_file(tmp_path: Pat
     done = await asyncio.to_thread(command, tmp_path, url, "announce", "--yes", "今晚 8 点直播抽奖")
     assert done.returncode == 0 and "1 个群" in done.stdout, (done.stdout, done.stderr)
     async with bot.http() as c:
-        deadline, posts = time.monotonic() + 60, []
+        deadline = time.monotonic() + 60
+        posts: list[dict[str, Any]] = []
         while not posts and time.monotonic() < deadline:
             r = await c.get(f"/out?after={pos}&wait=10")
             posts = [x for x in map(json.loads, r.text.splitlines()) if x["room"] == "r1" and "今晚 8 点直播抽奖" in x["text"]]
