@@ -33,7 +33,7 @@ def _parse(ctx: Context) -> tuple[list[tuple[str, str]], str, bool]:
     """(the groups, the text as typed, whether one group was named), or a UserError."""
     typed = ctx.text
     at = typed.find(ctx.keyword)
-    rest = (typed[at + len(ctx.keyword):] if at >= 0 else "").strip()
+    rest = (typed[at + len(ctx.keyword):] if at >= 0 else "").strip().lstrip(":：").strip()  # "公告：内容"
     served = _served(ctx)
     if not served:
         raise UserError(template="announce/usage", problem="no_rooms", max_chars=MAX_CHARS)

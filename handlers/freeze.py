@@ -24,6 +24,7 @@ from storage.freezes import Change, Freezes
 
 MAX_REASON = 100  # characters, as for 加分 / 扣分
 _MENTION = re.compile(r"@[^@\u2005]+\u2005|@\S+")
+_LEAD = " \t\u3000\u2005:："  # what may stand between a keyword and its argument
 
 
 def _parse(ctx: Context, args: str) -> tuple[str, str]:
@@ -32,7 +33,7 @@ def _parse(ctx: Context, args: str) -> tuple[str, str]:
     me = ctx.settings.bot.self_id
     typed = ctx.text
     at = typed.find(ctx.keyword)
-    rest = typed[at + len(ctx.keyword):] if at >= 0 else args
+    rest = (typed[at + len(ctx.keyword):] if at >= 0 else args).lstrip(_LEAD)  # "冻结：@Bob" as "冻结 @Bob"
     if ctx.room is not None:
         who = list(dict.fromkeys(m for m in ctx.mentions if m and m != me))
         if len(who) != 1:
@@ -47,7 +48,7 @@ def _parse(ctx: Context, args: str) -> tuple[str, str]:
         rest = words[1] if len(words) > 1 else ""
         if ledger(ctx).member(member) is None:
             raise UserError(template="freeze/usage", problem="unknown", member=member, **usage)
-    reason = " ".join(rest.split())
+    reason = " ".join(rest.split()).lstrip(_LEAD)
     if not reason:
         raise UserError(template="freeze/usage", problem="reason", **usage)
     if len(reason) > MAX_REASON:

@@ -81,3 +81,13 @@ async def test_an_announcement_confirmed_in_quiet_hours_goes_out_now_and_says_so
     [post] = [o for o in r if o.room == "g1"]
     assert post.at.hour == 23, post.at
     assert [o.to for o in r if o.room is None] == [OWNER]
+
+
+async def test_an_announcement_after_a_colon_is_posted_as_typed(make_chat, db_url) -> None:  # type: ignore[no-untyped-def]
+    bot: ChatBot = make_chat(announce_config(), url=db_url)
+    await three_groups(bot)
+    r = await bot.private("公告：二群 8点直播，不见不散！", as_=OWNER)
+    assert "只发到「二群」" in r.text and "\n8点直播，不见不散！\n" in r.text, r.text
+    r = await bot.private("确认", as_=OWNER)
+    assert r[0].room == "g2" and r[0].text.endswith("\n8点直播，不见不散！"), r.texts
+    assert r[1].to == OWNER and "1 个群" in r[1].text

@@ -92,3 +92,12 @@ async def test_a_frozen_inviter_gets_nothing_and_the_newcomer_is_still_welcomed(
     assert bot.balance("dave") == 10 and bot.balance("bob") == before
     assert not [e for e in bot.entries("bob") if e.kind == "invite"]
     assert bot.ledger.audit() == []
+
+
+async def test_freeze_glued_or_after_a_colon_keeps_the_reason_as_typed(make_chat, db_url) -> None:  # type: ignore[no-untyped-def]
+    bot: ChatBot = make_chat(freeze_config(), url=db_url)
+    await checkin(bot, "bob", "2026-11-23 09:00")
+    r = await bot.say("冻结：@Bob 刷签到，多个小号", as_=OWNER, mentions=("bob",))
+    assert "已冻结 Bob" in r.text and "理由：刷签到，多个小号" in r.text, r.texts
+    r = await bot.say("解冻@Bob 误判", as_=OWNER, mentions=("bob",))
+    assert "已解冻 Bob" in r.text and "理由：误判" in r.text, r.texts

@@ -26,7 +26,7 @@ FULL = Matcher(REGISTRY.commands, parse(tomllib.loads((ROOT / "config.toml").rea
 ARGS = {"排行榜": "本群", "周榜": "本群", "月榜": "本群", "关注": "A1B2", "商城": "2", "商品": "3", "兑换": "1",
         "取消订单": "12", "收款": "12", "发货": "12 SF123", "完成": "12", "退款": "12 缺货", "回收卡密": "12",
         "上架": "mug", "下架": "mug", "补货": "mug 5", "答": "8", "加分": "@Bob 10 理由", "扣分": "@Bob 10 理由",
-        "撤销": "12 输错了", "帮助": "商城"}
+        "撤销": "12 输错了", "帮助": "商城", "冻结": "@Bob 刷签到", "解冻": "@Bob 误判", "公告": "8点直播"}
 
 
 def test_every_command_that_takes_an_argument_is_listed_here() -> None:
