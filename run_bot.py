@@ -3,6 +3,7 @@ audit, the web console and its accounts)."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
@@ -36,6 +37,7 @@ DbOpt = Annotated[str | None, typer.Option("--db", help="数据库 URL，优先�
 JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON（键名为英文，供程序读取）")]
 
 _LIVE = False  # a live transport ran: the process ends the ordinary way (see main)
+_SOURCE: tuple[Path | None, str | None] = (None, None)  # the --config and --db the bot started with (reload)
 
 cli = typer.Typer(add_completion=False, no_args_is_help=False,
                   help="群积分机器人：微信群、企业微信群的社群积分（a points programme for WeChat groups）。"
@@ -77,7 +79,6 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
           registry: Registry = REGISTRY) -> Runtime:
     """Wire features into one app: the only place that knows both the runtime and the handlers."""
     from bot.app import App
-    from bot.scheduler import Schedule, follow_ups, standing_jobs
     from bot.templating import Renderer, cache_dir
     from handlers.lib.samples import BASE, SAMPLES
     from storage.db import make_engine
@@ -103,11 +104,18 @@ def build(settings: Settings, clock: Clock | None = None, templates: Path | None
             logger.warning(note)
     if st.lots is not None and (settled := st.lots.settle(clock.now())):
         logger.info("points expiry: the points {} members held are counted from now", settled)
-    schedule = Schedule([*settings.schedule, *follow_ups(settings.schedule, registry.followups, settings),
-                         *standing_jobs(registry.standing, settings)], settings.bot.tz,
-                        quiet=quiet_window(settings.outbox.quiet_hours), deferred=registry.posts)
+    schedule = make_schedule(settings, registry)
     app = App(settings, st.store(), st, renderer, clock, registry=registry, schedule_rooms=schedule.rooms())
     return Runtime(settings, st.ledger, app, schedule, renderer, clock, st)
+
+
+def make_schedule(settings: Settings, registry: Registry = REGISTRY) -> Schedule:
+    """Every run the settings ask for: [[schedule]], the follow-ups its jobs bring, the standing jobs."""
+    from bot.scheduler import Schedule, follow_ups, standing_jobs
+
+    return Schedule([*settings.schedule, *follow_ups(settings.schedule, registry.followups, settings),
+                     *standing_jobs(registry.standing, settings)], settings.bot.tz,
+                    quiet=quiet_window(settings.outbox.quiet_hours), deferred=registry.posts)
 
 
 def check_jobs(settings: Settings, registry: Registry = REGISTRY) -> None:
@@ -244,8 +252,9 @@ def main(ctx: typer.Context, config: ConfigOpt = None, db: DbOpt = None,
 def run(config: ConfigOpt = None, db: DbOpt = None,
         transport: Annotated[str | None, typer.Option(help="console | replay | wechaty | bridge | wecom")] = None) -> None:
     """运行机器人（不带子命令时也是它）。"""
-    global _LIVE
+    global _LIVE, _SOURCE
     settings = _settings(config, db)
+    _SOURCE = (config, db)
     kind = transport or settings.transport.kind
     if kind == "replay":
         if not settings.transport.file:
@@ -350,9 +359,19 @@ async def _live(settings: Settings, make_transport: Any, budget: Any = None, kin
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, transport.stop)
+    # SIGHUP (or `python run_bot.py reload`): config.toml again, validated as at start, applied between batches
+    reloader = Reloader(rt, runner, outbox, alerts, kind, _SOURCE)
+    loop.add_signal_handler(signal.SIGHUP, reloader.requested)
+    # SIGUSR1 (`python run_bot.py announce`): a 公告 the command left beside the pid file, posted through the outbox
+    loop.add_signal_handler(signal.SIGUSR1, lambda: loop.create_task(announce_requested(rt, runner, outbox)))
+    pid_file = write_pid_file(settings)
     try:
         await transport.run()
     finally:
+        loop.remove_signal_handler(signal.SIGHUP)
+        loop.remove_signal_handler(signal.SIGUSR1)
+        with contextlib.suppress(OSError):
+            pid_file.unlink()
         runner.stop()
         await task
         lead.release()
@@ -362,6 +381,321 @@ async def _live(settings: Settings, make_transport: Any, budget: Any = None, kin
             await serving
         await _stop_web(web)
         rt.ledger.engine.dispose()
+
+
+# -- reload: config.toml again without a restart ----------------------------------------------------------
+
+# what a running bot reads only at start (its connections, database, listening ports, log files, the points
+# expiry hooks, the names it answers to): a file that changes any of these is refused, restart to apply it
+RESTART_ONLY = ("transport", "storage", "bridge", "wechaty", "wecom", "health", "log", "expiry")
+RESTART_ONLY_BOT = ("timezone", "name", "self_id")
+PID_FILE = "bot.pid"
+STATUS_NAME = "bot.reload"  # bot.reload.json: the last reload's outcome; bot.reload.request.json: who asked
+EXIT_RELOAD_REFUSED = 2
+EXIT_NO_BOT = 1
+
+
+def run_dir(url: str) -> Path:
+    """Where a running bot keeps its pid file and its last reload's outcome: beside its SQLite file, else data/."""
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///").split("?", 1)[0]
+        if path and path != ":memory:":
+            return Path(path).resolve().parent
+    return Path("data").resolve()
+
+
+def write_pid_file(settings: Settings) -> Path:
+    folder = run_dir(settings.storage.url)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / PID_FILE
+    path.write_text(json.dumps({"pid": os.getpid(), "kind": settings.transport.kind}) + "\n", encoding="utf-8")
+    logger.info("pid {} written to {} (python run_bot.py reload reloads config.toml)", os.getpid(), path)
+    return path
+
+
+def restart_only(old: Settings, new: Settings) -> list[str]:
+    """The settings `new` changes that the running bot cannot take without a restart."""
+    changed = [f"[{name}]" for name in RESTART_ONLY if getattr(old, name, None) != getattr(new, name, None)]
+    changed += [f"bot.{name}" for name in RESTART_ONLY_BOT if getattr(old.bot, name) != getattr(new.bot, name)]
+    return changed
+
+
+class Reloader:
+    """Reads the config file the bot started with again on SIGHUP; swaps the rules only when all of it is valid.
+
+    Validated as the start validates (bot.config, every [[schedule]] job, the templates edited since they last
+    passed); a file changing a setting read only at start (RESTART_ONLY) is refused with their names. What is
+    swapped, between two batches (LiveRunner.busy): the App's settings and what it derives from them (the
+    keyword matcher, admins, served groups, the rooms each schedule entry posts to), the schedule (the live
+    loop's own object adopts the new entries), the templates, the outbox's send budget and quiet hours, the
+    admins alerts go to, the mall catalogue (synced as at start) and the configured groups. The outcome goes
+    to the log and to bot.reload.json beside the pid file, which `python run_bot.py reload` waits for.
+    """
+
+    def __init__(self, rt: Runtime, runner: Any, outbox: Any, alerts: Any, kind: str,
+                 source: tuple[Path | None, str | None]) -> None:
+        self.rt, self.runner, self.outbox, self.alerts, self.kind = rt, runner, outbox, alerts, kind
+        self.config, self.db = source
+        self.task: Any = None
+
+    def requested(self) -> None:
+        import asyncio
+        import time
+
+        if self.task is not None and not self.task.done():
+            logger.warning("收到重新加载配置的请求，但上一次还没完成：忽略这一次 (reload already running)")
+            return
+        self.task = asyncio.get_running_loop().create_task(self.reload(time.time(), take_request(
+            run_dir(self.rt.settings.storage.url), STATUS_NAME)))
+
+    async def reload(self, received: float, request: str | None = None) -> tuple[bool, str]:
+        path = self.config or config_mod.DEFAULT_CONFIG
+        try:
+            new, renderer = self.validate()
+            async with self.runner.busy:
+                self.apply(new, renderer)
+        except Exception as exc:  # any refusal keeps the running rules: nothing was swapped
+            message = str(exc) if isinstance(exc, ConfigError | Refused) else f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, ConfigError | Refused):
+                logger.opt(exception=exc).error("reload failed")
+            logger.error("重新加载 {} 被拒绝，继续使用原来的规则：{}", path, message)
+            report(self.rt.settings, STATUS_NAME, request, received=received, ok=False, message=message)
+            return False, message
+        logger.info("已重新加载 {}：新规则从下一批消息起生效 (config reloaded)", path)
+        report(self.rt.settings, STATUS_NAME, request, received=received, ok=True, message="")
+        return True, ""
+
+    def validate(self) -> tuple[Settings, Any]:
+        from bot.templating import Renderer, TemplateProblem, cache_dir
+        from handlers.lib.samples import BASE, SAMPLES
+
+        new = config_mod.load(self.config, self.db)
+        check_jobs(new, self.rt.app.registry)
+        changed = restart_only(self.rt.settings, new)
+        if changed:
+            raise Refused(f"这些设置要重启机器人才生效：{'、'.join(changed)}；这次没有应用任何改动，"
+                          "请重启机器人，或先把它们改回原样再重新加载")
+        renderer = Renderer(cache=cache_dir())
+        try:
+            renderer.check_changed(SAMPLES, BASE)
+        except TemplateProblem as exc:
+            raise Refused(str(exc)) from None
+        return new, renderer
+
+    def apply(self, new: Settings, renderer: Any) -> None:
+        from dataclasses import replace as copy
+
+        from bot.dispatch import Matcher
+        from bot.outbox import Budget, digest_text
+
+        rt, app = self.rt, self.rt.app
+        services = rt.services
+        now = rt.clock.now()
+        if new.bot.rooms:  # newly configured groups are served before anyone speaks in them, as at start
+            known = {room for room, _name in services.presence.rooms(new.bot.rooms)}
+            for room in new.bot.rooms:
+                if room not in known:
+                    services.presence.see_room(room, "", now)
+        if new.mall is not None:
+            for note in services.mall.sync(new.mall.items, now):
+                logger.warning(note)
+        schedule = make_schedule(new, app.registry)
+        budget = Budget.from_settings(new.outbox, new.bot.tz)
+        if self.kind == "wecom":  # each reply answers its own callback: never merged (see _run_wecom)
+            budget = copy(budget, coalesce=0)
+        # the swap itself: plain assignments, nothing between them can fail
+        app.settings = new
+        app.matcher = Matcher(app.registry.commands, new)
+        app.admins = frozenset(new.bot.admins)
+        app.allowed_rooms = frozenset(new.bot.rooms)
+        rt.schedule.adopt(schedule)
+        app.schedule_rooms = rt.schedule.rooms()
+        app.renderer = renderer
+        rt.renderer = renderer
+        self.outbox.digest = digest_text(renderer)
+        self.outbox.budget = budget
+        self.alerts.admins = tuple(new.bot.admins)
+        rt.settings = new
+        self.runner.wake.set()  # the schedule looks at the clock again with the new entries
+
+def take_request(folder: Path, name: str) -> str | None:
+    """The id (and nothing else) of the request `python run_bot.py reload` left before signalling; None without one."""
+    path = folder / f"{name}.request.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        path.unlink()
+    except (OSError, ValueError):
+        return None
+    return str(data.get("id")) if isinstance(data, dict) and data.get("id") else None
+
+
+def report(settings: Settings, name: str, request: str | None, **outcome: Any) -> None:
+    """Write an outcome to `<name>.json` beside the pid file (atomically): what the waiting command reads."""
+    import time
+
+    path = run_dir(settings.storage.url) / f"{name}.json"
+    tmp = path.with_suffix(".tmp")
+    try:
+        tmp.write_text(json.dumps({"pid": os.getpid(), "request": request, "done": time.time(), **outcome},
+                                  ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        logger.warning("cannot write {}: {}", path, exc)
+
+
+class Refused(Exception):
+    """A reload refused for a reason the operator reads as it is (Chinese)."""
+
+
+def _url_for(config: Path | None, db: str | None) -> str:
+    """The database URL a bot started with these options uses, read even from a file that no longer validates."""
+    import tomllib
+
+    if db:
+        return db
+    try:
+        return config_mod.load(config).storage.url
+    except ConfigError:
+        pass
+    try:
+        data = tomllib.loads(Path(config or config_mod.DEFAULT_CONFIG).read_text(encoding="utf-8"))
+        url = data.get("storage", {}).get("url")
+    except (OSError, ValueError, AttributeError):
+        url = None
+    return url if isinstance(url, str) and url else config_mod.StorageSettings().url
+
+
+ANNOUNCE_NAME = "bot.announce"  # bot.announce.request.json: the text and group; bot.announce.json: the outcome
+
+
+async def announce_requested(rt: Runtime, runner: Any, outbox: Any) -> None:
+    """Post the 公告 `python run_bot.py announce` left (text, group) to the served groups, through the outbox."""
+    path = run_dir(rt.settings.storage.url) / f"{ANNOUNCE_NAME}.request.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        path.unlink()
+    except (OSError, ValueError):
+        logger.warning("收到发公告的信号，但没有找到 {}：忽略 (no announcement waiting)", path)
+        return
+    rid = str(data.get("id", "")) if isinstance(data, dict) else ""
+    try:
+        async with runner.busy:  # between two batches, like a reload
+            count = announce_now(rt, outbox, str(data.get("text", "")), str(data.get("room") or ""))
+    except Refused as exc:
+        logger.warning("公告没有发出：{}", exc)
+        report(rt.settings, ANNOUNCE_NAME, rid, ok=False, message=str(exc), count=0)
+        return
+    report(rt.settings, ANNOUNCE_NAME, rid, ok=True, message="", count=count)
+
+
+def announce_now(rt: Runtime, outbox: Any, text: str, room: str) -> int:
+    """Queue `text` as a 公告 post to every served group, or to `room` (its id or name); how many groups."""
+    from bot.events import Outgoing
+    from handlers.announce import MAX_CHARS
+
+    text = text.strip()
+    if not text:
+        raise Refused("公告内容是空的")
+    if len(text) > MAX_CHARS:
+        raise Refused(f"公告最多 {MAX_CHARS} 个字，这条有 {len(text)} 个字")
+    app = rt.app
+    served = rt.services.presence.rooms(tuple(rt.settings.bot.rooms))
+    chosen = [r for r in served if room in (r[0], r[1])] if room else served
+    if not chosen:
+        raise Refused(f"没有叫「{room}」的群（群 ID 或群名）" if room else "还没有可以发公告的群")
+    now = rt.clock.now()
+    body = app.renderer.render("announce/post", {"text": text, "name": "", "keyword": "", "now": now})
+    outbox.put([Outgoing(at=now, text=app.hinted(body, group=True), room=r[0]) for r in chosen])
+    # the one place an operator log (storage.oplog, when merged) records a 公告 from the command line
+    logger.info("公告（命令行）已进入发送队列：{} 个群", len(chosen))
+    return len(chosen)
+
+
+def _find_bot(config: Path | None, db: str | None) -> tuple[int, Path]:
+    """The running bot's pid and its folder (run_dir), or exit 1 saying why there is none."""
+    folder = run_dir(_url_for(config, db))
+    pid_file = folder / PID_FILE
+    try:
+        pid = int(json.loads(pid_file.read_text(encoding="utf-8"))["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise _fail(f"没有找到运行中的机器人（{pid_file} 不存在或无法读取）：先启动机器人；"
+                    "用了 --config / --db 启动的，这里也要带上同样的参数", EXIT_NO_BOT) from None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        raise _fail(f"没有运行中的机器人：{pid_file} 记录的进程 {pid} 已经不在了（机器人可能异常退出过）；"
+                    "先启动机器人", EXIT_NO_BOT) from None
+    except PermissionError:
+        raise _fail(f"无权向进程 {pid} 发送信号：请用运行机器人的同一个用户执行", EXIT_NO_BOT) from None
+    return pid, folder
+
+
+def _ask_bot(pid: int, folder: Path, sig: int, request: dict[str, Any], status_name: str, wait: float) -> dict[str, Any]:
+    """Leave `request` (with a fresh id) for the bot, signal it, and wait until its status file answers that id."""
+    import secrets
+    import time
+
+    rid = secrets.token_hex(8)
+    req = folder / f"{status_name}.request.json"
+    tmp = req.with_suffix(".tmp")
+    tmp.write_text(json.dumps({**request, "id": rid}, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, req)
+    os.kill(pid, sig)
+    status_file = folder / f"{status_name}.json"
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            status = json.loads(status_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            status = None
+        if isinstance(status, dict) and status.get("pid") == pid and status.get("request") == rid:
+            return status
+        time.sleep(0.05)
+    raise _fail(f"机器人（进程 {pid}）在 {wait:.0f} 秒内没有回应：查看它的日志", EXIT_NO_BOT)
+
+
+@cli.command("reload")
+def reload_config(config: ConfigOpt = None, db: DbOpt = None,
+                  wait: Annotated[float, typer.Option(help="最多等机器人回应的秒数")] = 30.0) -> None:
+    """让运行中的机器人重新读取 config.toml，校验通过才生效。退出码 0 已生效，2 被拒绝（原规则不变），1 没有运行中的机器人。"""
+    import signal
+
+    pid, folder = _find_bot(config, db)
+    status = _ask_bot(pid, folder, signal.SIGHUP, {}, STATUS_NAME, wait)
+    if status.get("ok"):
+        typer.echo("配置已重新加载，新规则已生效（config reloaded）")
+        return
+    raise _fail(f"新配置被拒绝，机器人继续使用原来的规则：\n{status.get('message', '')}", EXIT_RELOAD_REFUSED)
+
+
+@cli.command()
+def announce(text: Annotated[str, typer.Argument(help="公告内容（最多 1000 字）")],
+             room: Annotated[str | None, typer.Option("--room", help="只发这一个群：群 ID 或群名")] = None,
+             yes: Annotated[bool, typer.Option("--yes", "-y", help="不再询问，直接发送")] = False,
+             config: ConfigOpt = None, db: DbOpt = None,
+             wait: Annotated[float, typer.Option(help="最多等机器人回应的秒数")] = 30.0) -> None:
+    """通过运行中的机器人向所有群（或 --room 一个群）发公告，按发送速率陆续发出。
+
+    退出码 0 已进入发送队列，2 没有发出，1 没有运行中的机器人。
+    """
+    import signal
+
+    from handlers.announce import MAX_CHARS
+
+    text = text.strip()
+    if not text:
+        raise _fail("公告内容是空的：python run_bot.py announce \"内容\"")
+    if len(text) > MAX_CHARS:
+        raise _fail(f"公告最多 {MAX_CHARS} 个字，这条有 {len(text)} 个字，请缩短后再发")
+    pid, folder = _find_bot(config, db)
+    if not yes:
+        typer.echo(f"将发到{'「' + room + '」' if room else '机器人服务的全部群'}：\n— — — — —\n{text}\n— — — — —")
+        if not typer.confirm("确认发送？"):
+            raise _fail("已取消，公告没有发出")
+    status = _ask_bot(pid, folder, signal.SIGUSR1, {"text": text, "room": room or ""}, ANNOUNCE_NAME, wait)
+    if not status.get("ok"):
+        raise _fail(f"公告没有发出：{status.get('message', '')}")
+    typer.echo(f"公告已进入发送队列：{status.get('count', 0)} 个群，按发送速率陆续发出")
 
 
 def _outbox_counters(outbox: Any) -> dict[str, int]:

@@ -313,8 +313,23 @@ class App:
         except Exception as exc:
             if self.store.transient(exc):  # no fault of the message: the batch runs again
                 raise Transient(_cause(exc)) from exc
+            step = self.registry.refusal_for(exc)
+            if step is not None:  # a refusal a feature answers (the handler's writes are undone)
+                return await self._refused(ev, ctx, step, exc)
             logger.bind(room=ev.room, member=ev.sender).exception(
                 "{!r} from {} in {} failed", ctx.keyword, ev.sender, ev.room or "private")
+            return self._apology(ev)
+
+    async def _refused(self, ev: Message, ctx: Context, step: Any, exc: Exception) -> list[Outgoing]:
+        key = f"msg:{ev.id}"
+        try:
+            with self.store.savepoint():
+                self.store.claim_event(key, ev.at)
+                return self._render(await step(ctx, exc), ctx, reply_to=ev.id)
+        except Exception as again:
+            if self.store.transient(again):
+                raise Transient(_cause(again)) from again
+            logger.bind(room=ev.room, member=ev.sender).exception("answering {!r} failed", ctx.keyword)
             return self._apology(ev)
 
     async def _conversation(self, ev: Message, text: str, batch: _Batch) -> list[Outgoing]:

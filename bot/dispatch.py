@@ -82,6 +82,9 @@ Listener = Callable[[Context, Any], Awaitable[HandlerResult]]
 ConversationStep = Callable[[Context, str, Any], Awaitable[HandlerResult]]
 AfterHook = Callable[[Context], Awaitable[HandlerResult]]
 CancelStep = Callable[[Context, Any], Awaitable[HandlerResult]]
+# what a command's message is answered with when its handler let this kind of exception through (a refusal
+# storage raises wherever it is met, such as a frozen member's): runs in a fresh savepoint, the handler's undone
+RefusalStep = Callable[[Context, BaseException], Awaitable[HandlerResult]]
 
 
 @dataclass
@@ -129,6 +132,8 @@ class Registry:
     standing: dict[str, Callable[[Any], str | None]] = field(default_factory=dict)
     # jobs whose point is a post to groups: due inside quiet hours, they run (and render) when those end
     posts: set[str] = field(default_factory=set)
+    # exception type -> the answer to a message whose handler raised it (see RefusalStep)
+    refusals: dict[type[BaseException], RefusalStep] = field(default_factory=dict)
 
     def command(
         self,
@@ -189,6 +194,21 @@ class Registry:
 
         return register
 
+    def refusal(self, kind: type[BaseException]) -> Callable[[RefusalStep], RefusalStep]:
+        """Register the answer to any command or conversation step that raises `kind` (or a subclass)."""
+
+        def register(func: RefusalStep) -> RefusalStep:
+            self.refusals[kind] = func
+            return func
+
+        return register
+
+    def refusal_for(self, exc: BaseException) -> RefusalStep | None:
+        for kind, step in self.refusals.items():
+            if isinstance(exc, kind):
+                return step
+        return None
+
     def after_event(self, func: AfterHook) -> AfterHook:
         self.after.append(func)
         return func
@@ -210,6 +230,7 @@ on_leave = REGISTRY.left
 conversation = REGISTRY.conversation
 on_cancel = REGISTRY.cancel
 after_event = REGISTRY.after_event
+on_refusal = REGISTRY.refusal
 
 
 # -- matching (pure) ------------------------------------------------------------------------------

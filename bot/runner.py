@@ -33,6 +33,8 @@ class LiveRunner:
         self.queue: asyncio.Queue[tuple[Event, int | None] | None] = asyncio.Queue()
         self.stopping = asyncio.Event()
         self.wake = asyncio.Event()  # set when the clock was moved: look for due jobs now
+        # held while a batch is processed and delivered: a config reload swaps the rules between two batches
+        self.busy = asyncio.Lock()
 
     def submit(self, ev: Event, receipt: int | None = None) -> None:
         """Queue `ev` (dated no later than now, see as_received); `receipt`: its id in the transport's inbox."""
@@ -52,8 +54,9 @@ class LiveRunner:
                     break
                 batch.append(nxt)
             try:
-                outs = await self.app.process([ev for ev, _r in batch])
-                await self.outbox.deliver(outs)
+                async with self.busy:
+                    outs = await self.app.process([ev for ev, _r in batch])
+                    await self.outbox.deliver(outs)
                 receipts = [r for _ev, r in batch if r is not None]
                 if receipts and self.settle is not None:
                     # after the commit: a crash before this handles them again, and their claims stop repeats

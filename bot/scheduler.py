@@ -77,6 +77,13 @@ class Schedule:
         self._span = _length(quiet) if quiet is not None else timedelta(0)
         self._memo: dict[int, tuple[datetime, datetime | None, datetime | None]] = {}
 
+    def adopt(self, other: Schedule) -> None:
+        """Run `other`'s entries from now on (a config reload): the live loop asking this object sees them at
+        its next look; where it last looked stays, so nothing already fired fires again (claims would drop it)."""
+        self.entries, self.triggers, self.offsets = other.entries, other.triggers, other.offsets
+        self.quiet, self.held, self._span = other.quiet, other.held, other._span
+        self._memo = {}
+
     def rooms(self) -> dict[str, Sequence[str]]:
         return {e.id: tuple(e.rooms) for e in self.entries}
 

@@ -18,6 +18,8 @@ from handlers import (  # noqa: F401, I001  (this order is the order of 帮助)
     admin,
     undo,
     stats,
+    freeze,
+    announce,
     me,
     help,
 )

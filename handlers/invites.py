@@ -71,7 +71,7 @@ async def invited(ctx: Context, ev: Any) -> Reply | None:
             earned += res.points
         elif res.reason == "limit":
             over += 1
-        elif res.reason not in ("self", "bot", "staff"):
+        elif res.reason not in ("self", "bot", "staff", "frozen"):  # a frozen inviter is not told per invite
             refused.append({"name": _name(ctx, p), "reason": res.reason})
     tiers = tasks.settle_invites(ctx, inviter) if paid else []
     if staff or (not paid and not refused and not over):

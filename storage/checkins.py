@@ -15,7 +15,7 @@ from sqlalchemy import Connection, String, and_, cast, func, literal, select
 
 from storage import keys
 from storage.db import Database, Locked, Statement, loaded_date, lock_member
-from storage.errors import AlreadyCheckedIn, InsufficientPoints, MakeupLimit, NothingToMakeUp
+from storage.errors import AlreadyCheckedIn, InsufficientPoints, MakeupLimit, MemberFrozen, NothingToMakeUp
 from storage.ledger import Entry, Ledger, Line
 from storage.models import CHECKINS, LEDGER, MEMBERS
 from storage.stats import EARNING
@@ -152,7 +152,7 @@ class Checkins:
 
         The streak goes on when every day since the last check-in was a day the bot handled no
         event at all (it was not running). Raises AlreadyCheckedIn (nothing written) when the
-        member already checked in that day.
+        member already checked in that day, MemberFrozen (nothing written) when the member is frozen.
 
         A late check-in (for a day before the member's last one, without a check-in of its own: its message
         came after a later day's) is credited to its day: see `_late`; `late` is what it pays beyond the base
@@ -161,6 +161,8 @@ class Checkins:
         db = self.db
         with db.transaction() as conn:
             locked = lock_member(conn, member)
+            if locked.frozen:  # read with the lock: no statement of its own (storage.freezes)
+                raise MemberFrozen(member=member)
             last = locked.last_checkin
             if last is not None and last >= day:
                 if last == day or self._has_day.run(conn, member=member, day=db.day(day)).fetchone() is not None:
@@ -260,6 +262,8 @@ class Checkins:
         db = self.db
         with db.transaction() as conn:
             locked = lock_member(conn, member)
+            if locked.frozen:
+                raise MemberFrozen(member=member)
             since = today - timedelta(days=within_days)
             done = {loaded_date(r[0]) for r in self._days.run(conn, member=member, since=db.day(since))}
             active = {loaded_date(r[0]) for r in self._active_days.run(conn, since=db.day(since),

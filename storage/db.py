@@ -232,9 +232,11 @@ class Locked(NamedTuple):
     checkin_streak: int
     checkin_days: int
     last_checkin: date | None
+    # 冻结 (storage.freezes), read in the same statement: every process sees it the moment it commits, at no cost
+    frozen: bool = False
 
 
-_LOCK_SQL = "SELECT points, growth, checkin_streak, checkin_days, last_checkin FROM members WHERE id = :id"
+_LOCK_SQL = "SELECT points, growth, checkin_streak, checkin_days, last_checkin, frozen FROM members WHERE id = :id"
 _lock_statements: dict[str, Statement] = {}
 
 
@@ -252,7 +254,7 @@ def lock_member(conn: Connection, member: str) -> Locked:
     if row is None:
         raise LookupError(f"unknown member {member}: call see_member first")
     last = None if row[4] is None else loaded_date(row[4])
-    return Locked(member, int(row[0]), int(row[1]), int(row[2]), int(row[3]), last)
+    return Locked(member, int(row[0]), int(row[1]), int(row[2]), int(row[3]), last, bool(row[5]))
 
 
 def lock_members(conn: Connection, members: Sequence[str]) -> None:

@@ -52,6 +52,14 @@ class MakeupLimit(LedgerRefusal):
 
 
 @dataclass
+class MemberFrozen(LedgerRefusal):
+    """冻结: the member earns nothing from any rule and cannot redeem or 补签 until 解冻 (storage.freezes)."""
+
+    reason: ClassVar[str] = "member_frozen"
+    member: str
+
+
+@dataclass
 class NoSuchEntry(LedgerRefusal):
     reason: ClassVar[str] = "no_such_entry"
     entry: int

@@ -77,7 +77,8 @@ def newcomer_joined(
     given a newcomer row there before, so leaving and rejoining never pays again.
     """
     with ledger.db.transaction() as conn:
-        lock_member(conn, member)
+        if lock_member(conn, member).frozen:  # 冻结: no newcomer points (nor a claim) while frozen
+            return NewcomerResult("ineligible")
         prior = _ever_member(conn, member, None if scope == "company" else room)
         q = select(N.c.status).where(N.c.member_id == member)
         if scope != "company":
@@ -182,12 +183,12 @@ def invite_joined(
     back, or when `max_per_event` (> 0) invitees of this join event were paid already.
     """
     with ledger.db.transaction() as conn:
-        lock_member(conn, inviter)
+        frozen = lock_member(conn, inviter).frozen
         seen = conn.execute(select(I.c.status, I.c.reason, I.c.points)
                             .where(I.c.event_id == event_id, I.c.invitee_id == invitee)).first()
         if seen is not None:
             return InviteResult(invitee, seen.status, seen.reason, seen.points, repeat=True)
-        reason = refuse
+        reason = refuse or ("frozen" if frozen else "")  # 冻结: the invite is kept, unpaid, and never counts
         if not reason and not count_returning and _ever_member(conn, invitee, None):
             reason = "returning"
         if not reason:
@@ -347,6 +348,8 @@ def settle_tasks(ledger: Ledger, *, member: str, tasks: Sequence[TaskSpec], at: 
     paid: list[TierChange] = []
     with ledger.db.transaction() as conn:
         locked = lock_member(conn, member)  # one settlement per member at a time
+        if locked.frozen:  # 冻结: no tier pays; one reached meanwhile pays after 解冻, at the next settlement
+            return []
         values = _metric_values(conn, member, {t.metric for t in tasks}, locked)
         if all(t.tiers[0].at > values[t.metric] for t in tasks):
             return []  # no tier reached yet: the common case on the check-in path costs no more reads

@@ -17,9 +17,9 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlmodel import SQLModel
 
 from storage.db import Database, Locked, lock_member
-from storage.errors import AlreadyReversed, InsufficientPoints, NoSuchEntry, NotUndoable
+from storage.errors import AlreadyReversed, InsufficientPoints, MemberFrozen, NoSuchEntry, NotUndoable
 from storage.models import LEDGER, MEMBERS, LedgerEntry
-from storage.vocabulary import UNDOABLE, Kind
+from storage.vocabulary import FROZEN_REFUSES, UNDOABLE, Kind
 
 
 class MemberView(SQLModel):
@@ -112,7 +112,12 @@ class Ledger:
 
         With `move_balance` the stored points and growth move by the lines' deltas; a caller that writes
         the member row itself (check-in) passes False and writes the same sums in its own statement.
+
+        MemberFrozen, before anything is written, when the member is frozen and a line is a rule's payout or
+        the member's own spending (vocabulary.FROZEN_REFUSES): the one gate every award passes.
         """
+        if locked.frozen:
+            refuse_frozen(locked, lines)
         db = self.db
         stamp = db.at(at)
         points = locked.points
@@ -220,6 +225,8 @@ class Ledger:
             # checked after the lock, so a concurrent repeat of the same key waits and then sees it
             if self.key_used(conn, line.key):
                 return None
+            if locked.frozen:
+                refuse_frozen(locked, [line])
             if line.delta < 0 and not allow_negative and locked.points + line.delta < 0:
                 raise InsufficientPoints(needed=-line.delta, points=locked.points)
             [entry] = self.append(conn, locked, [line], at)
@@ -310,10 +317,16 @@ class Ledger:
         return problems
 
 
+def refuse_frozen(locked: Locked, lines: Sequence[Line]) -> None:
+    """MemberFrozen when `locked` is frozen and any of `lines` is of a kind a frozen member may not have."""
+    if locked.frozen and any(str(ln.kind) in FROZEN_REFUSES for ln in lines):
+        raise MemberFrozen(member=locked.member)
+
+
 def _entry(r: LedgerEntry) -> Entry:
     return Entry(id=int(r.id or 0), member=r.member_id, delta=r.delta, growth_delta=r.growth_delta,
                  balance_after=r.balance_after, kind=r.kind, key=r.key, at=r.at, room=r.room_id, detail=r.detail,
                  campaign=r.campaign, reverses=r.reverses)
 
 
-__all__ = ["Audit", "Entry", "EntryHook", "Ledger", "Line", "MemberView", "Undone"]
+__all__ = ["Audit", "Entry", "EntryHook", "Ledger", "Line", "MemberView", "Undone", "refuse_frozen"]

@@ -30,6 +30,7 @@ from storage.errors import (
     BelowLevel,
     InsufficientPoints,
     MallRefusal,
+    MemberFrozen,
     NoSuchOrder,
     NotOnSale,
     NotRecyclable,
@@ -337,7 +338,9 @@ class Mall:
             if row is None:
                 raise UnknownItem(wanted=sku)
             it = _item(row)
-            member_row = conn.execute(select(M.c.points, M.c.growth).where(M.c.id == member)).first()
+            member_row = conn.execute(select(M.c.points, M.c.growth, M.c.frozen).where(M.c.id == member)).first()
+            if member_row is not None and member_row.frozen:
+                raise MemberFrozen(member=member)
             points, growth = (int(member_row.points), int(member_row.growth)) if member_row else (0, 0)
             return it, self._refuse(conn, it, member, at, points, growth, price, level_ok)
 
@@ -369,8 +372,8 @@ class Mall:
         One transaction: the member's row locked, window, level and per-member limit checked, the
         price (`price` of the list price and the growth just locked; the list price without it) and
         the balance checked, a unit (or a card code) taken, the order written with the points paid,
-        the points debited. Raises UnknownItem, NotOnSale, BelowLevel, OverLimit, InsufficientPoints
-        or OutOfStock with nothing written.
+        the points debited. Raises UnknownItem, NotOnSale, BelowLevel, OverLimit, InsufficientPoints,
+        OutOfStock or MemberFrozen with nothing written.
         """
         with self.db.savepoint() as conn:
             locked = lock_member(conn, member)
@@ -378,6 +381,8 @@ class Mall:
             before = conn.execute(select(O).where(O.c.key == key)).first()
             if before is not None:
                 return _order(before), False
+            if locked.frozen:
+                raise MemberFrozen(member=member)
             it = self._item_for_update(conn, sku)
             # under the member's lock: the balance, growth (so level and price) and limit stand
             cost = self._refuse(conn, it, member, at, points, growth, price, level_ok)

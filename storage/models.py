@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, DateTime, Index, Table, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, DateTime, Index, Table, TypeDecorator, UniqueConstraint, false
 from sqlalchemy.dialects import sqlite
 from sqlmodel import Field, SQLModel
 
@@ -69,6 +69,25 @@ class Member(_Table, table=True):
     last_checkin: date | None = None
     points_at: datetime | None = _ts(nullable=True)  # when the balance last changed: ties on boards
     created_at: datetime = _ts(nullable=False)
+    # 冻结: no rule pays a frozen member and they cannot redeem (storage.freezes; member_freezes keeps who/why/when)
+    frozen: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    frozen_told: bool = Field(default=False, sa_column_kwargs={"server_default": false()})  # told once since frozen
+
+
+class MemberFreeze(_Table, table=True):
+    """One 冻结 or 解冻 of a member: who did it, why and when (ledger-neutral: no points move)."""
+
+    __tablename__ = "member_freezes"
+    __table_args__ = (Index("ix_member_freezes_member", "member_id", "id"),
+                      CheckConstraint("action IN ('freeze', 'unfreeze')", name="ck_member_freezes_action"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(foreign_key="members.id")
+    action: str  # freeze | unfreeze
+    actor: str  # the operator: a contact id (chat), or what the console / CLI names
+    actor_kind: str = "chat"  # chat | console | cli
+    reason: str
+    at: datetime = _ts(nullable=False)
 
 
 class Room(_Table, table=True):
@@ -549,6 +568,7 @@ def table_of(model: type[SQLModel]) -> Table:
 
 
 MEMBERS = table_of(Member)
+MEMBER_FREEZES = table_of(MemberFreeze)
 ROOMS = table_of(Room)
 ROOM_MEMBERS = table_of(RoomMember)
 CHECKINS = table_of(Checkin)

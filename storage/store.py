@@ -18,6 +18,7 @@ from storage.checkins import Checkins
 from storage.conversations import Conversations, Pending
 from storage.db import Database, lock_members, transient
 from storage.expiry import Lots, Policy
+from storage.freezes import Freezes
 from storage.growth import Growth
 from storage.inbox import Accepted, Inbox, OutLog
 from storage.ledger import Ledger
@@ -130,19 +131,21 @@ class Storage:
     browse: Browse
     privacy: Privacy
     lots: Lots | None = None  # None when points expiry is off
+    freezes: Freezes | None = None  # 冻结 / 解冻 (always set by open)
 
     @classmethod
     def open(cls, engine: Engine, tz: ZoneInfo, expiry: Policy | None = None) -> Storage:
         db = Database(engine)
         ledger = Ledger(db)
         ledger.audits.append(invites.audit)
+        ledger.audits.append(Freezes.audit)
         presence = Presence(db)
         return cls(db=db, ledger=ledger, presence=presence, checkins=Checkins(ledger, tz),
                    conversations=Conversations(db), boards=Boards(ledger, tz, presence), growth=Growth(ledger),
                    mall=Mall(ledger, tz), profiles=Profiles(db), inbox=Inbox(db), out_log=OutLog(db),
                    figures=Figures(db, tz), oplog=OpLog(db), accounts=Accounts(db), browse=Browse(db),
                    privacy=Privacy(db),
-                   lots=Lots(ledger, expiry) if expiry is not None else None)
+                   lots=Lots(ledger, expiry) if expiry is not None else None, freezes=Freezes(db))
 
     def store(self) -> Store:
         """The runtime's view: bot.app.Store."""

@@ -29,6 +29,11 @@ class Kind(StrEnum):
     IMPORT = "import"  # a balance moved in from another system (import-balances), once per member
 
 
+# what a frozen member's ledger refuses (storage.errors.MemberFrozen): every rule's payout and the member's own
+# spending (兑换, 补签); an operator's 加分 / 扣分, refunds, reversals, clawbacks, expiry and imports still go
+FROZEN_REFUSES = frozenset({Kind.CHECKIN, Kind.CHECKIN_STREAK, Kind.CHECKIN_TOTAL, Kind.MAKEUP, Kind.INVITE,
+                            Kind.NEWCOMER, Kind.TASK, Kind.PROFILE, Kind.FOLLOW, Kind.QUIZ, Kind.REDEEM})
+
 # what 撤销 may undo: entries an operator made by hand; every other kind has its own flow (or none)
 UNDOABLE = frozenset({Kind.ADMIN_AWARD, Kind.ADMIN_DEDUCT})
 

@@ -191,6 +191,18 @@ SAMPLES: dict[str, dict[str, Any]] = {
                                  "expired": 0, "closing": 16510, "holds": True},
                       "sources": [{"name": "签到", "points": 1500}, {"name": "邀请", "points": 640}],
                       "top_items": [{"name": "品牌马克杯", "orders": 3}], "redeemers": 4, "conversion": "6.2%"},
+    "freeze/usage": {"problem": "reason", "keyword": "冻结", "max_reason": 100, "member": "wxid_b"},
+    "freeze/done": {"action": "freeze", "changed": True, "reason": "刷签到", "member_name": "Bob", "points": 55,
+                    "record": 3},
+    "freeze/told": {},
+    "announce/usage": {"problem": "long", "length": 1200, "max_chars": 1000},
+    "announce/preview": {"text": "今晚 8 点直播抽奖", "rooms": ["会员群", "二群"], "all": True, "quiet": "22:30-07:30",
+                         "minutes": 10},
+    "announce/post": {"text": "今晚 8 点直播抽奖"},
+    "announce/queued": {"count": 2, "seconds": 4},
+    "announce/waiting": {"minutes": 10},
+    "announce/cancelled": {},
+    "freeze/told_group": {},
 }
 
 SAMPLES.update(MALL_SAMPLES)
