@@ -445,10 +445,10 @@ class Reloader:
         if self.task is not None and not self.task.done():
             logger.warning("收到重新加载配置的请求，但上一次还没完成：忽略这一次 (reload already running)")
             return
-        self.task = asyncio.get_running_loop().create_task(self.reload(time.time(), take_request(
-            run_dir(self.rt.settings.storage.url), STATUS_NAME)))
+        request, by = take_request(run_dir(self.rt.settings.storage.url), STATUS_NAME)
+        self.task = asyncio.get_running_loop().create_task(self.reload(time.time(), request, by=by))
 
-    async def reload(self, received: float, request: str | None = None) -> tuple[bool, str]:
+    async def reload(self, received: float, request: str | None = None, by: str = "SIGHUP") -> tuple[bool, str]:
         path = self.config or config_mod.DEFAULT_CONFIG
         try:
             new, renderer = self.validate()
@@ -460,10 +460,21 @@ class Reloader:
                 logger.opt(exception=exc).error("reload failed")
             logger.error("重新加载 {} 被拒绝，继续使用原来的规则：{}", path, message)
             report(self.rt.settings, STATUS_NAME, request, received=received, ok=False, message=message)
+            self.logged(by, ok=False, message=message)
             return False, message
         logger.info("已重新加载 {}：新规则从下一批消息起生效 (config reloaded)", path)
+        self.logged(by, ok=True, message="")
         report(self.rt.settings, STATUS_NAME, request, received=received, ok=True, message="")
         return True, ""
+
+    def logged(self, by: str, *, ok: bool, message: str) -> None:
+        """Each reload, applied or refused, in the operator log (a change of the rules is an operator's change)."""
+        try:
+            self.rt.services.oplog.record(at=self.rt.clock.now(), actor_kind="cli", actor=by, action="reload",
+                                          target=str(self.config or config_mod.DEFAULT_CONFIG),
+                                          detail={"ok": ok, "message": message[:500]})
+        except Exception as exc:  # the log must not undo a reload that happened
+            logger.warning("reload: could not write the operator log ({})", exc)
 
     def validate(self) -> tuple[Settings, Any]:
         from bot.templating import Renderer, TemplateProblem, cache_dir
@@ -518,15 +529,18 @@ class Reloader:
         rt.settings = new
         self.runner.wake.set()  # the schedule looks at the clock again with the new entries
 
-def take_request(folder: Path, name: str) -> str | None:
-    """The id (and nothing else) of the request `python run_bot.py reload` left before signalling; None without one."""
+def take_request(folder: Path, name: str) -> tuple[str | None, str]:
+    """(id, who asked) of the request `python run_bot.py reload` left before signalling; (None, "SIGHUP") without
+    one (a plain signal: `systemctl reload`, `kill -HUP`)."""
     path = folder / f"{name}.request.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         path.unlink()
     except (OSError, ValueError):
-        return None
-    return str(data.get("id")) if isinstance(data, dict) and data.get("id") else None
+        return None, "SIGHUP"
+    if not isinstance(data, dict):
+        return None, "SIGHUP"
+    return (str(data["id"]) if data.get("id") else None), str(data.get("by") or "SIGHUP")
 
 
 def report(settings: Settings, name: str, request: str | None, **outcome: Any) -> None:
@@ -580,7 +594,8 @@ async def announce_requested(rt: Runtime, runner: Any, outbox: Any) -> None:
     rid = str(data.get("id", "")) if isinstance(data, dict) else ""
     try:
         async with runner.busy:  # between two batches, like a reload
-            count = announce_now(rt, outbox, str(data.get("text", "")), str(data.get("room") or ""))
+            count = announce_now(rt, outbox, str(data.get("text", "")), str(data.get("room") or ""),
+                                 by=str(data.get("by") or "cli"))
     except Refused as exc:
         logger.warning("公告没有发出：{}", exc)
         report(rt.settings, ANNOUNCE_NAME, rid, ok=False, message=str(exc), count=0)
@@ -588,7 +603,7 @@ async def announce_requested(rt: Runtime, runner: Any, outbox: Any) -> None:
     report(rt.settings, ANNOUNCE_NAME, rid, ok=True, message="", count=count)
 
 
-def announce_now(rt: Runtime, outbox: Any, text: str, room: str) -> int:
+def announce_now(rt: Runtime, outbox: Any, text: str, room: str, by: str = "cli") -> int:
     """Queue `text` as a 公告 post to every served group, or to `room` (its id or name); how many groups."""
     from bot.events import Outgoing
     from handlers.announce import MAX_CHARS
@@ -605,8 +620,9 @@ def announce_now(rt: Runtime, outbox: Any, text: str, room: str) -> int:
         raise Refused(f"没有叫「{room}」的群（群 ID 或群名）" if room else "还没有可以发公告的群")
     now = rt.clock.now()
     body = app.renderer.render("announce/post", {"text": text, "name": "", "keyword": "", "now": now})
+    rt.services.oplog.record(at=now, actor_kind="cli", actor=by, action="announce", target=room or "*",
+                             detail={"text": text, "rooms": [r[0] for r in chosen]})
     outbox.put([Outgoing(at=now, text=app.hinted(body, group=True), room=r[0]) for r in chosen])
-    # the one place an operator log (storage.oplog, when merged) records a 公告 from the command line
     logger.info("公告（命令行）已进入发送队列：{} 个群", len(chosen))
     return len(chosen)
 
@@ -661,7 +677,7 @@ def reload_config(config: ConfigOpt = None, db: DbOpt = None,
     import signal
 
     pid, folder = _find_bot(config, db)
-    status = _ask_bot(pid, folder, signal.SIGHUP, {}, STATUS_NAME, wait)
+    status = _ask_bot(pid, folder, signal.SIGHUP, {"by": cli_actor()}, STATUS_NAME, wait)
     if status.get("ok"):
         typer.echo("配置已重新加载，新规则已生效（config reloaded）")
         return
@@ -692,7 +708,8 @@ def announce(text: Annotated[str, typer.Argument(help="公告内容（最多 100
         typer.echo(f"将发到{'「' + room + '」' if room else '机器人服务的全部群'}：\n— — — — —\n{text}\n— — — — —")
         if not typer.confirm("确认发送？"):
             raise _fail("已取消，公告没有发出")
-    status = _ask_bot(pid, folder, signal.SIGUSR1, {"text": text, "room": room or ""}, ANNOUNCE_NAME, wait)
+    status = _ask_bot(pid, folder, signal.SIGUSR1, {"text": text, "room": room or "", "by": cli_actor()},
+                      ANNOUNCE_NAME, wait)
     if not status.get("ok"):
         raise _fail(f"公告没有发出：{status.get('message', '')}")
     typer.echo(f"公告已进入发送队列：{status.get('count', 0)} 个群，按发送速率陆续发出")
@@ -1188,7 +1205,7 @@ def stats(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
     if first is not None and last is not None and first > last:
         raise _fail(f"--from {first} 晚于 --to {last}：开始日期要早于或等于结束日期")
     rt = _readonly(config, db)
-    today = Clock(rt.settings.bot.tz).now().date()
+    today = Clock(rt.settings.bot.tz).local_day()  # the bot's day, not UTC's
     end = (last or today) + timedelta(days=1)
     if first is not None and first >= end:
         raise _fail(f"--from {first} 在今天之后：没有数据可算，去掉 --from 或换一个日期")

@@ -58,6 +58,7 @@ ACTION_LABELS = {
     "order_shipped": "发货", "order_done": "完成订单", "order_refunded": "退款", "code_recycled": "回收卡密",
     "listed": "上架", "unlisted": "下架", "restocked": "补货", "import_codes": "导入卡密",
     "import_balances": "迁入余额", "export_orders": "导出订单（含收货信息）",
+    "freeze": "冻结", "unfreeze": "解冻", "announce": "公告", "reload": "重新加载配置",
     "export_personal": "导出个人数据", "erase_personal": "删除个人数据",
     "console_user_add": "新建后台账号", "console_user_passwd": "修改后台密码", "console_user_disable": "停用后台账号",
 }

@@ -74,7 +74,8 @@ async def confirm(ctx: Context, answer: str, state: Pending) -> Reply | list[Rep
     services(ctx).conversations.clear_pending(state.chat, ctx.sender)
     text = str(state.data["text"])
     chosen = [str(r) for r in state.data.get("rooms", [])]
-    # the one place an operator log (storage.oplog, when merged) records who announced what, where
+    services(ctx).oplog.record(at=ctx.now, actor_kind="chat", actor=ctx.sender, action="announce",
+                               target=",".join(chosen) or "*", detail={"text": text, "rooms": chosen or "all"})
     if chosen:
         posts = [Reply("announce/post", {"text": text}, room=room, mention=False) for room in chosen]
         count = len(chosen)

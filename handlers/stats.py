@@ -8,7 +8,6 @@ in a worker thread off the event loop; text only without Pillow or a Chinese fon
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from datetime import date, timedelta
@@ -18,7 +17,7 @@ from typing import Any
 from bot.dispatch import Context, Reply, command, job
 from bot.errors import UserError
 from handlers.common import services
-from handlers.lib import stats_chart
+from handlers.lib import cards, stats_chart
 from storage.stats import Report
 
 PERIODS = {"本周": "week", "本月": "month", "全部": "all"}
@@ -113,10 +112,15 @@ async def weekly_report(ctx: Context) -> list[Reply]:
     report = services(ctx).figures.compute(start=start, end=start + timedelta(days=7), staff=admins)
     data = weekly_data(report)
     directory = pictures_dir(ctx.settings)
-    _prune(directory)
     digest = hashlib.sha256(f"{ctx.event_id}\0{ctx.now.isoformat()}".encode()).hexdigest()[:16]
     statement = getattr(ctx.settings, "statement", None)
     font = statement.font if statement is not None else ""
-    # Pillow draws in a worker thread: the event loop goes on serving while it does
-    image = await asyncio.to_thread(stats_chart.render, data, directory / f"weekly-{start}-{digest}.png", font)
+    path = directory / f"weekly-{start}-{digest}.png"
+
+    def draw() -> str | None:
+        _prune(directory)
+        return stats_chart.render(data, path, font)
+
+    # drawn when sent, in a worker thread (Outgoing.draw): not inside the batch, once for every admin
+    image = cards.once(draw)
     return [Reply("stats/weekly", data, to=admin, image=image) for admin in admins]

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from storage.db import Database, lock_member
 from storage.models import MEMBER_FREEZES, MEMBERS
+from storage.oplog import OpLog
 
 F = MEMBER_FREEZES
 M = MEMBERS
@@ -37,8 +38,9 @@ class Change:
 class Freezes:
     """The verbs the chat commands (and later the console) call; each is one transaction (or the batch's)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, oplog: OpLog | None = None) -> None:
         self.db = db
+        self.oplog = oplog  # every freeze and unfreeze is also in the operator log, in the same transaction
 
     def freeze(self, member: str, *, actor: str, reason: str, at: datetime, actor_kind: str = "chat") -> Change:
         """Freeze `member` (LookupError for a member never seen); the reason is required (ValueError)."""
@@ -57,11 +59,13 @@ class Freezes:
             if locked.frozen == frozen:
                 return Change(member, action, actor, actor_kind, reason, at, changed=False)
             conn.execute(update(M).where(M.c.id == member).values(frozen=frozen, frozen_told=False))
-            # the one place an operator log (storage.oplog, when merged) records this change
             done = conn.execute(insert(F).values(member_id=member, action=action, actor=actor, actor_kind=actor_kind,
                                                  reason=reason, at=at))
-            return Change(member, action, actor, actor_kind, reason, at, changed=True,
-                          record=int((done.inserted_primary_key or (0,))[0]))
+            record = int((done.inserted_primary_key or (0,))[0])
+            if self.oplog is not None:
+                self.oplog.record(at=at, actor_kind=actor_kind, actor=actor, action=action,  # type: ignore[arg-type]
+                                  target=member, detail={"record": record}, reason=reason)
+            return Change(member, action, actor, actor_kind, reason, at, changed=True, record=record)
 
     def tell_once(self, member: str) -> bool:
         """True the first time this is asked since `member` was frozen (they are told then), False after."""

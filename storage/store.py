@@ -140,12 +140,13 @@ class Storage:
         ledger.audits.append(invites.audit)
         ledger.audits.append(Freezes.audit)
         presence = Presence(db)
+        oplog = OpLog(db)
         return cls(db=db, ledger=ledger, presence=presence, checkins=Checkins(ledger, tz),
                    conversations=Conversations(db), boards=Boards(ledger, tz, presence), growth=Growth(ledger),
                    mall=Mall(ledger, tz), profiles=Profiles(db), inbox=Inbox(db), out_log=OutLog(db),
-                   figures=Figures(db, tz), oplog=OpLog(db), accounts=Accounts(db), browse=Browse(db),
+                   figures=Figures(db, tz), oplog=oplog, accounts=Accounts(db), browse=Browse(db),
                    privacy=Privacy(db),
-                   lots=Lots(ledger, expiry) if expiry is not None else None, freezes=Freezes(db))
+                   lots=Lots(ledger, expiry) if expiry is not None else None, freezes=Freezes(db, oplog))
 
     def store(self) -> Store:
         """The runtime's view: bot.app.Store."""

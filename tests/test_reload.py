@@ -117,6 +117,18 @@ async def test_reload_applies_a_new_rule_and_refuses_a_broken_file(tmp_path: Pat
             posts = [x for x in map(json.loads, r.text.splitlines()) if x["room"] == "r1" and "今晚 8 点直播抽奖" in x["text"]]
             pos = int(r.headers["x-next-after"])
     assert posts and posts[0]["mentions"] == [] and posts[0]["reply_to"] is None, posts
+    # every reload (applied or refused) and the announcement are in the operator log, by the OS user who asked
+    import getpass
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        ops = conn.execute(text("SELECT actor_kind, actor, action, detail FROM operator_log ORDER BY id")).all()
+    engine.dispose()
+    me = getpass.getuser()
+    assert [(o.actor_kind, o.actor, o.action) for o in ops] == [("cli", me, "reload")] * 3 + [("cli", me, "announce")]
+    details = [o.detail if isinstance(o.detail, dict) else json.loads(o.detail) for o in ops]
+    assert [d["ok"] for d in details[:3]] == [True, False, False] and "checkin.points" in details[1]["message"]
+    assert details[3]["text"] == "今晚 8 点直播抽奖" and details[3]["rooms"] == ["r1"]
 
     assert await bot.stop() == 0
     assert not (tmp_path / "bot.pid").exists()

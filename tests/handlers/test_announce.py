@@ -40,6 +40,9 @@ async def test_an_announcement_goes_to_every_group_after_confirm_within_the_budg
     assert all((b - a).total_seconds() >= 2.0 - 1e-6 for a, b in itertools.pairwise(times)), times
     # a second 确认 is just chat: nothing is posted again
     assert await bot.private("确认", as_=OWNER) == []
+    [op] = bot.rt.services.oplog.page()
+    assert (op.actor_kind, op.actor, op.action, op.target) == ("chat", OWNER, "announce", "*")
+    assert op.detail == {"text": TEXT, "rooms": "all"}
 
 
 async def test_one_group_by_name_and_cancel_posts_nothing(make_chat, db_url) -> None:  # type: ignore[no-untyped-def]

@@ -59,6 +59,10 @@ async def test_a_frozen_member_earns_nothing_is_told_once_and_unfreezing_restore
     history = bot.rt.services.freezes.history("bob")
     assert [(c.action, c.actor, c.reason) for c in history] == [("freeze", OWNER, "刷签到"),
                                                                 ("unfreeze", OWNER, "误判，已核实")]
+    # the operator log has both, by the admin's contact id, beside the 扣分 (the repeated 冻结 changed nothing)
+    ops = [(o.actor_kind, o.actor, o.action, o.target, o.reason) for o in reversed(bot.rt.services.oplog.page())]
+    assert [o for o in ops if o[2] in ("freeze", "unfreeze")] == [("chat", OWNER, "freeze", "bob", "刷签到"),
+                                                                 ("chat", OWNER, "unfreeze", "bob", "误判，已核实")]
     assert bot.ledger.audit() == []
 
 
