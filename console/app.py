@@ -256,8 +256,12 @@ class Console:
         orders = [{"id": o.id, "item": o.name, "points": o.points, "at": self.local(o.created_at),
                    "status": STATUS_LABELS.get(OrderStatus(o.status), o.status)}
                   for o in self.st.mall.orders(member=member, limit=20, newest_first=True)]
+        freezes = self.st.freezes
+        frozen = freezes.is_frozen(member) if freezes is not None else False
+        last = (freezes.history(member) or [None])[-1] if freezes is not None else None
         return {"m": m, "level": level_name(self.settings, m.growth), "rooms": self.st.browse.rooms_of(member),
-                "orders": orders, "fields": fields, "revealed": revealed, **self.entry_rows(entries, MEMBER_PAGE)}
+                "orders": orders, "fields": fields, "revealed": revealed, "frozen": frozen,
+                "freeze": last if frozen else None, **self.entry_rows(entries, MEMBER_PAGE)}
 
     def entry_rows(self, entries: list[Entry], size: int) -> dict[str, Any]:
         undone = self.st.browse.reversed_by([e.id for e in entries])

@@ -73,11 +73,35 @@ async def erase(console: Console, request: Request, user: Account, form: dict[st
     return RedirectResponse(f"{console.env.globals['base']}/members/{quote(member)}", 303)
 
 
+async def freeze(console: Console, request: Request, user: Account, form: dict[str, str]) -> Response:
+    """冻结 / 解冻 a member caught cheating: the same verb as the chat commands (storage.freezes), logged."""
+    member = request.path_params["member"]
+    op, reason = form.get("op", ""), _reason(form)
+    if console.st.ledger.member(member) is None:
+        return console.page(request, "error.html", 404, user=user, message=f"没有成员 {member}")
+    problem = ""
+    if op not in ("freeze", "unfreeze"):
+        problem = "请选择冻结或解冻"
+    elif not reason or len(reason) > MAX_REASON:
+        problem = f"冻结或解冻需要写明理由（1–{MAX_REASON} 字）"
+    if problem:
+        return console.page(request, "member.html", 400, user=user, error=problem, **console.member_data(request, member))
+    verb = console.st.freezes.freeze if op == "freeze" else console.st.freezes.unfreeze
+    done = verb(member, actor=user.name, reason=reason, at=console.now(), actor_kind="console")
+    word = "冻结" if op == "freeze" else "解冻"
+    note = "：冻结期间不能赚积分、不能兑换，第一次被拒时会私信告诉本人" if op == "freeze" else ""
+    request.session["flash"] = f"已{word} {member}{note}" if done.changed else f"{member} 已经是{word}状态：没有改动"
+    logger.info("console: {} {} {} ({})", user.name, op, member, "changed" if done.changed else "unchanged")
+    return RedirectResponse(f"{console.env.globals['base']}/members/{quote(member)}", 303)
+
+
 def routes_for(console: Console) -> list[Any]:
     from starlette.routing import Route
 
     return [
         Route("/members/{member:path}/export", console.view(lambda r, u, f: export(console, r, u, f), write=True),
+              methods=["POST"]),
+        Route("/members/{member:path}/freeze", console.view(lambda r, u, f: freeze(console, r, u, f), write=True),
               methods=["POST"]),
         Route("/members/{member:path}/erase", console.view(lambda r, u, f: erase(console, r, u, f), write=True),
               methods=["POST"]),

@@ -101,3 +101,24 @@ def test_a_viewer_neither_sees_nor_may_use_the_personal_data_forms(served: Serve
                                                                 "confirm": "m_zhang"})
         assert r.status_code == 403 and "只读账号" in r.text
     assert served.services.profiles.get("m_zhang") is not None and oplog(served) == []
+
+
+def test_an_operator_freezes_and_unfreezes_a_member_with_a_reason_and_it_is_logged(served: Served) -> None:
+    c = served.login()
+    page = c.get("/console/members/m_li")
+    bad = c.post("/console/members/m_li/freeze", data={"csrf": csrf_of(page.text), "op": "freeze", "reason": ""})
+    assert bad.status_code == 400 and "冻结或解冻需要写明理由" in bad.text
+    assert served.services.freezes.frozen() == []
+    r = c.post("/console/members/m_li/freeze", data={"csrf": csrf_of(page.text), "op": "freeze", "reason": "刷签到"})
+    assert r.status_code == 303
+    shown = c.get(r.headers["location"]).text
+    assert "已冻结 m_li" in shown and 'id="frozen"' in shown and "由 alice（后台），理由「刷签到」" in shown
+    assert served.services.freezes.frozen() == ["m_li"]
+    r = c.post("/console/members/m_li/freeze", data={"csrf": csrf_of(shown), "op": "unfreeze", "reason": "核实误判"})
+    assert r.status_code == 303 and served.services.freezes.frozen() == []
+    assert [tuple(o)[:4] for o in oplog(served)] == [("console", "alice", "freeze", "m_li"),
+                                                     ("console", "alice", "unfreeze", "m_li")]
+    viewer = served.login(VIEWER)
+    refused = viewer.post("/console/members/m_li/freeze", data={"csrf": csrf_of(viewer.get("/console/members/m_li").text),
+                                                                 "op": "freeze", "reason": "看看"})
+    assert refused.status_code == 403 and served.services.freezes.frozen() == []
