@@ -8,6 +8,7 @@ in the same transaction (actor: the console user).
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import time
@@ -44,6 +45,7 @@ MAX_AMOUNT = 100_000  # as the chat's 加分 / 扣分
 MAX_REASON = 100
 PAGE = 50
 MEMBER_PAGE = 20
+FIGURES_SECONDS = 60.0  # 概览's figures are kept this long (the page says when they were computed)
 
 KIND_LABELS = {
     "checkin": "每日签到", "checkin_streak": "连续签到奖励", "checkin_total": "累计签到奖励", "makeup": "补签",
@@ -92,6 +94,8 @@ class Console:
         self.tz = settings.bot.tz
         self.now = now
         self.throttle = throttle or security.Throttle()
+        self.figures_cache: dict[tuple[Any, ...], tuple[float, Any, datetime]] = {}
+        self.figures_lock = asyncio.Lock()
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.env.globals.update(base=PREFIX, kind_label=lambda k: KIND_LABELS.get(k, k),
@@ -230,8 +234,25 @@ class Console:
             start, end, key = overview.period(dict(request.query_params), now.astimezone(self.tz).date())
         except overview.BadPeriod as why:
             raise Refused(400, str(why)) from None
-        report = self.st.figures.compute(start=start, end=end, staff=self.settings.bot.admins)
-        return self.page(request, "overview.html", user=user, **overview.context(report, key, now))
+        report, computed = await self.figures(start, end)
+        return self.page(request, "overview.html", user=user, **overview.context(report, key, computed))
+
+    async def figures(self, start: date | None, end: date) -> tuple[Any, datetime]:
+        """The period's figures, computed in a worker thread (on a big ledger they take seconds, and the console may
+        share the bot's event loop: every group would wait), kept for FIGURES_SECONDS; one computation at a time
+        for the same period, however many operators open the page."""
+        key = (start, end, tuple(self.settings.bot.admins))
+        async with self.figures_lock:
+            hit = self.figures_cache.get(key)
+            if hit is not None and time.monotonic() - hit[0] < FIGURES_SECONDS:
+                return hit[1], hit[2]
+            computed = self.now()
+            report = await asyncio.to_thread(self.st.figures.compute, start=start, end=end,
+                                             staff=self.settings.bot.admins)
+            self.figures_cache = {k: v for k, v in self.figures_cache.items()
+                                  if time.monotonic() - v[0] < FIGURES_SECONDS}
+            self.figures_cache[key] = (time.monotonic(), report, computed)
+            return report, computed
 
     # -- 成员 ----------------------------------------------------------------------------------
 

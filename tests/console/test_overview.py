@@ -122,3 +122,37 @@ def test_in_chromium_the_chart_draws_a_bar_per_day(browser: Any, overview: tuple
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=str(SHOTS / "overview-phone.png"), full_page=True)
     page.context.close()
+
+
+def test_while_the_figures_are_computed_the_console_and_its_loop_answer_other_pages(served_sqlite: Any,
+                                                                                      monkeypatch: Any) -> None:
+    import threading
+    import time
+
+    from tests.console.conftest import OPERATOR as NAME
+
+    figures = served_sqlite.services.figures
+    real, release, started = figures.compute, threading.Event(), threading.Event()
+
+    def slow(**kw: Any) -> Any:  # a big ledger: seconds of work
+        started.set()
+        assert release.wait(20)
+        return real(**kw)
+
+    monkeypatch.setattr(figures, "compute", slow)
+    first, other = served_sqlite.login(NAME), served_sqlite.login(NAME)
+    got: list[Any] = []
+    t = threading.Thread(target=lambda: got.append(first.get("/console/overview", params={"p": "all"}, timeout=30)))
+    t.start()
+    assert started.wait(10)
+    t0 = time.monotonic()
+    members = other.get("/console/members", params={"q": "m_"})
+    assert members.status_code == 200 and "张三" in members.text and time.monotonic() - t0 < 5
+    assert t.is_alive()  # the overview still waits for its figures, off the loop
+    release.set()
+    t.join(30)
+    assert got and got[0].status_code == 200 and "账目相符" in got[0].text
+    # asked again within the minute: the same figures, not computed again
+    started.clear()
+    again = other.get("/console/overview", params={"p": "all"})
+    assert again.status_code == 200 and not started.is_set()
