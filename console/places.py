@@ -21,9 +21,11 @@ ACTIVE_DAYS = 7
 JOB_NAMES = {"checkin_reminder": "签到提醒", "leaderboard": "排行榜", "campaign": "活动播报", "mall_highlights": "商城上新",
              "mall_expire": "取消超时未付订单", "quiz": "答题", "quiz_close": "答题揭晓", "weekly_report": "周报",
              "expire_points": "积分过期"}
+SECTION_NAMES = {"checkin": "签到", "invite": "邀请", "newcomer": "新人礼", "mall": "商城", "quiz": "答题"}
+FIELD_NAMES = {"multiplier": "倍数", "points": "积分"}
 PERIODS = {"all": "总积分", "week": "本周", "month": "本月"}
 METRICS = {"invites": "邀请人数", "checkin_days": "累计签到天数"}
-POLICIES = {"none": "不过期", "rolling": "获得后按天数过期", "yearly": "每年清零"}
+POLICIES = {"none": "不过期", "rolling": "获得后按天数过期", "year_end": "次年年底过期"}
 
 
 def yes(v: Any) -> str:
@@ -111,8 +113,10 @@ class RulesPages:
         if camps:
             rows = []
             for cp in camps:
-                over = {k: v for k, v in (cp.model_extra or {}).items()} if hasattr(cp, "model_extra") else {}
-                shown = "；".join(f"{k}: {v}" for k, v in over.items())
+                base = {"id", "name", "starts", "ends", "description", "warmup_hours", "closing_hours"}
+                over = {k: v for k, v in cp.model_dump(exclude=base).items() if v}
+                shown = "；".join(f"{SECTION_NAMES.get(k, k)}：" + "，".join(f"{FIELD_NAMES.get(f, f)} {x}" for f, x in v.items())
+                                 if isinstance(v, dict) else f"{k}: {v}" for k, v in over.items())
                 rows.append((cp.name, f"{self.local(cp.starts)} 至 {self.local(cp.ends)}" + (f"（{shown}）" if shown else "")))
             out.append({"title": "活动", "rows": rows})
         tasks = getattr(s, "tasks", None) or []

@@ -202,10 +202,27 @@ def test_groups_show_members_and_who_checked_in_lately(shop: Served) -> None:
     assert c.get("/console/groups/nope").status_code == 404
 
 
-def test_rules_show_the_settings_and_the_audit_runs_for_a_viewer(shop: Served) -> None:
-    v = shop.login(VIEWER)
+def test_rules_show_the_settings_and_the_next_runs_and_the_audit_runs_for_a_viewer(served_rules: Served) -> None:
+    v = served_rules.login(VIEWER)
     page = v.get("/console/rules")
     assert page.status_code == 200 and "每日签到" in page.text and "连续 3 天 +10" in page.text
+    text = " ".join(page.text.split())
+    for shown in ("双倍积分周", "2026-12-01 00:00 至 2026-12-08 00:00", "签到：倍数 2", "满 7 得 10、满 30 得 60",
+                  "成长值 500 起；签到 × 1.2；商城 9.5 折", "获得后按天数过期", "24 小时"):
+        assert shown in text, shown
+    # the clock reads 2026-12-02 09:30 (a Wednesday): the next reminders and the Sunday board
+    sched = text.split('id="schedule"')[1]
+    assert "签到提醒" in sched and "2026-12-03 08:00；2026-12-04 08:00；2026-12-05 08:00" in sched
+    assert "排行榜（本周）" in sched and "2026-12-06 20:00" in sched
+    # an entry of the expiry's standing job, which no [[schedule]] names
+    assert "积分过期" in sched and "2026-12-03 00:05" in sched
+    # a broken invariant shows as a problem (and is mended before the fixture's own audit)
+    with served_rules.services.db.transaction() as conn:
+        conn.exec_driver_sql("UPDATE members SET points = points + 7 WHERE id = 'm_li'")
     r = v.post("/console/rules/audit", data={"csrf": csrf_of(page.text)})
-    assert r.status_code == 200 and "核对无误" in r.text
+    assert r.status_code == 200 and "核对发现" in r.text and "m_li" in r.text
+    with served_rules.services.db.transaction() as conn:
+        conn.exec_driver_sql("UPDATE members SET points = points - 7 WHERE id = 'm_li'")
+    r = v.post("/console/rules/audit", data={"csrf": csrf_of(page.text)})
+    assert r.status_code == 200 and "核对无误" in r.text and "核对发现" not in r.text
     assert v.post("/console/rules/audit", data={"csrf": "forged"}).status_code == 403
