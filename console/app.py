@@ -62,7 +62,7 @@ ACTION_LABELS = {
     "award": "加分", "deduct": "扣分", "undo": "撤销", "reveal": "查看个人资料", "order_paid": "确认收款",
     "order_shipped": "发货", "order_done": "完成订单", "order_refunded": "退款", "code_recycled": "回收卡密",
     "listed": "上架", "unlisted": "下架", "restocked": "补货", "import_codes": "导入卡密",
-    "import_balances": "迁入余额", "export_orders": "导出订单（含收货信息）", "bulk": "批量",
+    "import_balances": "迁入余额", "export_orders": "导出订单（含收货信息）",
     "console_user_add": "新建后台账号", "console_user_passwd": "修改后台密码", "console_user_disable": "停用后台账号",
 }
 PROFILE_LABELS = {"phone": "手机号", "birthday": "生日", "city": "城市"}
