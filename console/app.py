@@ -170,7 +170,9 @@ class Console(ShopPages, GroupPages, RulesPages):
                 if request.method == "POST":
                     if upload and request.headers.get("content-type", "").startswith("multipart/form-data"):
                         size = as_int(request.headers.get("content-length"))
-                        if size is None or size > MAX_UPLOAD_BYTES:
+                        if size is None:
+                            raise Refused(411, "上传需要 Content-Length：请用浏览器的表单上传")
+                        if size > MAX_UPLOAD_BYTES:
                             raise Refused(413, f"文件太大：一次最多上传 {MAX_UPLOAD_BYTES // 2**20} MB，请分成几个文件")
                         parsed = await request.form(max_files=2, max_fields=20)
                         form = {k: v if isinstance(v, UploadFile) else str(v) for k, v in parsed.items()}

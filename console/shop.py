@@ -335,7 +335,7 @@ class ShopPages:
         """Physical orders waiting to ship, with recipient, phone and address: operators only, logged first."""
         if user.role != "operator":
             raise Refused(403, "快递单导出含收货人、电话和地址，只有 operator 账号能导出")
-        count = self.st.browse.order_counts().get(OrderStatus.PENDING, 0)
+        count = self.st.browse.count_orders(OrderStatus.PENDING, "physical")
         name = f"courier-{self.now().astimezone(self.settings.bot.tz):%Y%m%d-%H%M}.csv"
         with self.st.db.transaction():
             self.log(user, "export_orders", "", {"orders": count, "file": name, "status": STATUS_LABELS[OrderStatus.PENDING]})

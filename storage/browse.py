@@ -127,6 +127,12 @@ class Browse:
         with self.db.reading() as conn:
             return {str(r.status): int(r.n) for r in conn.execute(q)}
 
+    def count_orders(self, status: str, kind: str) -> int:
+        q = (select(func.count()).select_from(MALL_ORDERS)
+             .where(MALL_ORDERS.c.status == status, MALL_ORDERS.c.kind == kind))
+        with self.db.reading() as conn:
+            return int(conn.execute(q).scalar_one())
+
     def orders_page(self, statuses: Sequence[str], *, before: int | None = None, limit: int = 50) -> list[Any]:
         """Orders in `statuses`, newest first, ids below `before` (ix_mall_orders_status_id per status), each row with
         its member's name (one join on the primary key)."""

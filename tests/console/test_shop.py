@@ -179,6 +179,7 @@ def test_the_courier_export_has_addresses_for_operators_and_is_logged(shop: Serv
     assert [row[0] for row in rows[1:]] == [str(o1)]
     assert rows[1][5:8] == ["张三", "13812345678", "杭州市西湖区文三路 100 号"]
     assert ops(shop) == [("console", "alice", "export_orders", "", "")]
+    assert shop.services.oplog.page(limit=1)[0].detail["orders"] == 1
 
 
 def test_groups_show_members_and_who_checked_in_lately(shop: Served) -> None:
@@ -227,3 +228,26 @@ def test_rules_show_the_settings_and_the_next_runs_and_the_audit_runs_for_a_view
     r = v.post("/console/rules/audit", data={"csrf": csrf_of(page.text)})
     assert r.status_code == 200 and "核对无误" in r.text and "核对发现" not in r.text
     assert v.post("/console/rules/audit", data={"csrf": "forged"}).status_code == 403
+
+
+def test_a_cash_order_is_paid_then_done_and_a_red_packet_is_never_shipped(served: Served) -> None:
+    red = {"sku": "red", "name": "现金红包", "kind": "red_packet", "points": 10, "cash": 5}
+    served.services.mall.sync(items(MUG, red), START)
+    o, _ = served.services.mall.redeem(member="m_zhang", sku="red", key="r1", at=START)
+    assert o.status == "unpaid"
+    c = served.login()
+    page = c.get("/console/orders?status=unpaid")
+    assert f'action="/console/orders/{o.id}/paid"' in page.text and "现金红包" in page.text
+    token = csrf_of(page.text)
+    assert c.post(f"/console/orders/{o.id}/done", data={"csrf": token}).status_code == 400  # unpaid: not yet
+    assert c.post(f"/console/orders/{o.id}/bogus", data={"csrf": token}).status_code == 404
+    assert c.post("/console/mall/mug/listing", data={"op": "hide", "csrf": token}).status_code == 400
+    assert status(served, o.id) == "unpaid" and ops(served) == [] and served.services.mall.item("mug").listed
+    assert c.post(f"/console/orders/{o.id}/paid", data={"csrf": token}).status_code == 303
+    paid = served.services.mall.order(o.id)
+    assert paid.status == "pending" and paid.paid_at is not None and paid.pay_by is None
+    r = c.post(f"/console/orders/{o.id}/ship", data={"tracking": "SF1", "csrf": token})
+    assert r.status_code == 400 and "不是实物订单" in r.text and status(served, o.id) == "pending"
+    assert c.post(f"/console/orders/{o.id}/done", data={"csrf": token}).status_code == 303
+    assert status(served, o.id) == "done"
+    assert [a for _k, _u, a, _t, _r in ops(served)] == ["order_done", "order_paid"]
