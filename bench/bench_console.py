@@ -55,6 +55,8 @@ def add_orders(db: Path, n: int, members: int) -> None:
     con.executemany("INSERT INTO mall_orders (member_id, sku, name, kind, points, cash, status, key, secret, recipient,"
                     " phone, address, tracking, note, restocked, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, 0, ?, ?, '', ?, ?, ?, '', '', 0, ?, ?)", rows)
+    # a database cached by an earlier build of revision 0012 (same cache key) may lack one of its indexes
+    con.execute("CREATE INDEX IF NOT EXISTS ix_room_members_room ON room_members (room_id, active)")
     con.commit()
     con.execute("ANALYZE")
     con.close()

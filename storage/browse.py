@@ -36,7 +36,8 @@ class RoomSummary:
     name: str
     active: bool
     members: int  # in the group now (room_members.active)
-    checked_in: int  # distinct members who checked in from this group since the day asked for
+    today: int  # check-ins from this group on the last day asked for
+    days: int  # check-ins from this group over the days asked for (one per member per day)
 
 
 @dataclass(frozen=True)
@@ -145,18 +146,26 @@ class Browse:
         with self.db.reading() as conn:
             return list(conn.execute(q))
 
-    def rooms_summary(self, since: date) -> list[RoomSummary]:
-        """Every group the bot has seen with its members now and who checked in there since `since`: two GROUP BYs
-        (room_members' primary key; ix_checkins_day_room, an index-only range on the days asked for)."""
+    def rooms_summary(self, since: date, today: date) -> list[RoomSummary]:
+        """Every group the bot has seen with its members now and its check-ins from `since` to `today`: a count per
+        group off ix_room_members_room (index only), and one per day and group walking ix_checkins_day_room in its
+        own order (no sort, no DISTINCT: a member checks in once a day, so a day's count is its members)."""
         rm, c = ROOM_MEMBERS, CHECKINS
         with self.db.reading() as conn:
             members = {r.room_id: int(r.n) for r in conn.execute(
                 select(rm.c.room_id, func.count().label("n")).where(rm.c.active.is_(True)).group_by(rm.c.room_id))}
-            checked = {r.room_id: int(r.n) for r in conn.execute(
-                select(c.c.room_id, func.count(func.distinct(c.c.member_id)).label("n"))
-                .where(c.c.day >= since, c.c.room_id.is_not(None)).group_by(c.c.room_id))}
+            total: dict[str, int] = {}
+            last: dict[str, int] = {}
+            for r in conn.execute(select(c.c.day, c.c.room_id, func.count().label("n"))
+                                  .where(c.c.day >= since, c.c.day <= today).group_by(c.c.day, c.c.room_id)):
+                if r.room_id is None:
+                    continue
+                total[r.room_id] = total.get(r.room_id, 0) + int(r.n)
+                if r.day == today:
+                    last[r.room_id] = int(r.n)
             rooms = conn.execute(select(ROOMS).order_by(ROOMS.c.created_at, ROOMS.c.id)).all()
-        return [RoomSummary(r.id, r.name, bool(r.active), members.get(r.id, 0), checked.get(r.id, 0)) for r in rooms]
+        return [RoomSummary(r.id, r.name, bool(r.active), members.get(r.id, 0), last.get(r.id, 0), total.get(r.id, 0))
+                for r in rooms]
 
     def room(self, room: str) -> Any:
         with self.db.reading() as conn:

@@ -85,7 +85,8 @@ class RoomMember(_Table, table=True):
 
     __tablename__ = "room_members"
     # who is in a group at all (boards, 本群 counts, ever_member) without scanning every group
-    __table_args__ = (Index("ix_room_members_member", "member_id", "active"),)
+    __table_args__ = (Index("ix_room_members_member", "member_id", "active"),
+                      Index("ix_room_members_room", "room_id", "active"))  # members per group, index only (console 群)
 
     room_id: str = Field(primary_key=True, foreign_key="rooms.id")
     member_id: str = Field(primary_key=True, foreign_key="members.id")

@@ -196,9 +196,11 @@ def test_groups_show_members_and_who_checked_in_lately(shop: Served) -> None:
     page = c.get("/console/groups")
     assert page.status_code == 200 and "产品交流群" in page.text and "新人群" in page.text
     g1 = page.text.split("产品交流群")[1].split("</tr>")[0]
-    assert 'class="num members">2<' in g1 and 'class="num active">2<' in g1
+    # g1: 李四 today, 张三 yesterday: 1 today (50 %), 2 check-ins over 7 days; g2: 李四's is a month old
+    assert 'class="num members">2<' in g1 and 'class="num today">1<' in g1 and ">50%<" in g1
+    assert 'class="num week">0.3<' in g1
     g2 = page.text.split("新人群")[1].split("</tr>")[0]
-    assert 'class="num members">1<' in g2 and 'class="num active">0<' in g2
+    assert 'class="num members">1<' in g2 and 'class="num today">0<' in g2 and 'class="num week">0.0<' in g2
     members = c.get("/console/groups/g1")
     assert members.status_code == 200 and "张三" in members.text and "李四" in members.text
     assert c.get("/console/groups/nope").status_code == 404
@@ -228,6 +230,12 @@ def test_rules_show_the_settings_and_the_next_runs_and_the_audit_runs_for_a_view
     r = v.post("/console/rules/audit", data={"csrf": csrf_of(page.text)})
     assert r.status_code == 200 and "核对无误" in r.text and "核对发现" not in r.text
     assert v.post("/console/rules/audit", data={"csrf": "forged"}).status_code == 403
+    # one audit at a time: while one runs (the lock held), a second is told to wait
+    from console.places import AUDITING
+
+    with AUDITING:
+        r = v.post("/console/rules/audit", data={"csrf": csrf_of(page.text)})
+    assert r.status_code == 429 and "正在进行" in r.text
 
 
 def test_a_cash_order_is_paid_then_done_and_a_red_packet_is_never_shipped(served: Served) -> None:
