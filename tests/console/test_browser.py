@@ -176,13 +176,28 @@ def test_an_operator_ships_two_orders_in_bulk_and_imports_codes(browser: Any, se
 
 
 def test_groups_and_rules_screens(browser: Any, served_rules_sqlite: Served) -> None:
+    from datetime import timedelta
+
     served = served_rules_sqlite
-    served.services.presence.see_in_room("g1", "m_li", served.clock[0])
+    svc, now = served.services, served.clock[0]
+    svc.presence.see_in_room("g1", "m_li", now)
+    svc.presence.see_room("g2", "新人交流群", now)
+    for i in range(6):  # a second group: six members, four checked in today, the others earlier in the week
+        svc.presence.see_member(f"m_{i}", f"新人{i}", now)
+        svc.presence.see_in_room("g2", f"m_{i}", now)
+        day = now - timedelta(days=0 if i < 4 else i - 2)
+        svc.checkins.check_in(member=f"m_{i}", day=day.date(), at=day, room="g2", rewards=lambda s, t: [])
+    svc.checkins.check_in(member="m_zhang", day=now.date(), at=now, room="g1", rewards=lambda s, t: [])
     page = _page(browser, served)
     _login(page, VIEWER)
     page.get_by_role("link", name="群", exact=True).click()
     page.get_by_role("link", name="产品交流群").wait_for()
+    row = page.locator("#groups tr", has_text="新人交流群")
+    assert row.locator(".members").inner_text() == "6" and row.locator(".today").inner_text() == "4"
     _shot(page, "groups")
+    row.get_by_role("link", name="新人交流群").click()
+    page.locator("#room-members a", has_text="新人5").wait_for()
+    assert page.locator("#room-members tbody tr").count() == 6
     page.get_by_role("link", name="规则", exact=True).click()
     page.get_by_role("button", name="立即核对").click()
     page.get_by_text("核对无误").wait_for()
