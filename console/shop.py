@@ -50,22 +50,42 @@ def yuan(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d}" if fen % 100 else str(fen // 100)
 
 
-def parse_bulk(text: str) -> tuple[list[tuple[int, int, str]], list[BadLine]]:
-    """「单号,快递单号」 lines (a comma, a full-width comma, a tab or spaces between; blank lines and a 单号 header
-    skipped) as (line number, order, tracking), and what is wrong with the others (order states are checked later)."""
-    good: list[tuple[int, int, str]] = []
-    bad: list[BadLine] = []
-    seen: dict[int, int] = {}
-    for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip().lstrip("\ufeff")
+def bulk_fields(text: str) -> list[tuple[int, str, str, str]]:
+    """(line number, line, 单号, 快递单号) of each non-blank line. Either the courier export filled in (a CSV whose
+    header names 单号, 快递单号 and more: those two columns, rows still without a 快递单号 skipped), or 「单号,快递单号」 lines (a comma, a full-width comma, a
+    tab or spaces between; a first line starting 单号 is a header)."""
+    lines = text.lstrip("\ufeff").splitlines()
+    if not lines:
+        return []
+    header = [h.strip() for h in next(csv.reader([lines[0]]))]
+    out: list[tuple[int, str, str, str]] = []
+    if "单号" in header and "快递单号" in header and len(header) > 2:
+        i, j = header.index("单号"), header.index("快递单号")
+        for n, row in enumerate(csv.reader(lines[1:]), 2):
+            tracking = " ".join(row[j].split()) if j < len(row) else ""
+            if tracking:  # a row left without its 快递单号 is an order not shipped yet: left alone
+                out.append((n, lines[n - 1], row[i].strip() if i < len(row) else "", tracking))
+        return out
+    for n, raw in enumerate(lines, 1):
+        line = raw.strip()
         if not line:
             continue
         parts = [p.strip() for p in line.replace("，", ",").replace("\t", ",").split(",", 1)]
         if len(parts) == 1:
             parts = line.split(None, 1) + [""]
-        number, tracking = parts[0], " ".join(parts[1].split()) if len(parts) > 1 else ""
-        if n == 1 and number in ("单号", "订单号"):
+        if n == 1 and parts[0] in ("单号", "订单号"):
             continue
+        out.append((n, raw, parts[0], " ".join(parts[1].split())))
+    return out
+
+
+def parse_bulk(text: str) -> tuple[list[tuple[int, int, str]], list[BadLine]]:
+    """The lines of a bulk 发货 as (line number, order, tracking), and what is wrong with the others (an order's
+    state is checked later, against the database)."""
+    good: list[tuple[int, int, str]] = []
+    bad: list[BadLine] = []
+    seen: dict[int, int] = {}
+    for n, raw, number, tracking in bulk_fields(text):
         if not number.isdecimal() or len(number) > 9:
             bad.append(BadLine(n, raw, "单号应当是数字"))
         elif not tracking:
@@ -302,9 +322,10 @@ class ShopPages:
         if not good and not bad:
             return self.order_error(request, user, "请粘贴或上传「单号,快递单号」，每行一单", bulk=text)
         found = {o.id: o for o in self.st.mall.orders_by_id([n for _, n, _ in good])}
+        lines = text.lstrip("\ufeff").splitlines()
         for line, number, _tracking in good:
             o = found.get(number)
-            raw = text.splitlines()[line - 1]
+            raw = lines[line - 1]
             if o is None:
                 bad.append(BadLine(line, raw, f"没有单号 {number} 的订单"))
             elif o.kind != "physical":

@@ -180,6 +180,15 @@ def test_the_courier_export_has_addresses_for_operators_and_is_logged(shop: Serv
     assert rows[1][5:8] == ["张三", "13812345678", "杭州市西湖区文三路 100 号"]
     assert ops(shop) == [("console", "alice", "export_orders", "", "")]
     assert shop.services.oplog.page(limit=1)[0].detail["orders"] == 1
+    # the export with its 快递单号 column filled in goes back as a bulk 发货 (rows left blank stay unshipped)
+    o3 = order(shop, "m_li", "o3")
+    filled = r.content.decode("utf-8-sig").replace(f"{o1},", f"{o1},", 1).splitlines()
+    filled = [filled[0], filled[1] + "SF-77", f"{o3},x,m_li,李四,马克杯,张三,1,a,"]
+    token = csrf_of(c.get("/console/orders").text)
+    r = c.post("/console/orders/ship-bulk", data={"csrf": token},
+               files={"lines_file": ("courier.csv", ("\ufeff" + "\n".join(filled)).encode())})
+    assert r.status_code == 303
+    assert (status(shop, o1), shop.services.mall.order(o1).tracking, status(shop, o3)) == ("shipped", "SF-77", "pending")
 
 
 def test_groups_show_members_and_who_checked_in_lately(shop: Served) -> None:
