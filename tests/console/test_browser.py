@@ -158,6 +158,9 @@ def test_an_operator_ships_two_orders_in_bulk_and_imports_codes(browser: Any, se
         cell = page.locator(f"#order-{o} .status").inner_text()
         assert cell.startswith("已发货") and tracking in cell
     assert {served.services.mall.order(o).status for o in (o1, o2)} == {"shipped"}
+    page.set_viewport_size(PHONE)
+    _shot(page, "orders-phone")
+    page.set_viewport_size(DESKTOP)
     page.get_by_role("link", name="操作日志", exact=True).click()
     for o in (o1, o2):
         row = page.locator("tbody tr", has_text=f"order:{o}")
