@@ -1268,14 +1268,10 @@ def audit(config: ConfigOpt = None, db: DbOpt = None) -> None:
 
 def _codes(file: Path) -> list[str]:
     """Card codes from a file: one per line, or CSV with a `code` column (a header row naming it)."""
-    import csv
+    from storage.mall import read_codes
 
-    text = file.read_text(encoding="utf-8-sig")
-    lines = text.splitlines()
-    if lines and "," in lines[0] and "code" in [h.strip().lower() for h in lines[0].split(",")]:
-        return [(row.get("code") or "").strip() for row in csv.DictReader(lines, skipinitialspace=True)
-                if row is not None]
-    return [ln.strip() for ln in lines]
+    with file.open(encoding="utf-8-sig", newline="") as f:
+        return list(read_codes(f))
 
 
 @cli.command("import-codes")

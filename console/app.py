@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, quote
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from loguru import logger
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
@@ -29,6 +30,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from console import overview, personal, security
+from console.common import HEADERS, Refused, as_day, as_int, mask
+from console.places import GroupPages, RulesPages
+from console.shop import ShopPages
 from handlers.lib.levels import level_name
 from storage import keys
 from storage.accounts import Account
@@ -41,6 +45,7 @@ HERE = Path(__file__).resolve().parent
 PREFIX = "/console"
 COOKIE = "qjf_console"
 MAX_FORM_BYTES = 64 * 1024
+MAX_UPLOAD_BYTES = 20 * 2**20
 MAX_AMOUNT = 100_000  # as the chat's 加分 / 扣分
 MAX_REASON = 100
 PAGE = 50
@@ -67,24 +72,7 @@ ACTION_LABELS = {
 PROFILE_LABELS = {"phone": "手机号", "birthday": "生日", "city": "城市"}
 
 
-class Refused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def mask(value: str) -> str:
-    """What a page shows of a personal field before a reveal: its first and last character at most."""
-    v = str(value)
-    if len(v) <= 2:
-        return "*" * len(v)
-    if len(v) >= 7:
-        return v[:3] + "*" * (len(v) - 5) + v[-2:]
-    return v[0] + "*" * (len(v) - 2) + v[-1]
-
-
-class Console:
+class Console(ShopPages, GroupPages, RulesPages):
     """The console on one Storage; `routes()` is what bot.web.build_app takes."""
 
     def __init__(self, services: Any, settings: Any, now: Callable[[], datetime], *, secret: str,
@@ -116,6 +104,18 @@ class Console:
             Route("/ledger", self.view(self.ledger), methods=["GET"]),
             Route("/ledger.csv", self.view(self.ledger_csv), methods=["GET"]),
             Route("/oplog", self.view(self.oplog), methods=["GET"]),
+            Route("/mall", self.view(self.mall_page), methods=["GET"]),
+            Route("/mall/{sku:path}/listing", self.view(self.listing, write=True), methods=["POST"]),
+            Route("/mall/{sku:path}/restock", self.view(self.restock, write=True), methods=["POST"]),
+            Route("/mall/{sku:path}/codes", self.view(self.import_codes, write=True, upload=True), methods=["POST"]),
+            Route("/orders", self.view(self.orders), methods=["GET"]),
+            Route("/orders/courier.csv", self.view(self.courier_csv), methods=["GET"]),
+            Route("/orders/ship-bulk", self.view(self.bulk_ship, write=True, upload=True), methods=["POST"]),
+            Route("/orders/{order:int}/{action}", self.view(self.order_action, write=True), methods=["POST"]),
+            Route("/groups", self.view(self.groups), methods=["GET"]),
+            Route("/groups/{room:path}", self.view(self.group), methods=["GET"]),
+            Route("/rules", self.view(self.rules), methods=["GET"]),
+            Route("/rules/audit", self.view(self.audit, write=False), methods=["POST"]),
             Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
         ]
         hours = settings.console.session_hours
@@ -162,17 +162,29 @@ class Console:
         fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
         return {k: v[0] for k, v in fields.items()}
 
-    def view(self, fn: Callable[..., Awaitable[Response]], *, write: bool = False) -> Callable[[Request], Awaitable[Response]]:
+    def view(self, fn: Callable[..., Awaitable[Response]], *, write: bool = False,
+             upload: bool = False) -> Callable[[Request], Awaitable[Response]]:
+        """`upload`: the POST may be multipart (a file; the whole body at most MAX_UPLOAD_BYTES, spooled to disk)."""
         async def run(request: Request) -> Response:
             user = self.account(request)
             if user is None:
                 if request.method != "GET":
                     return self.error(request, None, Refused(401, "登录已过期，请重新登录"))
                 return RedirectResponse(f"{PREFIX}/login?next={quote(request.url.path)}", 303)
-            form: dict[str, str] = {}
+            form: dict[str, Any] = {}
+            parsed = None
             try:
                 if request.method == "POST":
-                    form = await self.form(request)
+                    if upload and request.headers.get("content-type", "").startswith("multipart/form-data"):
+                        size = as_int(request.headers.get("content-length"))
+                        if size is None:
+                            raise Refused(411, "上传需要 Content-Length：请用浏览器的表单上传")
+                        if size > MAX_UPLOAD_BYTES:
+                            raise Refused(413, f"文件太大：一次最多上传 {MAX_UPLOAD_BYTES // 2**20} MB，请分成几个文件")
+                        parsed = await request.form(max_files=2, max_fields=20)
+                        form = {k: v if isinstance(v, UploadFile) else str(v) for k, v in parsed.items()}
+                    else:
+                        form = await self.form(request)
                     token = form.get("csrf") or request.headers.get("x-csrf-token")
                     if not security.same(token, request.session.get("csrf")):
                         raise Refused(403, "页面已过期或来源不明（CSRF 校验失败）：请刷新页面后重试")
@@ -181,6 +193,9 @@ class Console:
                 return await fn(request, user, form)
             except Refused as why:
                 return self.error(request, user, why)
+            finally:
+                if parsed is not None:
+                    await parsed.close()
         return run
 
     def error(self, request: Request, user: Account | None, why: Refused) -> HTMLResponse:
@@ -269,7 +284,7 @@ class Console:
         m = self.st.ledger.member(member)
         if m is None:
             raise Refused(404, f"没有成员 {member}：检查 ID，或在「成员」里按昵称搜索")
-        before = _int(request.query_params.get("before"))
+        before = as_int(request.query_params.get("before"))
         entries = self.st.browse.ledger_page(LedgerFilter(member=member), before=before, limit=MEMBER_PAGE)
         profile = self.st.profiles.get(member)
         fields = [{"label": PROFILE_LABELS.get(k, k), "value": v if revealed else mask(v)}
@@ -401,7 +416,7 @@ class Console:
     def ledger_filter(self, request: Request) -> tuple[LedgerFilter, dict[str, str]]:
         p = request.query_params
         raw = {k: p.get(k, "").strip() for k in ("kind", "member", "room", "since", "until")}
-        since, until = _day(raw["since"]), _day(raw["until"])
+        since, until = as_day(raw["since"]), as_day(raw["until"])
         if (raw["since"] and since is None) or (raw["until"] and until is None):
             raise Refused(400, "日期请写成 2026-12-01 这样的格式")
         f = LedgerFilter(kind=raw["kind"] or None, member=raw["member"] or None, room=raw["room"] or None,
@@ -411,7 +426,7 @@ class Console:
 
     async def ledger(self, request: Request, user: Account, form: dict[str, str]) -> Response:
         f, raw = self.ledger_filter(request)
-        entries = self.st.browse.ledger_page(f, before=_int(request.query_params.get("before")), limit=PAGE)
+        entries = self.st.browse.ledger_page(f, before=as_int(request.query_params.get("before")), limit=PAGE)
         query = "&".join(f"{k}={quote(v)}" for k, v in raw.items() if v)
         return self.page(request, "ledger.html", user=user, raw=raw, query=query, kinds=KIND_LABELS,
                          **self.entry_rows(entries, PAGE))
@@ -447,30 +462,14 @@ class Console:
 
     async def oplog(self, request: Request, user: Account, form: dict[str, str]) -> Response:
         target = request.query_params.get("target", "").strip() or None
-        ops = self.st.oplog.page(before=_int(request.query_params.get("before")), limit=PAGE, target=target)
+        ops = self.st.oplog.page(before=as_int(request.query_params.get("before")), limit=PAGE, target=target)
         return self.page(request, "oplog.html", user=user, ops=ops, target=target or "",
                          next_before=ops[-1].id if len(ops) == PAGE else None)
-
-
-HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
-           "Referrer-Policy": "same-origin",
-           "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"}
 
 
 def _safe_next(nxt: str) -> str:
     """Only a path inside the console (never another site: //evil.example)."""
     return nxt if nxt.startswith(PREFIX + "/") and not nxt.startswith("//") and "\\" not in nxt else ""
-
-
-def _int(v: str | None) -> int | None:
-    return int(v) if v and v.isdecimal() and len(v) < 19 else None
-
-
-def _day(v: str) -> date | None:
-    try:
-        return date.fromisoformat(v) if v else None
-    except ValueError:
-        return None
 
 
 __all__ = ["COOKIE", "PREFIX", "Console", "mask"]

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, func, select
 
 from storage.db import Database
 from storage.ledger import Entry, MemberView
-from storage.models import LEDGER, MEMBERS, ROOM_MEMBERS, ROOMS
+from storage.models import CHECKINS, LEDGER, MALL_ORDERS, MEMBERS, ROOM_MEMBERS, ROOMS
 
 TOP = "\U0010ffff"  # the highest code point: every string starting with p sorts below p + TOP
 
@@ -27,6 +27,25 @@ class RoomOf:
     room: str
     name: str
     active: bool
+    joined_at: datetime
+
+
+@dataclass(frozen=True)
+class RoomSummary:
+    room: str
+    name: str
+    active: bool
+    members: int  # in the group now (room_members.active)
+    today: int  # check-ins from this group on the last day asked for
+    days: int  # check-ins from this group over the days asked for (one per member per day)
+
+
+@dataclass(frozen=True)
+class RoomMemberRow:
+    member: str
+    name: str
+    points: int
+    last_checkin: date | None
     joined_at: datetime
 
 
@@ -99,6 +118,70 @@ class Browse:
         q = select(LEDGER.c.reverses, LEDGER.c.id).where(LEDGER.c.reverses.in_(list(ids)))
         with self.db.reading() as conn:
             return {int(r.reverses): int(r.id) for r in conn.execute(q)}
+
+
+    # -- the console's 订单 and 群 pages -------------------------------------------------------------
+
+    def order_counts(self) -> dict[str, int]:
+        """Orders per status (ix_mall_orders_status: an index-only count)."""
+        q = select(MALL_ORDERS.c.status, func.count().label("n")).group_by(MALL_ORDERS.c.status)
+        with self.db.reading() as conn:
+            return {str(r.status): int(r.n) for r in conn.execute(q)}
+
+    def count_orders(self, status: str, kind: str) -> int:
+        q = (select(func.count()).select_from(MALL_ORDERS)
+             .where(MALL_ORDERS.c.status == status, MALL_ORDERS.c.kind == kind))
+        with self.db.reading() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def orders_page(self, statuses: Sequence[str], *, before: int | None = None, limit: int = 50) -> list[Any]:
+        """Orders in `statuses`, newest first, ids below `before` (ix_mall_orders_status_id per status), each row with
+        its member's name (one join on the primary key)."""
+        O, M = MALL_ORDERS, MEMBERS
+        conds: list[Any] = [O.c.status.in_(list(statuses))] if statuses else []
+        if before is not None:
+            conds.append(O.c.id < before)
+        q = (select(O, M.c.name.label("member_name")).select_from(O.outerjoin(M, M.c.id == O.c.member_id))
+             .where(and_(True, *conds)).order_by(O.c.id.desc()).limit(limit))
+        with self.db.reading() as conn:
+            return list(conn.execute(q))
+
+    def rooms_summary(self, since: date, today: date) -> list[RoomSummary]:
+        """Every group the bot has seen with its members now and its check-ins from `since` to `today`: a count per
+        group off ix_room_members_room (index only), and one per day and group walking ix_checkins_day_room in its
+        own order (no sort, no DISTINCT: a member checks in once a day, so a day's count is its members)."""
+        rm, c = ROOM_MEMBERS, CHECKINS
+        with self.db.reading() as conn:
+            members = {r.room_id: int(r.n) for r in conn.execute(
+                select(rm.c.room_id, func.count().label("n")).where(rm.c.active.is_(True)).group_by(rm.c.room_id))}
+            total: dict[str, int] = {}
+            last: dict[str, int] = {}
+            for r in conn.execute(select(c.c.day, c.c.room_id, func.count().label("n"))
+                                  .where(c.c.day >= since, c.c.day <= today).group_by(c.c.day, c.c.room_id)):
+                if r.room_id is None:
+                    continue
+                total[r.room_id] = total.get(r.room_id, 0) + int(r.n)
+                if r.day == today:
+                    last[r.room_id] = int(r.n)
+            rooms = conn.execute(select(ROOMS).order_by(ROOMS.c.created_at, ROOMS.c.id)).all()
+        return [RoomSummary(r.id, r.name, bool(r.active), members.get(r.id, 0), last.get(r.id, 0), total.get(r.id, 0))
+                for r in rooms]
+
+    def room(self, room: str) -> Any:
+        with self.db.reading() as conn:
+            return conn.execute(select(ROOMS).where(ROOMS.c.id == room)).first()
+
+    def room_members(self, room: str, *, after: str | None = None, limit: int = 50) -> list[RoomMemberRow]:
+        """The group's members now, by member id from `after` on (the primary key of room_members: keyset)."""
+        rm, m = ROOM_MEMBERS, MEMBERS
+        conds: list[Any] = [rm.c.room_id == room, rm.c.active.is_(True)]
+        if after is not None:
+            conds.append(rm.c.member_id > after)
+        q = (select(rm.c.member_id, rm.c.joined_at, m.c.name, m.c.points, m.c.last_checkin)
+             .select_from(rm.join(m, m.c.id == rm.c.member_id)).where(*conds).order_by(rm.c.member_id).limit(limit))
+        with self.db.reading() as conn:
+            return [RoomMemberRow(r.member_id, r.name, int(r.points), r.last_checkin, r.joined_at)
+                    for r in conn.execute(q)]
 
 
 def _entry(r: object) -> Entry:

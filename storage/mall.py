@@ -15,10 +15,11 @@ price shown and the price charged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import csv
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from itertools import pairwise
+from itertools import chain, pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -61,9 +62,44 @@ DIGITAL = ("card_code", "link", "coupon")
 Price = Callable[[int, int], int]  # (list price, member's growth) -> the points the member pays
 LevelOk = Callable[[str, int], bool]  # (item's min_level, member's growth) -> may the member buy it
 
-__all__ = ["CLOSED", "DIGITAL", "LIVE", "BelowLevel", "ItemView", "Mall", "MallRefusal", "NoSuchOrder", "NotOnSale",
-           "NotRecyclable",
-           "OrderMove", "OrderStatus", "OrderView", "OutOfStock", "OverLimit", "UnknownItem", "WrongStatus"]
+__all__ = [
+    "CLOSED",
+    "DIGITAL",
+    "LIVE",
+    "BelowLevel",
+    "ItemView",
+    "Mall",
+    "MallRefusal",
+    "NoSuchOrder",
+    "NotOnSale",
+    "NotRecyclable",
+    "OrderMove",
+    "OrderStatus",
+    "OrderView",
+    "OutOfStock",
+    "OverLimit",
+    "UnknownItem",
+    "WrongStatus",
+    "read_codes",
+]
+
+
+def read_codes(lines: Iterable[str]) -> Iterator[str]:
+    """Card codes from a file's lines, read lazily: one per line, or CSV with a `code` column (a header row naming
+    it). Blank lines are dropped. The CLI's import-codes and the console's upload both read files through this."""
+    it = iter(lines)
+    first = next(it, None)
+    if first is None:
+        return
+    header = [h.strip().lower() for h in first.rstrip("\r\n").split(",")]
+    if "," in first and "code" in header:
+        for row in csv.DictReader(it, fieldnames=header, skipinitialspace=True):
+            if (code := (row.get("code") or "").strip()):
+                yield code
+        return
+    for ln in chain((first,), it):
+        if (code := ln.strip()):
+            yield code
 
 
 # -- views ------------------------------------------------------------------------------------------
@@ -528,6 +564,13 @@ class Mall:
         with self.db.reading() as conn:
             row = conn.execute(select(O).where(O.c.id == order)).first()
             return _order(row) if row else None
+
+    def orders_by_id(self, ids: Sequence[int]) -> list[OrderView]:
+        """The orders among `ids` that exist (one statement on the primary key)."""
+        if not ids:
+            return []
+        with self.db.reading() as conn:
+            return [_order(r) for r in conn.execute(select(O).where(O.c.id.in_(list(ids))).order_by(O.c.id))]
 
     def orders(self, *, member: str | None = None, statuses: Sequence[str] = (), limit: int | None = None,
                newest_first: bool = False) -> list[OrderView]:

@@ -106,7 +106,8 @@ class RoomMember(_Table, table=True):
 
     __tablename__ = "room_members"
     # who is in a group at all (boards, 本群 counts, ever_member) without scanning every group
-    __table_args__ = (Index("ix_room_members_member", "member_id", "active"),)
+    __table_args__ = (Index("ix_room_members_member", "member_id", "active"),
+                      Index("ix_room_members_room", "room_id", "active"))  # members per group, index only (console 群)
 
     room_id: str = Field(primary_key=True, foreign_key="rooms.id")
     member_id: str = Field(primary_key=True, foreign_key="members.id")
@@ -120,7 +121,9 @@ class Checkin(_Table, table=True):
 
     __tablename__ = "checkins"
     __table_args__ = (UniqueConstraint("member_id", "day", name="uq_checkins_member_day"),
-                      Index("ix_checkins_day", "day", "makeup"))  # check-ins per day, read off the index (storage.stats)
+                      Index("ix_checkins_day", "day", "makeup"),  # check-ins per day, read off the index (storage.stats)
+                      # the console's 群 page: who checked in where lately, read off the index alone
+                      Index("ix_checkins_day_room", "day", "room_id", "member_id"))
 
     id: int | None = Field(default=None, primary_key=True)
     member_id: str = Field(foreign_key="members.id")
@@ -327,6 +330,7 @@ class MallOrder(_Table, table=True):
         UniqueConstraint("key", name="uq_mall_orders_key"),
         Index("ix_mall_orders_member", "member_id", "sku", "status"),
         Index("ix_mall_orders_status", "status", "pay_by"),
+        Index("ix_mall_orders_status_id", "status", "id"),  # the console's order pages by status, keyset on id
     )
 
     id: int | None = Field(default=None, primary_key=True)

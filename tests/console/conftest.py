@@ -94,8 +94,8 @@ def serve(services: Any, settings: Any, now: Any, throttle: Throttle | None = No
         loop.close()
 
 
-def _served(db_url: str) -> Iterator[Served]:
-    settings = parse(config(schedule=[], storage={"url": db_url}))
+def _served(db_url: str, **sections: Any) -> Iterator[Served]:
+    settings = parse(config(**{"schedule": [], **sections, "storage": {"url": db_url}}))
     services = run_bot._services(settings)
     services.accounts.add(OPERATOR, hash_password(PASSWORD), "operator", START)
     services.accounts.add(VIEWER, hash_password(PASSWORD), "viewer", START)
@@ -117,3 +117,30 @@ def served(db_url: str) -> Iterator[Served]:
 @pytest.fixture
 def served_sqlite(sqlite_url: str) -> Iterator[Served]:
     yield from _served(sqlite_url)
+
+
+# what the 规则 page reads out: a schedule, a campaign, levels, tasks, expiry and the mall
+RULES = {
+    "schedule": [{"id": "morning-reminder", "job": "checkin_reminder", "cron": "0 8 * * *"},
+                 {"id": "sunday-week-board", "job": "leaderboard", "cron": "0 20 * * sun", "period": "week"}],
+    "campaigns": [{"id": "double-week", "name": "双倍积分周", "starts": "2026-12-01T00:00:00+08:00",
+                   "ends": "2026-12-08T00:00:00+08:00", "checkin": {"multiplier": 2}}],
+    "levels": [{"name": "青铜", "growth": 0}, {"name": "白银", "growth": 500, "checkin_multiplier": 1.2,
+                                                 "mall_discount": 0.95}],
+    "tasks": [{"id": "checkin-days", "name": "签到之星", "metric": "checkin_days",
+               "tiers": [{"at": 7, "points": 10}, {"at": 30, "points": 60}]}],
+    "expiry": {"policy": "rolling", "days": 365, "warn_days": 7, "run_at": "00:05"},
+    "mall": {"pay_within_hours": 24, "items": [{"sku": "mug", "name": "马克杯", "kind": "physical", "points": 10,
+                                                "stock": 5}]},
+}
+
+
+@pytest.fixture
+def served_rules(db_url: str) -> Iterator[Served]:
+    """The console over settings with every kind of rule the 规则 page shows."""
+    yield from _served(db_url, **RULES)
+
+
+@pytest.fixture
+def served_rules_sqlite(sqlite_url: str) -> Iterator[Served]:
+    yield from _served(sqlite_url, **RULES)

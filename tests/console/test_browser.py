@@ -133,3 +133,75 @@ def test_a_viewer_sees_no_change_form_and_a_forged_post_is_refused(browser: Any,
     assert served.services.ledger.member("m_zhang").points == 120  # type: ignore[union-attr]
     assert served.services.oplog.page() == []
     page.context.close()
+
+
+def test_an_operator_ships_two_orders_in_bulk_and_imports_codes(browser: Any, served_sqlite: Served,
+                                                                   tmp_path: Path) -> None:
+    from tests.console.test_shop import MUG, VIP, items, order
+
+    served = served_sqlite
+    served.services.mall.sync(items(MUG, VIP), served.clock[0])
+    served.services.mall.import_codes("vip", ["OLD-1"], served.clock[0])
+    o1, o2 = order(served, "m_zhang", "b1"), order(served, "m_li", "b2")
+    order(served, "m_zhang", "b3", address=False)
+    page = _page(browser, served)
+    _login(page, OPERATOR)
+    page.get_by_role("link", name="订单", exact=True).click()
+    page.wait_for_url("**/console/orders")
+    assert page.locator(f"#order-{o1} .status").inner_text().startswith("待处理")
+    _shot(page, "orders")
+    page.get_by_label("单号,快递单号").fill(f"{o1},SF1001\n{o2},YT2002\n")
+    page.get_by_role("button", name="批量发货").click()
+    page.wait_for_url("**/console/orders?status=shipped")
+    page.get_by_text("已发货 2 单").wait_for()
+    for o, tracking in ((o1, "SF1001"), (o2, "YT2002")):
+        cell = page.locator(f"#order-{o} .status").inner_text()
+        assert cell.startswith("已发货") and tracking in cell
+    assert {served.services.mall.order(o).status for o in (o1, o2)} == {"shipped"}
+    page.set_viewport_size(PHONE)
+    _shot(page, "orders-phone")
+    page.set_viewport_size(DESKTOP)
+    page.get_by_role("link", name="操作日志", exact=True).click()
+    for o in (o1, o2):
+        row = page.locator("tbody tr", has_text=f"order:{o}")
+        assert "发货" in row.inner_text() and OPERATOR in row.inner_text()
+    # card codes: a file with one code twice and one already stored
+    codes = tmp_path / "codes.txt"
+    codes.write_text("NEW-1\nNEW-2\nNEW-1\nOLD-1\nNEW-3\n", encoding="utf-8")
+    page.get_by_role("link", name="商城", exact=True).click()
+    page.locator("#item-vip summary", has_text="导入卡密").click()
+    page.locator("#item-vip input[type=file]").set_input_files(str(codes))
+    page.locator("#item-vip").get_by_role("button", name="上传导入").click()
+    page.get_by_text("导入 3 个，重复 2 个").wait_for()
+    assert page.locator("#item-vip .stock").inner_text().startswith("4")
+    assert served.services.mall.item("vip").stock == 4
+    _shot(page, "mall")
+
+
+def test_groups_and_rules_screens(browser: Any, served_rules_sqlite: Served) -> None:
+    from datetime import timedelta
+
+    served = served_rules_sqlite
+    svc, now = served.services, served.clock[0]
+    svc.presence.see_in_room("g1", "m_li", now)
+    svc.presence.see_room("g2", "新人交流群", now)
+    for i in range(6):  # a second group: six members, four checked in today, the others earlier in the week
+        svc.presence.see_member(f"m_{i}", f"新人{i}", now)
+        svc.presence.see_in_room("g2", f"m_{i}", now)
+        day = now - timedelta(days=0 if i < 4 else i - 2)
+        svc.checkins.check_in(member=f"m_{i}", day=day.date(), at=day, room="g2", rewards=lambda s, t: [])
+    svc.checkins.check_in(member="m_zhang", day=now.date(), at=now, room="g1", rewards=lambda s, t: [])
+    page = _page(browser, served)
+    _login(page, VIEWER)
+    page.get_by_role("link", name="群", exact=True).click()
+    page.get_by_role("link", name="产品交流群").wait_for()
+    row = page.locator("#groups tr", has_text="新人交流群")
+    assert row.locator(".members").inner_text() == "6" and row.locator(".today").inner_text() == "4"
+    _shot(page, "groups")
+    row.get_by_role("link", name="新人交流群").click()
+    page.locator("#room-members a", has_text="新人5").wait_for()
+    assert page.locator("#room-members tbody tr").count() == 6
+    page.get_by_role("link", name="规则", exact=True).click()
+    page.get_by_role("button", name="立即核对").click()
+    page.get_by_text("核对无误").wait_for()
+    _shot(page, "rules")
