@@ -72,7 +72,7 @@ def bulk_fields(text: str) -> list[tuple[int, str, str, str]]:
             continue
         parts = [p.strip() for p in line.replace("，", ",").replace("\t", ",").split(",", 1)]
         if len(parts) == 1:
-            parts = line.split(None, 1) + [""]
+            parts = [*line.split(None, 1), ""]
         if n == 1 and parts[0] in ("单号", "订单号"):
             continue
         out.append((n, raw, parts[0], " ".join(parts[1].split())))

@@ -137,7 +137,7 @@ class Browse:
     def orders_page(self, statuses: Sequence[str], *, before: int | None = None, limit: int = 50) -> list[Any]:
         """Orders in `statuses`, newest first, ids below `before` (ix_mall_orders_status_id per status), each row with
         its member's name (one join on the primary key)."""
-        O, M = MALL_ORDERS, MEMBERS
+        O, M = MALL_ORDERS, MEMBERS  # noqa: E741
         conds: list[Any] = [O.c.status.in_(list(statuses))] if statuses else []
         if before is not None:
             conds.append(O.c.id < before)
