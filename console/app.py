@@ -30,7 +30,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from console import overview, personal, security
-from console.common import HEADERS, Refused, as_day, as_int, mask
+from console.common import HEADERS, KIND_LABELS, Refused, as_day, as_int, mask
 from console.places import GroupPages, RulesPages
 from console.shop import ShopPages
 from handlers.lib.levels import level_name
@@ -52,13 +52,6 @@ PAGE = 50
 MEMBER_PAGE = 20
 FIGURES_SECONDS = 60.0  # 概览's figures are kept this long (the page says when they were computed)
 
-KIND_LABELS = {
-    "checkin": "每日签到", "checkin_streak": "连续签到奖励", "checkin_total": "累计签到奖励", "makeup": "补签",
-    "newcomer": "新人礼", "invite": "邀请奖励", "invite_revoke": "邀请撤回", "task": "任务奖励",
-    "task_revoke": "任务奖励撤回", "follow": "关注奖励", "profile": "完善资料", "admin_award": "管理员加分",
-    "admin_deduct": "管理员扣分", "redeem": "兑换商品", "refund": "退款", "quiz": "问答奖励", "expire": "积分过期",
-    "reversal": "撤销", "import": "迁入余额",
-}
 ACTOR_LABELS = {"console": "后台", "chat": "群聊管理员", "cli": "命令行"}
 ACTION_LABELS = {
     "award": "加分", "deduct": "扣分", "undo": "撤销", "reveal": "查看个人资料", "order_paid": "确认收款",

@@ -9,6 +9,16 @@ HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "X-Content-Ty
            "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"}
 
 
+# what an operator reads for each ledger kind (pages, CSV); the stored values stay English
+KIND_LABELS = {
+    "checkin": "每日签到", "checkin_streak": "连续签到奖励", "checkin_total": "累计签到奖励", "makeup": "补签",
+    "newcomer": "新人礼", "invite": "邀请奖励", "invite_revoke": "邀请撤回", "task": "任务奖励",
+    "task_revoke": "任务奖励撤回", "follow": "关注奖励", "profile": "完善资料", "admin_award": "管理员加分",
+    "admin_deduct": "管理员扣分", "redeem": "兑换商品", "refund": "退款", "quiz": "问答奖励", "expire": "积分过期",
+    "reversal": "撤销", "import": "迁入余额",
+}
+
+
 class Refused(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)

@@ -9,15 +9,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from console.common import KIND_LABELS
 from storage.stats import Report
 
 PERIODS = {"7d": ("近 7 天", 7), "30d": ("近 30 天", 30), "90d": ("近 90 天", 90), "all": ("全部", None)}
 DEFAULT = "30d"
-EARNED_LABELS = {
-    "checkin": "每日签到", "checkin_streak": "连续签到奖励", "checkin_total": "累计签到奖励", "newcomer": "新人礼",
-    "invite": "邀请奖励", "task": "任务奖励", "profile": "完善资料", "follow": "关注奖励", "quiz": "问答奖励",
-    "admin_award": "管理员加分", "import": "迁入余额",
-}
 
 CHART_W, CHART_H, PAD_L, PAD_B, PAD_T = 640, 200, 50, 28, 12
 
@@ -113,7 +109,7 @@ def context(report: Report, key: str, generated: datetime) -> dict[str, Any]:
                                  for w, s in sorted(c.retained.items())]} for c in report.retention],
         "retention_weeks": sorted({w for c in report.retention for w in c.retained}) or [1, 2, 4],
         "points": p,
-        "earned": [{"kind": k, "label": EARNED_LABELS.get(k, k), "points": v} for k, v in earned],
+        "earned": [{"kind": k, "label": KIND_LABELS.get(k, k), "points": v} for k, v in earned],
         "identity": p.opening + p.earned_total - p.reversed - p.redeemed + p.refunded - p.expired,
         # each bucket by what it does to the outstanding points (a 撤销 of a 扣分 makes "reversed" negative)
         "effects": {"earned_total": effect(p.earned_total), "reversed": effect(-p.reversed),

@@ -9,7 +9,6 @@ in a worker thread off the event loop; text only without Pillow or a Chinese fon
 from __future__ import annotations
 
 import hashlib
-import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -74,24 +73,9 @@ PICTURE_KEEP_SECONDS = 7 * 24 * 3600  # older pictures are removed when a new on
 
 
 def pictures_dir(settings: Any) -> Path:
-    """cards/ beside a SQLite database file (as the 我的账单 cards), else data/cards."""
+    """Where the 我的账单 cards go ([statement] cards_dir, else cards/ beside a SQLite database file)."""
     statement = getattr(settings, "statement", None)
-    if statement is not None and statement.cards_dir:
-        return Path(statement.cards_dir)
-    url = settings.storage.url
-    if url.startswith("sqlite:///") and ":memory:" not in url and len(url) > len("sqlite:///"):
-        return Path(url[len("sqlite:///"):]).parent / "cards"
-    return Path("data/cards")
-
-
-def _prune(directory: Path) -> None:
-    cutoff = time.time() - PICTURE_KEEP_SECONDS
-    try:
-        for p in directory.glob("weekly-*.png"):
-            if p.stat().st_mtime < cutoff:
-                p.unlink(missing_ok=True)
-    except OSError:
-        pass
+    return cards.cards_dir(settings, statement.cards_dir if statement is not None else "")
 
 
 def weekly_data(report: Report) -> dict[str, Any]:
@@ -118,7 +102,7 @@ async def weekly_report(ctx: Context) -> list[Reply]:
     path = directory / f"weekly-{start}-{digest}.png"
 
     def draw() -> str | None:
-        _prune(directory)
+        cards.prune(directory, "weekly-*.png", keep=PICTURE_KEEP_SECONDS)
         return stats_chart.render(data, path, font)
 
     # drawn when sent, in a worker thread (Outgoing.draw): not inside the batch, once for every admin

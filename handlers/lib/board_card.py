@@ -6,13 +6,10 @@ font with Chinese glyphs the board goes as text, and the log says once what to i
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-from loguru import logger
-
-from handlers.lib.statement_card import INSTALL_HINT, MAX_BYTES, find_font, truetype
+from handlers.lib.statement_card import truetype, write_png
 
 WIDTH = 750
 ROW, TOP, BOTTOM = 78, 210, 120
@@ -24,39 +21,9 @@ GOLD, SILVER, BRONZE = (212, 160, 23), (150, 156, 166), (184, 115, 51)
 HEAD_A, HEAD_B = (41, 98, 180), (86, 160, 220)
 ME = (255, 244, 214)
 
-_warned: set[str] = set()
-
-
-def _warn_once(message: str) -> None:
-    if message not in _warned:
-        _warned.add(message)
-        logger.warning(message)
-
-
 def render(data: dict[str, Any], path: Path, font: str = "") -> str | None:
     """Draw the board `data` (title, since, rows of rank/name/points/me, mine) into `path`; its path, or None."""
-    try:
-        import PIL  # noqa: F401
-    except ImportError:
-        _warn_once("Pillow is not installed: the leaderboard goes as text only (pip install -r requirements.txt)")
-        return None
-    face = find_font(font)
-    if face is None:
-        _warn_once(f"no usable font with Chinese glyphs: the leaderboard goes as text only ({INSTALL_HINT})")
-        return None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        image = draw(data, face)
-        tmp = path.with_suffix(".tmp")
-        image.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except Exception:
-        logger.exception("could not draw the leaderboard card {}; sending text only", path)
-        return None
-    if path.stat().st_size > MAX_BYTES:
-        path.unlink(missing_ok=True)
-        return None
-    return str(path)
+    return write_png(draw, data, path, font, what="the leaderboard", section="leaderboard")
 
 
 def height(data: dict[str, Any]) -> int:

@@ -21,9 +21,9 @@ def cards_dir(settings: Any, configured: str = "") -> Path:
     return Path("data/cards")
 
 
-def prune(directory: Path, pattern: str) -> None:
-    """Remove the cards matching `pattern` older than KEEP_SECONDS."""
-    cutoff = time.time() - KEEP_SECONDS
+def prune(directory: Path, pattern: str, keep: float = KEEP_SECONDS) -> None:
+    """Remove the cards matching `pattern` older than `keep` seconds."""
+    cutoff = time.time() - keep
     try:
         for p in directory.glob(pattern):
             if p.stat().st_mtime < cutoff:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -105,35 +106,42 @@ def truetype(path: str, size: int) -> Any:
     return ImageFont.truetype(path, size, index=_face_index(path))
 
 
-def render(data: dict[str, Any], path: Path, font: str = "") -> str | None:
-    """Draw the card for statement `data` into `path` (a PNG); its path, or None (logged) when it cannot be drawn."""
+def write_png(draw_image: Callable[[dict[str, Any], str], Any], data: dict[str, Any], path: Path, font: str, *,
+              what: str, section: str) -> str | None:
+    """`draw_image(data, font file)` saved as a PNG at `path` (whole, or not at all); its path, or None when it
+    cannot be drawn: no Pillow or no usable font (said once in the log, naming `what` goes as text and the
+    `[section] font` setting), a drawing that fails, or a file over MAX_BYTES."""
     try:
         import PIL  # noqa: F401
     except ImportError:
-        _warn_once("Pillow is not installed: 我的账单 goes as text only (pip install -r requirements.txt)")
+        _warn_once(f"Pillow is not installed: {what} goes as text only (pip install -r requirements.txt)")
         return None
     face = find_font(font)
     if face is None:
         if font:
-            _warn_once(f"cannot load the [statement] font {font!r}: 我的账单 goes as text only "
+            _warn_once(f"cannot load the [{section}] font {font!r}: {what} goes as text only "
                        f"(give a TTF/OTF/TTC file with Chinese glyphs, or {INSTALL_HINT})")
         else:
-            _warn_once(f"no font with Chinese glyphs found: 我的账单 goes as text only ({INSTALL_HINT})")
+            _warn_once(f"no font with Chinese glyphs found: {what} goes as text only ({INSTALL_HINT})")
         return None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        image = draw(data, face)
         tmp = path.with_suffix(".tmp")
-        image.save(tmp, format="PNG")  # optimize=True costs 5x the time for 3% less
-        os.replace(tmp, path)  # a transport never reads a half-written card
-    except Exception:  # a card is a nicety: the statement still goes as text
-        logger.exception("could not draw the statement card {}; sending text only", path)
+        draw_image(data, face).save(tmp, format="PNG")  # optimize=True costs 5x the time for 3% less
+        os.replace(tmp, path)  # a transport never reads a half-written picture
+    except Exception:  # a picture is a nicety: the message still goes as text
+        logger.exception("could not draw {} into {}; sending text only", what, path)
         return None
     if path.stat().st_size > MAX_BYTES:
-        logger.warning("statement card {} is over {} bytes; sending text only", path, MAX_BYTES)
+        logger.warning("{} picture {} is over {} bytes; sending text only", what, path, MAX_BYTES)
         path.unlink(missing_ok=True)
         return None
     return str(path)
+
+
+def render(data: dict[str, Any], path: Path, font: str = "") -> str | None:
+    """Draw the card for statement `data` into `path` (a PNG); its path, or None (logged) when it cannot be drawn."""
+    return write_png(draw, data, path, font, what="我的账单", section="statement")
 
 
 def draw(data: dict[str, Any], font_path: str) -> Any:

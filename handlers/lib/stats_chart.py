@@ -7,13 +7,10 @@ report goes as text only and the log says once what to install.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-from loguru import logger
-
-from handlers.lib.statement_card import INSTALL_HINT, MAX_BYTES, find_font
+from handlers.lib.statement_card import write_png
 
 WIDTH, HEIGHT = 750, 900
 BG = (244, 246, 249)
@@ -25,39 +22,9 @@ ACCENT_2 = (14, 165, 233)
 BAR_BG = (226, 232, 240)
 WEEKDAYS = "一二三四五六日"
 
-_warned: set[str] = set()
-
-
-def _warn_once(message: str) -> None:
-    if message not in _warned:
-        _warned.add(message)
-        logger.warning(message)
-
-
 def render(data: dict[str, Any], path: Path, font: str = "") -> str | None:
     """Draw the weekly report `data` (handlers.stats.weekly_data) into `path`; its path, or None (logged)."""
-    try:
-        import PIL  # noqa: F401
-    except ImportError:
-        _warn_once("Pillow is not installed: 运营周报 goes as text only (pip install -r requirements.txt)")
-        return None
-    face = find_font(font)
-    if face is None:
-        _warn_once(f"no font with Chinese glyphs found: 运营周报 goes as text only ({INSTALL_HINT})")
-        return None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        draw(data, face).save(tmp, format="PNG")
-        os.replace(tmp, path)  # a transport never reads a half-written picture
-    except Exception:  # the picture is a nicety: the report still goes as text
-        logger.exception("could not draw the weekly report {}; sending text only", path)
-        return None
-    if path.stat().st_size > MAX_BYTES:
-        logger.warning("weekly report picture {} is over {} bytes; sending text only", path, MAX_BYTES)
-        path.unlink(missing_ok=True)
-        return None
-    return str(path)
+    return write_png(draw, data, path, font, what="运营周报", section="statement")
 
 
 def draw(data: dict[str, Any], font_path: str) -> Any:
