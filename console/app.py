@@ -32,7 +32,7 @@ from starlette.staticfiles import StaticFiles
 from console import overview, personal, security
 from console.common import HEADERS, KIND_LABELS, Refused, as_day, as_int, mask
 from console.places import GroupPages, RulesPages
-from console.shop import ShopPages
+from console.shop import Imports, ShopPages
 from handlers.lib.levels import level_name
 from storage import keys
 from storage.accounts import Account
@@ -77,6 +77,7 @@ class Console(ShopPages, GroupPages, RulesPages):
         self.throttle = throttle or security.Throttle()
         self.figures_cache: dict[tuple[Any, ...], tuple[float, Any, datetime]] = {}
         self.figures_lock = asyncio.Lock()
+        self.imports = Imports()
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.env.globals.update(base=PREFIX, kind_label=lambda k: KIND_LABELS.get(k, k),
@@ -100,6 +101,7 @@ class Console(ShopPages, GroupPages, RulesPages):
             Route("/mall", self.view(self.mall_page), methods=["GET"]),
             Route("/mall/{sku:path}/listing", self.view(self.listing, write=True), methods=["POST"]),
             Route("/mall/{sku:path}/restock", self.view(self.restock, write=True), methods=["POST"]),
+            Route("/mall/imports/{job}", self.view(self.import_status), methods=["GET"]),
             Route("/mall/{sku:path}/codes", self.view(self.import_codes, write=True, upload=True), methods=["POST"]),
             Route("/orders", self.view(self.orders), methods=["GET"]),
             Route("/orders/courier.csv", self.view(self.courier_csv), methods=["GET"]),

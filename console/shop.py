@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
+import secrets
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +25,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from console.common import HEADERS, Refused, as_int, mask, one_line
 from storage.accounts import Account
-from storage.errors import MallRefusal, NoSuchOrder, UnknownItem, WrongStatus
+from storage.errors import MallRefusal, NoSuchOrder, WrongStatus
 from storage.mall import DIGITAL, ItemView, read_codes
 from storage.vocabulary import LIVE, STATUS_LABELS, OrderMove, OrderStatus
 
@@ -39,6 +41,44 @@ TABS = (OrderStatus.PENDING, OrderStatus.UNPAID, OrderStatus.ADDRESS, OrderStatu
 ACTIONS = {"paid": "收款", "ship": "发货", "done": "完成", "refund": "退款"}
 
 
+@dataclass
+class CodeImport:
+    """A card-code file being imported in a worker thread: what its page shows while it runs and after."""
+
+    id: str
+    sku: str
+    name: str
+    file: str
+    user: str
+    total: int  # codes in the file (blank lines aside), counted before the import starts
+    started: datetime
+    done: int = 0  # codes handled so far (added or skipped)
+    added: int = 0
+    dupes: int = 0
+    state: str = "running"  # running | done | failed
+    error: str = ""
+
+    def percent(self, state: str) -> int:
+        return 100 if state != "running" else min(99, self.done * 100 // max(1, self.total))
+
+
+class Imports:
+    """The latest imports by id (this process's memory: a page to follow, not a record; the operator log is that)."""
+
+    KEEP = 50
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, CodeImport] = {}
+
+    def add(self, job: CodeImport) -> None:
+        self._jobs[job.id] = job
+        while len(self._jobs) > self.KEEP:
+            self._jobs.pop(next(iter(self._jobs)))
+
+    def get(self, job: str) -> CodeImport | None:
+        return self._jobs.get(job)
+
+
 @dataclass(frozen=True)
 class BadLine:
     number: int
@@ -52,8 +92,9 @@ def yuan(fen: int) -> str:
 
 def bulk_fields(text: str) -> list[tuple[int, str, str, str]]:
     """(line number, line, 单号, 快递单号) of each non-blank line. Either the courier export filled in (a CSV whose
-    header names 单号, 快递单号 and more: those two columns, rows still without a 快递单号 skipped), or 「单号,快递单号」 lines (a comma, a full-width comma, a
-    tab or spaces between; a first line starting 单号 is a header)."""
+    header names 单号, 快递单号 and more: those two columns, rows still without a 快递单号 skipped), or
+    「单号,快递单号」 lines (a comma, a full-width comma, a tab or spaces between; a first line starting 单号 is a
+    header)."""
     lines = text.lstrip("\ufeff").splitlines()
     if not lines:
         return []
@@ -124,6 +165,7 @@ class ShopPages:
     page: Callable[..., Response]
     local: Callable[..., str]
     quiet_growth: Callable[[], None]
+    imports: Imports
 
     def log(self, user: Account, action: str, target: str, detail: dict[str, Any], reason: str = "") -> None:
         self.st.oplog.record(at=self.now(), actor_kind="console", actor=user.name, action=action, target=target,
@@ -194,31 +236,66 @@ class ShopPages:
         return RedirectResponse(f"{PREFIX}/mall", 303)
 
     async def import_codes(self, request: Request, user: Account, form: dict[str, Any]) -> Response:
+        """Check the file (UTF-8 throughout, codes counted) and start its import in a worker thread; the operator
+        follows it on the job's page. Bad input is refused before anything is written."""
         it = self.item_of(request)
         up = form.get("codes")
         if it.kind != "card_code":
             return self.mall_error(request, user, f"「{it.name}」不是卡密商品：实物等商品用「补货」")
         if not isinstance(up, UploadFile) or not up.filename:
             return self.mall_error(request, user, "请选择卡密文件（每行一个卡密，或带 code 列的 CSV）")
-        text = io.TextIOWrapper(up.file, encoding="utf-8-sig", errors="strict", newline="")
+        data = await up.read()  # at most the upload cap (console.app.MAX_UPLOAD_BYTES), spooled by Starlette
         try:
-            # the file is read line by line from its spool as the import goes (big files stay off the memory);
-            # the operator log's row in the import's transaction: both land, or neither
-            with self.st.db.transaction():
-                added, dupes = self.st.mall.import_codes(it.sku, read_codes(text), self.now())
-                self.log(user, "import_codes", f"sku:{it.sku}",
-                         {"added": added, "skipped": dupes, "file": up.filename[:100]})
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             return self.mall_error(request, user, "文件不是 UTF-8 编码的文本：另存为 UTF-8 后再上传，没有导入任何卡密")
-        except UnknownItem:
-            raise Refused(404, f"没有商品 {it.sku}") from None
-        finally:
-            text.detach()
-        left = self.st.mall.item(it.sku)
-        request.session["flash"] = (f"「{it.name}」导入 {added} 个，重复 {dupes} 个（已跳过）；"
-                                    f"现有 {left.stock if left else 0} 个未用卡密")
-        logger.info("console: {} imported {} codes for {} ({} duplicates)", user.name, added, it.sku, dupes)
-        return RedirectResponse(f"{PREFIX}/mall", 303)
+        del data
+        total = sum(1 for _ in read_codes(io.StringIO(text, newline="")))
+        if not total:
+            return self.mall_error(request, user, f"「{up.filename}」里没有卡密：每行一个卡密，或带 code 列的 CSV")
+        job = CodeImport(id=secrets.token_urlsafe(9), sku=it.sku, name=it.name, file=up.filename[:100], user=user.name,
+                         total=total, started=self.now())
+        self.imports.add(job)
+        threading.Thread(target=self.run_import, args=(job, text, user), name=f"import-codes-{it.sku}",
+                         daemon=True).start()
+        logger.info("console: {} started importing {} codes for {} ({})", user.name, total, it.sku, job.id)
+        return RedirectResponse(f"{PREFIX}/mall/imports/{job.id}", 303)
+
+    def run_import(self, job: CodeImport, text: str, user: Account) -> None:
+        """The import itself, off the event loop: chunks of 500 codes, each its own transaction (storage.mall), so a
+        bot writing beside it waits for one chunk at most, never for the whole file; the operator log's row when
+        it ends, with what was added (also when it stopped early: the chunks before stand, and running the
+        same file again adds only what is missing)."""
+        def advanced(n: int) -> None:
+            job.done += n
+
+        state, error = "done", ""
+        try:
+            job.added, job.dupes = self.st.mall.import_codes(job.sku, read_codes(io.StringIO(text, newline="")),
+                                                             job.started, progress=advanced)
+        except Exception as exc:  # the operator reads it on the job page; the log has the trace
+            logger.exception("console: importing codes for {} ({}) stopped", job.sku, job.id)
+            job.added = self.st.mall.codes_imported_at(job.sku, job.started)
+            state, error = "failed", f"导入中断：{type(exc).__name__}"
+        detail: dict[str, Any] = {"added": job.added, "skipped": job.dupes, "file": job.file}
+        if error:
+            detail["stopped"] = error
+        self.log(user, "import_codes", f"sku:{job.sku}", detail)
+        job.error, job.state = error, state  # last: the job's page shows the end once the log has its row
+        logger.info("console: {} imported {} codes for {} ({} duplicates, {})", job.user, job.added, job.sku,
+                    job.dupes, state)
+
+    async def import_status(self, request: Request, user: Account, form: dict[str, Any]) -> Response:
+        job = self.imports.get(request.path_params["job"])
+        if job is None:
+            raise Refused(404, "没有这个导入任务（控制台重启后，进行中的任务不再显示：到商城页看现有库存）")
+        state = job.state  # read once: the worker thread may end the job while this page is drawn
+        left = self.st.mall.item(job.sku) if state != "running" else None
+        data = {"user": user, "job": job, "state": state, "stock": left.stock if left else None,
+                "started": self.local(job.started, "%H:%M:%S")}
+        if request.query_params.get("part"):
+            return self.page(request, "_import.html", **data)
+        return self.page(request, "import.html", **data)
 
     # -- 订单 ----------------------------------------------------------------------------------
 

@@ -310,6 +310,12 @@ class Mall:
 
     # -- card codes -----------------------------------------------------------------------------
 
+    def codes_imported_at(self, sku: str, at: datetime) -> int:
+        """How many of the item's codes an import stamped `at` added (what stands of one that stopped early)."""
+        with self.db.reading() as conn:
+            return int(conn.execute(select(func.count()).select_from(C)
+                                    .where(C.c.sku == sku, C.c.imported_at == at)).scalar_one())
+
     def import_codes(self, sku: str, codes: Iterable[str], at: datetime, chunk: int = 500,
                      progress: Callable[[int], None] | None = None) -> tuple[int, int]:
         """Add card codes to a card_code item; returns (added, duplicates skipped).

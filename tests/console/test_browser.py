@@ -172,7 +172,10 @@ def test_an_operator_ships_two_orders_in_bulk_and_imports_codes(browser: Any, se
     page.locator("#item-vip summary", has_text="导入卡密").click()
     page.locator("#item-vip input[type=file]").set_input_files(str(codes))
     page.locator("#item-vip").get_by_role("button", name="上传导入").click()
-    page.get_by_text("导入 3 个，重复 2 个").wait_for()
+    page.get_by_text("导入完成：导入 3 个，重复 2 个").wait_for()  # the job's page, followed by htmx
+    assert page.locator("#import-job progress").get_attribute("value") == "5"
+    _shot(page, "mall-import")
+    page.get_by_role("link", name="回到商城").click()
     assert page.locator("#item-vip .stock").inner_text().startswith("4")
     assert served.services.mall.item("vip").stock == 4
     _shot(page, "mall")

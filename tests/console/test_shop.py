@@ -7,9 +7,11 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from datetime import date, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.config import parse
@@ -101,6 +103,18 @@ def test_a_viewer_and_a_forged_token_change_nothing_in_the_mall_or_orders(shop: 
     assert shop.services.mall.item("vip").stock == 0 and ops(shop) == []
 
 
+def finished(c: httpx.Client, location: str, seconds: float = 20) -> str:
+    """The import job's page once the import ended (it runs in a worker thread)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        page = c.get(location, params={"part": "1"})
+        assert page.status_code == 200, page.text
+        if 'data-state="running"' not in page.text:
+            return page.text
+        assert time.monotonic() < deadline, "the import did not end"
+        time.sleep(0.05)
+
+
 def test_card_codes_upload_counts_duplicates_in_the_file_and_already_stored(shop: Served) -> None:
     shop.services.mall.import_codes("vip", ["OLD1"], START)
     c = shop.login()
@@ -108,7 +122,10 @@ def test_card_codes_upload_counts_duplicates_in_the_file_and_already_stored(shop
     body = "\ufeffNEW1\nNEW2\n\nNEW1\nOLD1\nNEW3\n".encode()
     r = c.post("/console/mall/vip/codes", data={"csrf": token}, files={"codes": ("codes.txt", body, "text/plain")})
     assert r.status_code == 303
-    assert "导入 3 个，重复 2 个" in c.get("/console/mall").text
+    job = finished(c, r.headers["location"])
+    assert "导入完成：导入 3 个，重复 2 个（已跳过）；现有 4 个未用卡密" in job
+    assert "hx-get" not in job.split('id="import-job"')[1]  # the page stops asking once the import ended
+    assert ">4<" in c.get("/console/mall").text.split('id="item-vip"')[1].split("</tr>")[0]
     assert shop.services.mall.item("vip").stock == 4
     assert ops(shop) == [("console", "alice", "import_codes", "sku:vip", "")]
     assert shop.services.oplog.page(limit=1)[0].detail == {"added": 3, "skipped": 2, "file": "codes.txt"}
@@ -117,7 +134,27 @@ def test_card_codes_upload_counts_duplicates_in_the_file_and_already_stored(shop
     assert r.status_code == 400 and "UTF-8" in r.text
     r = c.post("/console/mall/mug/codes", data={"csrf": token}, files={"codes": ("x.txt", b"A\n")})
     assert r.status_code == 400
+    r = c.post("/console/mall/vip/codes", data={"csrf": token}, files={"codes": ("blank.txt", b"\n \n")})
+    assert r.status_code == 400 and "里没有卡密" in r.text
     assert shop.services.mall.item("vip").stock == 4 and len(ops(shop)) == 1
+    assert c.get("/console/mall/imports/nope").status_code == 404
+
+
+def test_a_large_code_file_is_imported_in_the_background_and_its_page_follows_it(shop: Served) -> None:
+    """5,000 codes (ten chunks): the upload answers at once with the job's page, which shows the progress and then
+    the counts; the codes, the stock and one operator-log row are what the file says."""
+    c = shop.login()
+    token = csrf_of(c.get("/console/mall").text)
+    body = "code,batch\n" + "".join(f"VIP-{i:05d},b1\n" for i in range(5000)) + "VIP-00001,b2\n"
+    r = c.post("/console/mall/vip/codes", data={"csrf": token}, files={"codes": ("big.csv", body.encode(), "text/csv")})
+    assert r.status_code == 303
+    first = c.get(r.headers["location"]).text
+    assert 'max="5001"' in first and "导入卡密文件 <code>big.csv</code>，alice" in first
+    job = finished(c, r.headers["location"])
+    assert "导入 5000 个，重复 1 个" in job
+    assert shop.services.mall.item("vip").stock == 5000
+    assert shop.services.oplog.page(limit=1)[0].detail == {"added": 5000, "skipped": 1, "file": "big.csv"}
+    assert len(ops(shop)) == 1
 
 
 def test_order_actions_move_the_order_and_refund_returns_the_points(shop: Served) -> None:
