@@ -59,12 +59,15 @@ RSS_MB = 200.0
 SLOW = 1.0  # seconds: a command this slow is measured once (the code before board counts takes up to minutes)
 
 
+STORAGE: dict[str, int] = {}  # [storage] cache_mb / mmap_mb when given on the command line
+
+
 def settings_for(db: Path, batch_size: int = 256) -> Settings:
     """No bonuses (every check-in does the same work at either size), no rate limit (askers ask many times)."""
     return parse({
         "bot": {"name": "积分助手", "self_id": "bot", "timezone": "Asia/Shanghai", "admins": list(ADMINS),
                 "rate_limit": 0},
-        "storage": {"url": f"sqlite:///{db}", "batch_size": batch_size},
+        "storage": {"url": f"sqlite:///{db}", "batch_size": batch_size, **STORAGE},
         "checkin": {"points": bc.BASE_POINTS, "keywords": ["签到"]},
     })
 
@@ -322,9 +325,12 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="only askers above this rank (the code before board counts takes minutes for the median)")
     p.add_argument("--quick", action="store_true", help="10k members / 200k rows: a smoke run")
     p.add_argument("--seed", type=int, default=11)
+    p.add_argument("--cache-mb", type=int, default=None, help="[storage] cache_mb (default: the bot's)")
+    p.add_argument("--mmap-mb", type=int, default=None, help="[storage] mmap_mb (default: the bot's)")
     p.add_argument("--keep", action="store_true", help="keep the work dir under bench/out")
     p.add_argument("--fill", nargs=2, metavar=("DB", "CASE"), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    STORAGE.update({k: v for k, v in (("cache_mb", a.cache_mb), ("mmap_mb", a.mmap_mb)) if v is not None})
     if a.quick:
         a.members, a.rows, a.reps = 10_000, 200_000, 7
     return a
