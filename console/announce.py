@@ -105,8 +105,9 @@ class AnnouncePages:
         cfg = self.settings.outbox
         seconds = seconds_to_send(len(groups), cfg.interval_seconds)
         inside_quiet = quiet_end(now, quiet_window(cfg.quiet_hours), self.settings.bot.tz) is not None
+        done_by = self.local(now + timedelta(seconds=seconds), "%H:%M:%S")
         draft = {"token": token, "body": self.announcer.preview(text), "groups": [n or i for i, n in groups],
-                 "all": not posted["rooms"], "seconds": seconds, "done_by": self.local(now + timedelta(seconds=seconds)),
+                 "all": not posted["rooms"], "seconds": seconds, "done_by": done_by,
                  "quiet": cfg.quiet_hours if inside_quiet else "", "minutes": DRAFT_MINUTES}
         return self.page(request, "announce.html", **self.announce_data(user, form=posted, draft=draft))
 

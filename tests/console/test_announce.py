@@ -106,7 +106,7 @@ def test_preview_shows_what_the_groups_read_and_send_queues_once_on_the_budget(b
     shown = r.text.split('id="preview"')[1].split("</section>")[0]
     assert "📢 公告\n今晚 8 点直播抽奖" in shown  # announce/post, as the groups read it
     assert "发到全部 2 个群" in shown and "产品交流群、二群" in shown
-    assert "约 5 秒内发完" in shown and "09:30 前" in shown  # 2 groups x 2 s, as the chat command says
+    assert "约 5 秒内发完" in shown and "09:30:05 前" in shown  # 2 groups x 2 s, as the chat command says
     assert "免打扰" not in shown
     assert bot.outbox.pending() == 0 and not bot.announcements()  # a preview queues nothing
     form = {"csrf": csrf_of(r.text), "token": token_of(r.text)}
