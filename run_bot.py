@@ -329,7 +329,8 @@ async def _live(settings: Settings, make_transport: Any, budget: Any = None, kin
 
     # [console] on the bridge's own host and port: its routes go into the bridge's app (else it gets a server of its own)
     shared = _console_on_bridge(settings)
-    parts = [console_routes(settings, rt.services, clock)] if shared else []
+    announcer = BotAnnouncer(rt)
+    parts = [console_routes(settings, rt.services, clock, announcer)] if shared else []
     transport = make_transport(seen, clock, rt.services.store(), health, parts)
     rt.app.mention_hint = getattr(transport, "mention_hint", "")  # WeCom: members @ the bot in groups
     outbox = Outbox(transport, budget or Budget.from_settings(settings.outbox, settings.bot.tz),
@@ -349,11 +350,12 @@ async def _live(settings: Settings, make_transport: Any, budget: Any = None, kin
     runner = LiveRunner(rt.app, outbox, rt.schedule, clock, batch_size=settings.storage.batch_size,
                         settle=getattr(transport, "settle", None), leader=lead.held)
     submit.append(runner.submit)
+    announcer.attach(runner, outbox)
     if shared:
         _console_warnings(settings)
         logger.info("operator console on the bridge's port: http://{}:{}/console/", settings.bridge.host,
                     settings.bridge.port)
-    web = None if shared else await _console_web(settings, rt.services, clock)
+    web = None if shared else await _console_web(settings, rt.services, clock, announcer)
     task = asyncio.create_task(runner.run())
     serving = asyncio.create_task(server.serve()) if server is not None else None
     loop = asyncio.get_running_loop()
@@ -579,11 +581,16 @@ def _url_for(config: Path | None, db: str | None) -> str:
     return url if isinstance(url, str) and url else config_mod.StorageSettings().url
 
 
-ANNOUNCE_NAME = "bot.announce"  # bot.announce.request.json: the text and group; bot.announce.json: the outcome
+ANNOUNCE_NAME = "bot.announce"  # bot.announce.request.json: the text and groups; bot.announce.json: the outcome
+ANNOUNCE_ACTORS = ("cli", "console")  # who leaves a 公告 request: the command line, a console running alone
+CONSOLE_ANNOUNCE_WAIT = 15.0  # seconds a console running alone waits for the bot to take a 公告
 
 
 async def announce_requested(rt: Runtime, runner: Any, outbox: Any) -> None:
-    """Post the 公告 `python run_bot.py announce` left (text, group) to the served groups, through the outbox."""
+    """Post the 公告 left beside the pid file (by `python run_bot.py announce` or a console running alone) to the
+    served groups, through the outbox, and report the outcome for the one waiting."""
+    from handlers.lib.announcing import NotSent
+
     path = run_dir(rt.settings.storage.url) / f"{ANNOUNCE_NAME}.request.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -591,62 +598,86 @@ async def announce_requested(rt: Runtime, runner: Any, outbox: Any) -> None:
     except (OSError, ValueError):
         logger.warning("收到发公告的信号，但没有找到 {}：忽略 (no announcement waiting)", path)
         return
-    rid = str(data.get("id", "")) if isinstance(data, dict) else ""
+    if not isinstance(data, dict):
+        data = {}
+    rid = str(data.get("id", ""))
+    kind = str(data.get("actor_kind") or "cli")
+    rooms = data.get("rooms")
     try:
-        async with runner.busy:  # between two batches, like a reload
-            count = announce_now(rt, outbox, str(data.get("text", "")), str(data.get("room") or ""),
-                                 by=str(data.get("by") or "cli"))
-    except Refused as exc:
+        count = await announce_queued(rt, runner, outbox, str(data.get("text", "")),
+                                      [str(r) for r in rooms] if isinstance(rooms, list) else [],
+                                      actor_kind=kind if kind in ANNOUNCE_ACTORS else "cli",
+                                      by=str(data.get("by") or "cli"))
+    except NotSent as exc:
         logger.warning("公告没有发出：{}", exc)
         report(rt.settings, ANNOUNCE_NAME, rid, ok=False, message=str(exc), count=0)
         return
     report(rt.settings, ANNOUNCE_NAME, rid, ok=True, message="", count=count)
 
 
-def announce_now(rt: Runtime, outbox: Any, text: str, room: str, by: str = "cli") -> int:
-    """Queue `text` as a 公告 post to every served group, or to `room` (its id or name); how many groups."""
+async def announce_queued(rt: Runtime, runner: Any, outbox: Any, text: str, rooms: list[str], *, actor_kind: Any,
+                          by: str) -> int:
+    """announce_now between two batches (like a reload): how every channel but the chat posts a 公告 in the bot."""
+    async with runner.busy:
+        return announce_now(rt, outbox, text, rooms, actor_kind=actor_kind, by=by)
+
+
+def announce_text(rt: Runtime, text: str, now: datetime) -> str:
+    """What each group reads for the 公告 `text`: the chat command's template, with the transport's mention hints."""
+    body = rt.app.renderer.render("announce/post", {"text": text, "name": "", "keyword": "", "now": now})
+    return rt.app.hinted(body, group=True)
+
+
+def announce_now(rt: Runtime, outbox: Any, text: str, rooms: list[str], *, actor_kind: Any = "cli",
+                 by: str = "cli") -> int:
+    """Queue `text` as a 公告 post to every served group, or to `rooms` (ids or names); how many groups.
+
+    One operator-log row says who sent what where; NotSent (nothing queued, nothing logged) for an empty or too
+    long text, or a group that is not served.
+    """
     from bot.events import Outgoing
-    from handlers.announce import MAX_CHARS
+    from handlers.lib.announcing import checked, chosen
 
-    text = text.strip()
-    if not text:
-        raise Refused("公告内容是空的")
-    if len(text) > MAX_CHARS:
-        raise Refused(f"公告最多 {MAX_CHARS} 个字，这条有 {len(text)} 个字")
-    app = rt.app
-    served = rt.services.presence.rooms(tuple(rt.settings.bot.rooms))
-    chosen = [r for r in served if room in (r[0], r[1])] if room else served
-    if not chosen:
-        raise Refused(f"没有叫「{room}」的群（群 ID 或群名）" if room else "还没有可以发公告的群")
+    text = checked(text)
+    groups = chosen(rt.services.presence.rooms(tuple(rt.settings.bot.rooms)), rooms)
     now = rt.clock.now()
-    body = app.renderer.render("announce/post", {"text": text, "name": "", "keyword": "", "now": now})
-    rt.services.oplog.record(at=now, actor_kind="cli", actor=by, action="announce", target=room or "*",
-                             detail={"text": text, "rooms": [r[0] for r in chosen]})
-    outbox.put([Outgoing(at=now, text=app.hinted(body, group=True), room=r[0]) for r in chosen])
-    logger.info("公告（命令行）已进入发送队列：{} 个群", len(chosen))
-    return len(chosen)
+    body = announce_text(rt, text, now)
+    ids = [r[0] for r in groups]
+    rt.services.oplog.record(at=now, actor_kind=actor_kind, actor=by, action="announce",
+                             target=",".join(ids) if any(rooms) else "*", detail={"text": text, "rooms": ids})
+    outbox.put([Outgoing(at=now, text=body, room=room) for room in ids])
+    logger.info("公告（{}）已进入发送队列：{} 个群", actor_kind, len(ids))
+    return len(ids)
 
 
-def _find_bot(config: Path | None, db: str | None) -> tuple[int, Path]:
-    """The running bot's pid and its folder (run_dir), or exit 1 saying why there is none."""
-    folder = run_dir(_url_for(config, db))
+class NoBot(Exception):
+    """No running bot took a request: none is running, or it cannot be signalled; the message says what to do."""
+
+
+class NoAnswer(NoBot):
+    """The bot was signalled but did not report back in time: it may still act on the request later."""
+
+
+def find_bot(url: str) -> tuple[int, Path]:
+    """The pid and folder (run_dir) of the bot running on the database `url`, or NoBot saying why there is none."""
+    folder = run_dir(url)
     pid_file = folder / PID_FILE
     try:
         pid = int(json.loads(pid_file.read_text(encoding="utf-8"))["pid"])
     except (OSError, ValueError, KeyError, TypeError):
-        raise _fail(f"没有找到运行中的机器人（{pid_file} 不存在或无法读取）：先启动机器人；"
-                    "用了 --config / --db 启动的，这里也要带上同样的参数", EXIT_NO_BOT) from None
+        raise NoBot(f"没有找到运行中的机器人（{pid_file} 不存在或无法读取）：先启动机器人；"
+                    "用了 --config / --db 启动的，这里也要带上同样的参数") from None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        raise _fail(f"没有运行中的机器人：{pid_file} 记录的进程 {pid} 已经不在了（机器人可能异常退出过）；"
-                    "先启动机器人", EXIT_NO_BOT) from None
+        raise NoBot(f"没有运行中的机器人：{pid_file} 记录的进程 {pid} 已经不在了（机器人可能异常退出过）；"
+                    "先启动机器人") from None
     except PermissionError:
-        raise _fail(f"无权向进程 {pid} 发送信号：请用运行机器人的同一个用户执行", EXIT_NO_BOT) from None
+        raise NoBot(f"无权向进程 {pid} 发送信号：请用运行机器人的同一个用户执行") from None
     return pid, folder
 
 
-def _ask_bot(pid: int, folder: Path, sig: int, request: dict[str, Any], status_name: str, wait: float) -> dict[str, Any]:
+def ask_bot(pid: int, folder: Path, sig: int, request: dict[str, Any], status_name: str, wait: float) -> dict[str, Any]:
     """Leave `request` (with a fresh id) for the bot, signal it, and wait until its status file answers that id."""
     import secrets
     import time
@@ -667,7 +698,26 @@ def _ask_bot(pid: int, folder: Path, sig: int, request: dict[str, Any], status_n
         if isinstance(status, dict) and status.get("pid") == pid and status.get("request") == rid:
             return status
         time.sleep(0.05)
-    raise _fail(f"机器人（进程 {pid}）在 {wait:.0f} 秒内没有回应：查看它的日志", EXIT_NO_BOT)
+    raise NoAnswer(f"机器人（进程 {pid}）在 {wait:.0f} 秒内没有回应：查看它的日志")
+
+
+def request_announcement(url: str, text: str, rooms: list[str], *, actor_kind: str, by: str,
+                         wait: float) -> dict[str, Any]:
+    """Hand a 公告 to the bot running on `url` (a request file beside its pid file, then SIGUSR1) and wait for its
+    outcome ({ok, message, count}): what `python run_bot.py announce` and a console running alone both do."""
+    import signal
+
+    pid, folder = find_bot(url)
+    return ask_bot(pid, folder, signal.SIGUSR1, {"text": text, "rooms": rooms, "actor_kind": actor_kind, "by": by},
+                   ANNOUNCE_NAME, wait)
+
+
+def _find_bot(config: Path | None, db: str | None) -> tuple[int, Path]:
+    """find_bot for a command: exit 1 saying why there is no bot."""
+    try:
+        return find_bot(_url_for(config, db))
+    except NoBot as exc:
+        raise _fail(str(exc), EXIT_NO_BOT) from None
 
 
 @cli.command("reload")
@@ -677,7 +727,10 @@ def reload_config(config: ConfigOpt = None, db: DbOpt = None,
     import signal
 
     pid, folder = _find_bot(config, db)
-    status = _ask_bot(pid, folder, signal.SIGHUP, {"by": cli_actor()}, STATUS_NAME, wait)
+    try:
+        status = ask_bot(pid, folder, signal.SIGHUP, {"by": cli_actor()}, STATUS_NAME, wait)
+    except NoBot as exc:
+        raise _fail(str(exc), EXIT_NO_BOT) from None
     if status.get("ok"):
         typer.echo("配置已重新加载，新规则已生效（config reloaded）")
         return
@@ -694,25 +747,91 @@ def announce(text: Annotated[str, typer.Argument(help="公告内容（最多 100
 
     退出码 0 已进入发送队列，2 没有发出，1 没有运行中的机器人。
     """
-    import signal
+    from handlers.lib.announcing import NotSent, checked
 
-    from handlers.announce import MAX_CHARS
-
-    text = text.strip()
-    if not text:
-        raise _fail("公告内容是空的：python run_bot.py announce \"内容\"")
-    if len(text) > MAX_CHARS:
-        raise _fail(f"公告最多 {MAX_CHARS} 个字，这条有 {len(text)} 个字，请缩短后再发")
-    pid, folder = _find_bot(config, db)
+    try:
+        text = checked(text)
+    except NotSent as exc:
+        raise _fail(f"{exc}" + ("" if text.strip() else '：python run_bot.py announce "内容"')) from None
+    _find_bot(config, db)  # no bot: said before the question
     if not yes:
         typer.echo(f"将发到{'「' + room + '」' if room else '机器人服务的全部群'}：\n— — — — —\n{text}\n— — — — —")
         if not typer.confirm("确认发送？"):
             raise _fail("已取消，公告没有发出")
-    status = _ask_bot(pid, folder, signal.SIGUSR1, {"text": text, "room": room or "", "by": cli_actor()},
-                      ANNOUNCE_NAME, wait)
+    try:
+        status = request_announcement(_url_for(config, db), text, [room] if room else [], actor_kind="cli",
+                                      by=cli_actor(), wait=wait)
+    except NoBot as exc:
+        raise _fail(str(exc), EXIT_NO_BOT) from None
     if not status.get("ok"):
         raise _fail(f"公告没有发出：{status.get('message', '')}")
     typer.echo(f"公告已进入发送队列：{status.get('count', 0)} 个群，按发送速率陆续发出")
+
+
+class BotAnnouncer:
+    """The console's 公告 inside the bot process: straight into this process's outbox (announce_queued)."""
+
+    inside = True
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.runner: Any = None
+        self.outbox: Any = None
+
+    def attach(self, runner: Any, outbox: Any) -> None:
+        """The runner and outbox, made after the console's routes (the bridge serves both on one port)."""
+        self.runner, self.outbox = runner, outbox
+
+    def preview(self, text: str) -> str:
+        return announce_text(self.rt, text, self.rt.clock.now())
+
+    async def send(self, text: str, rooms: list[str], by: str) -> int:
+        from handlers.lib.announcing import NotSent
+
+        if self.outbox is None:
+            raise NotSent("机器人还在启动，还不能发送：请稍后再试")
+        return await announce_queued(self.rt, self.runner, self.outbox, text, rooms, actor_kind="console", by=by)
+
+
+class HandoffAnnouncer:
+    """The console's 公告 when it runs alone (`python run_bot.py console`): handed to the running bot as the CLI does
+    (request_announcement); the bot queues it and writes the operator-log row."""
+
+    inside = False
+
+    def __init__(self, settings: Settings, wait: float = CONSOLE_ANNOUNCE_WAIT) -> None:
+        import threading
+
+        from bot.templating import Renderer, cache_dir
+
+        self.settings = settings
+        self.wait = wait
+        self.renderer = Renderer(cache=cache_dir())
+        self.one_at_a_time = threading.Lock()  # one request file: a second would replace the first
+
+    def preview(self, text: str) -> str:
+        now = Clock(self.settings.bot.tz).now()
+        return self.renderer.render("announce/post", {"text": text, "name": "", "keyword": "", "now": now})
+
+    async def send(self, text: str, rooms: list[str], by: str) -> int:
+        import asyncio
+
+        from handlers.lib.announcing import NotSent
+
+        def hand() -> dict[str, Any]:
+            with self.one_at_a_time:
+                return request_announcement(self.settings.storage.url, text, rooms, actor_kind="console", by=by,
+                                            wait=self.wait)
+
+        try:
+            status = await asyncio.to_thread(hand)
+        except NoAnswer as exc:
+            raise NotSent(f"{exc}。公告可能稍后仍会发出：请在操作日志里确认，不要马上重发") from None
+        except NoBot as exc:
+            raise NotSent(f"公告没有发出：{exc}（这个后台是单独运行的，要由运行中的机器人来发）") from None
+        if not status.get("ok"):
+            raise NotSent(f"公告没有发出：{status.get('message', '')}")
+        return int(status.get("count", 0))
 
 
 def _outbox_counters(outbox: Any) -> dict[str, int]:
@@ -808,7 +927,9 @@ async def _console(settings: Settings) -> None:
     # the console speaks for no WeChat account: no budget, and every reply shown as it is
     outbox = Outbox(console, Budget(unlimited=True, coalesce=0, tz=settings.bot.tz))
     runner = LiveRunner(rt.app, outbox, rt.schedule, clock, batch_size=settings.storage.batch_size)
-    web = await _console_web(settings, rt.services, clock)
+    announcer = BotAnnouncer(rt)
+    announcer.attach(runner, outbox)
+    web = await _console_web(settings, rt.services, clock, announcer)
     task = asyncio.create_task(runner.run())
     logger.info("console transport ready; database {}", settings.storage.url)
     await console.run(runner.submit, runner.wake.set)
@@ -824,17 +945,19 @@ def _console_secret(settings: Settings, services: Any) -> str:
     return os.environ.get("BOT_CONSOLE_SECRET") or settings.console.secret or services.accounts.secret()
 
 
-def console_routes(settings: Settings, services: Any, clock: Clock) -> Any:
-    """The console's routes on `services` (what the bot process mounts and `console` serves alone)."""
+def console_routes(settings: Settings, services: Any, clock: Clock, announcer: Any) -> Any:
+    """The console's routes on `services` (what the bot process mounts and `console` serves alone); `announcer`: how
+    its 公告 screen posts (BotAnnouncer in the bot process, HandoffAnnouncer alone)."""
     from console.app import Console
 
-    return Console(services, settings, clock.now, secret=_console_secret(settings, services)).routes()
+    return Console(services, settings, clock.now, secret=_console_secret(settings, services),
+                   announcer=announcer).routes()
 
 
-def console_app(settings: Settings, services: Any, clock: Clock) -> Any:
+def console_app(settings: Settings, services: Any, clock: Clock, announcer: Any) -> Any:
     from bot.web import build_app
 
-    return build_app(console_routes(settings, services, clock))
+    return build_app(console_routes(settings, services, clock, announcer))
 
 
 def _console_on_bridge(settings: Settings) -> bool:
@@ -851,7 +974,7 @@ def _console_warnings(settings: Settings) -> None:
                        "and use an SSH tunnel or an HTTPS reverse proxy (后台暴露在本机之外)", settings.console.host)
 
 
-async def _console_web(settings: Settings, services: Any, clock: Clock) -> Any:
+async def _console_web(settings: Settings, services: Any, clock: Clock, announcer: Any) -> Any:
     """With [console] enabled: the console served in this loop beside the bot (None when off)."""
     import asyncio
 
@@ -860,7 +983,7 @@ async def _console_web(settings: Settings, services: Any, clock: Clock) -> Any:
     from bot.web import WebError, WebServer
 
     _console_warnings(settings)
-    web = WebServer(console_app(settings, services, clock), settings.console.host, settings.console.port)
+    web = WebServer(console_app(settings, services, clock, announcer), settings.console.host, settings.console.port)
     try:
         await web.start()
     except WebError as exc:
@@ -898,8 +1021,8 @@ def console_serve(config: ConfigOpt = None, db: DbOpt = None,
     _console_warnings(settings)
     from bot.web import WebError, WebServer
 
-    web = WebServer(console_app(settings, services, Clock(settings.bot.tz)), settings.console.host,
-                    settings.console.port)
+    web = WebServer(console_app(settings, services, Clock(settings.bot.tz), HandoffAnnouncer(settings)),
+                    settings.console.host, settings.console.port)
 
     async def serve() -> None:
         try:

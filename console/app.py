@@ -1,4 +1,5 @@
-"""The console's routes: login, 成员 (search, a member's page, 加分 / 扣分 / 撤销, reveal), 账本 (+ CSV), 操作日志.
+"""The console's routes: login, 成员 (search, a member's page, 加分 / 扣分 / 撤销, reveal), 账本 (+ CSV), 操作日志; the other
+screens' handlers live in their own modules (shop, places, announce, personal) and are mixed in or routed here.
 
 Every page needs a signed session (SessionMiddleware: HttpOnly, SameSite=Lax, path /console); every POST
 needs the session's CSRF token (form field `csrf` or header X-CSRF-Token); a viewer's POST is refused
@@ -30,6 +31,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from console import overview, personal, security
+from console.announce import AnnouncePages, Announcer, Draft
 from console.common import HEADERS, KIND_LABELS, Refused, as_day, as_int, mask
 from console.places import GroupPages, RulesPages
 from console.shop import Imports, ShopPages
@@ -65,12 +67,15 @@ ACTION_LABELS = {
 PROFILE_LABELS = {"phone": "手机号", "birthday": "生日", "city": "城市"}
 
 
-class Console(ShopPages, GroupPages, RulesPages):
-    """The console on one Storage; `routes()` is what bot.web.build_app takes."""
+class Console(ShopPages, GroupPages, RulesPages, AnnouncePages):
+    """The console on one Storage; `routes()` is what bot.web.build_app takes. `announcer`: how 公告 are sent (none:
+    the 公告 screen only lists them)."""
 
     def __init__(self, services: Any, settings: Any, now: Callable[[], datetime], *, secret: str,
-                 throttle: security.Throttle | None = None) -> None:
+                 throttle: security.Throttle | None = None, announcer: Announcer | None = None) -> None:
         self.st = services
+        self.announcer = announcer
+        self.drafts: dict[str, Draft] = {}
         self.settings = settings
         self.tz = settings.bot.tz
         self.now = now
@@ -111,6 +116,9 @@ class Console(ShopPages, GroupPages, RulesPages):
             Route("/groups/{room:path}", self.view(self.group), methods=["GET"]),
             Route("/rules", self.view(self.rules), methods=["GET"]),
             Route("/rules/audit", self.view(self.audit, write=False), methods=["POST"]),
+            Route("/announce", self.view(self.announce_page), methods=["GET"]),
+            Route("/announce/preview", self.view(self.announce_preview, write=True), methods=["POST"]),
+            Route("/announce/send", self.view(self.announce_send, write=True), methods=["POST"]),
             Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
         ]
         hours = settings.console.session_hours

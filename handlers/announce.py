@@ -16,10 +16,10 @@ from bot.clock import quiet_end, quiet_window
 from bot.dispatch import Context, Reply, command, conversation, on_cancel
 from bot.errors import UserError
 from handlers.common import services
+from handlers.lib.announcing import MAX_CHARS, seconds_to_send
 from storage.conversations import Pending
 
 KIND = "announce"
-MAX_CHARS = 1000  # one message a member reads in full, well inside [outbox] max_chars
 CONFIRM_MINUTES = 10
 YES = ("确认", "确定", "确认发送")
 
@@ -83,7 +83,8 @@ async def confirm(ctx: Context, answer: str, state: Pending) -> Reply | list[Rep
         posts = [Reply("announce/post", {"text": text}, broadcast=True)]
         count = len(_served(ctx))
     interval = ctx.settings.outbox.interval_seconds
-    return [*posts, Reply("announce/queued", {"count": count, "seconds": int(count * interval) + 1}, private=True)]
+    return [*posts, Reply("announce/queued", {"count": count, "seconds": seconds_to_send(count, interval)},
+                          private=True)]
 
 
 @on_cancel(KIND)

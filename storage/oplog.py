@@ -50,8 +50,9 @@ class OpLog:
             return int(res.scalar_one())
 
     def page(self, *, before: int | None = None, limit: int = 50, target: str | None = None,
-             actor_kind: str | None = None) -> list[Op]:
-        """Newest first; `before` an id (keyset: the next page starts below the last row shown)."""
+             actor_kind: str | None = None, action: str | None = None) -> list[Op]:
+        """Newest first; `before` an id (keyset: the next page starts below the last row shown); `action`: only
+        that kind of change (the 公告 screen lists the announcements)."""
         q = select(OPERATOR_LOG)
         if before is not None:
             q = q.where(OPERATOR_LOG.c.id < before)
@@ -59,6 +60,8 @@ class OpLog:
             q = q.where(OPERATOR_LOG.c.target == target)
         if actor_kind is not None:
             q = q.where(OPERATOR_LOG.c.actor_kind == actor_kind)
+        if action is not None:
+            q = q.where(OPERATOR_LOG.c.action == action)
         q = q.order_by(OPERATOR_LOG.c.id.desc()).limit(limit)
         with self.db.reading() as conn:
             return [Op(id=r.id, at=r.at, actor_kind=r.actor_kind, actor=r.actor, action=r.action, target=r.target,

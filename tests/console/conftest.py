@@ -75,8 +75,9 @@ def seed(services: Any) -> None:
     services.profiles.save("m_zhang", {"phone": "13812345678", "city": "杭州"})
 
 
-def serve(services: Any, settings: Any, now: Any, throttle: Throttle | None = None) -> Iterator[str]:
-    console = Console(services, settings, now, secret="test-secret-" + "x" * 20, throttle=throttle)
+def serve(services: Any, settings: Any, now: Any, throttle: Throttle | None = None,
+          announcer: Any = None) -> Iterator[str]:
+    console = Console(services, settings, now, secret="test-secret-" + "x" * 20, throttle=throttle, announcer=announcer)
     web = WebServer(build_app(console.routes()), "127.0.0.1", 0)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_until_complete, args=(web.serve(),), daemon=True)

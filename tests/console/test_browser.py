@@ -208,3 +208,38 @@ def test_groups_and_rules_screens(browser: Any, served_rules_sqlite: Served) -> 
     page.get_by_role("button", name="立即核对").click()
     page.get_by_text("核对无误").wait_for()
     _shot(page, "rules")
+
+
+@pytest.fixture
+def announcing(sqlite_url: str) -> Iterator[Any]:
+    from tests.console.test_announce import in_bot
+
+    yield from in_bot(sqlite_url)
+
+
+def test_an_operator_announces_to_one_group(browser: Any, announcing: Any) -> None:
+    bot = announcing
+    page = _page(browser, bot)
+    _login(page, OPERATOR)
+    page.get_by_role("link", name="公告", exact=True).click()
+    page.locator("textarea[name=text]").fill("本周六晚 8 点直播抽奖，\n在群里签到满 3 天即可参与。")
+    page.get_by_label("只发选中的群").check()
+    page.locator('input[name="g:g1"]').check()
+    page.get_by_role("button", name="预览").click()
+    preview = page.locator("#preview")
+    preview.wait_for()
+    assert "📢 公告\n本周六晚 8 点直播抽奖，\n在群里签到满 3 天即可参与。" in preview.locator("pre.post").inner_text()
+    assert "发到 1 个群" in preview.inner_text() and "产品交流群" in preview.inner_text()
+    assert bot.outbox.pending() == 0  # nothing queued before 确认发送
+    _shot(page, "announce")
+    page.get_by_role("button", name="确认发送").click()
+    page.get_by_text("公告已进入发送队列：1 个群").wait_for()
+    assert page.locator("#recent tbody tr").first.inner_text().count("本周六晚 8 点直播抽奖") == 1
+    assert bot.outbox.pending() == 1
+    [op] = bot.announcements()
+    assert (op.actor_kind, op.actor, op.target) == ("console", OPERATOR, "g1")
+    phone = _page(browser, bot, PHONE)
+    _login(phone, OPERATOR)
+    phone.goto("/console/announce")
+    phone.locator("#recent").wait_for()
+    _shot(phone, "announce-phone")

@@ -129,3 +129,51 @@ def test_on_the_bridges_port_the_console_is_mounted_on_the_bridges_app(tmp_path:
         assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).status_code == 401
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0, "".join(lines)
+
+
+def announce_through(port: int, text: str) -> httpx.Response:
+    """Log in as ops on the console at `port`, preview `text` to every group and 确认发送: the send's response page."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60, follow_redirects=True) as c:
+        page = c.get("/console/login")
+        c.post("/console/login", data={"csrf": csrf_of(page.text), "name": "ops", "password": "a-long-password"})
+        page = c.get("/console/announce")
+        r = c.post("/console/announce/preview", data={"csrf": csrf_of(page.text), "text": text, "to": "all"})
+        assert r.status_code == 200 and "📢 公告" in r.text, r.text
+        token = re.search(r'name="token" value="([^"]+)"', r.text)
+        assert token
+        return c.post("/console/announce/send", data={"csrf": csrf_of(r.text), "token": token.group(1)})
+
+
+async def test_a_console_alone_hands_an_announcement_to_the_running_bot(tmp_path: Path) -> None:
+    import asyncio
+    import json
+
+    from sqlalchemy import create_engine, text
+
+    from tests.transports.test_bridge_restart import Bot
+
+    (tmp_path / "config.toml").write_text('[bot]\nadmins = []\nrooms = ["r1"]\n[bridge]\nport = 0\n[console]\nport = 0\n'
+                                          '[outbox]\ninterval_seconds = 0.1\nburst = 100\n', encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    add_user(tmp_path, db)
+    bot = await Bot.start(tmp_path, db)
+    try:
+        with process("console", "--db", db, cwd=tmp_path) as (_proc, _lines, port):
+            sent = await asyncio.to_thread(announce_through, port, "今晚 8 点直播抽奖")
+            assert sent.status_code == 200 and "公告已进入发送队列：1 个群" in sent.text, sent.text
+            async with bot.http() as c:
+                r = await c.get("/out?after=0&wait=10")
+                posts = [x for x in map(json.loads, r.text.splitlines()) if x["room"] == "r1"]
+            assert [p["text"] for p in posts] == ["📢 公告\n今晚 8 点直播抽奖"], r.text
+            assert await bot.stop() == 0
+            refused = await asyncio.to_thread(announce_through, port, "第二条")
+            assert refused.status_code == 400 and "公告没有发出" in refused.text and "运行中的机器人" in refused.text
+    finally:
+        await bot.kill()
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        ops = conn.execute(text("SELECT actor_kind, actor, action, target, detail FROM operator_log "
+                                "WHERE action = 'announce'")).all()
+    engine.dispose()
+    assert [(o.actor_kind, o.actor, o.action, o.target) for o in ops] == [("console", "ops", "announce", "*")]
+    assert json.loads(ops[0].detail) == {"text": "今晚 8 点直播抽奖", "rooms": ["r1"]}
