@@ -58,7 +58,7 @@ def checkin_chart(report: Report) -> dict[str, Any]:
     step = (CHART_W - PAD_L) / n
     width = max(2.0, step * 0.7)
     inner = CHART_H - PAD_B - PAD_T
-    bars = []
+    bars: list[dict[str, Any]] = []
     for i, d in enumerate(days):
         h = inner * d.rate / top
         bars.append({"x": round(PAD_L + i * step + (step - width) / 2, 1), "y": round(PAD_T + inner - h, 1),
