@@ -276,7 +276,7 @@ def run_raw(db: Path, ops: int, members: int) -> Timing:
 
 
 def _ts(at: datetime) -> str:
-    return str(stored_datetime(at, sqlite=True))  # the codec models.UTCDateTime and the hot path use
+    return str(stored_datetime(at, sqlite=True))  # the codec types.UTCDateTime and the hot path use
 
 
 def bulk_insert(con: sqlite3.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

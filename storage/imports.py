@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from storage import keys
 from storage.ledger import Ledger
-from storage.models import LEDGER
+from storage.tables import LEDGER
 from storage.presence import Presence
 from storage.vocabulary import Kind
 

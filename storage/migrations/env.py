@@ -27,7 +27,7 @@ from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
 from storage import models  # noqa: F401  (registers the tables)
-from storage.models import UTCDateTime
+from storage.types import UTCDateTime
 
 config = context.config
 

@@ -26,8 +26,8 @@ from sqlalchemy import insert, text
 
 from storage.boards import periods
 from storage.db import make_engine
-from storage.models import MEMBERS as MEMBERS_T
-from storage.models import ROOM_MEMBERS
+from storage.tables import MEMBERS as MEMBERS_T
+from storage.tables import ROOM_MEMBERS
 from storage.store import Storage
 from storage.vocabulary import Kind
 

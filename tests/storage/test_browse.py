@@ -8,7 +8,7 @@ from sqlalchemy import Connection, insert
 
 from storage.browse import LedgerFilter
 from storage.db import make_engine
-from storage.models import MEMBERS
+from storage.tables import MEMBERS
 from storage.store import Storage
 from tests.factories import SH, sh
 

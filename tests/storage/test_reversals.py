@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.db import make_engine
 from storage.errors import InsufficientPoints, NotUndoable
-from storage.models import LEDGER
+from storage.tables import LEDGER
 from storage.store import Storage
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
