@@ -23,8 +23,8 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, text
 
 from storage.db import Database, Locked, Statement
 from storage.ledger import Entry, Ledger, MemberView
-from storage.tables import BOARD_COUNTS, CHECKINS, LEDGER, MEMBERS, PERIOD_SUMS, ROOM_MEMBERS
 from storage.presence import Presence
+from storage.tables import BOARD_COUNTS, CHECKINS, LEDGER, MEMBERS, PERIOD_SUMS, ROOM_MEMBERS
 from storage.vocabulary import Kind
 
 PERIODS = ("all", "week", "month")

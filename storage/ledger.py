@@ -8,12 +8,12 @@ through `entry_hooks`, run in the same transaction; its invariants through `audi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, RowMapping, func, select
 
 from storage.db import Database, Locked, lock_member
 from storage.errors import AlreadyReversed, InsufficientPoints, MemberFrozen, NoSuchEntry, NotUndoable
@@ -34,7 +34,7 @@ class MemberView:
     last_checkin: date | None = None
 
     @classmethod
-    def of(cls, row: Mapping[str, Any]) -> MemberView:
+    def of(cls, row: RowMapping) -> MemberView:
         """The view of a members row (any other columns it has are left out)."""
         return cls(id=row["id"], name=row["name"], points=row["points"], growth=row["growth"],
                    checkin_days=row["checkin_days"], checkin_streak=row["checkin_streak"],
@@ -328,7 +328,7 @@ def refuse_frozen(locked: Locked, lines: Sequence[Line]) -> None:
         raise MemberFrozen(member=locked.member)
 
 
-def _entry(r: Mapping[str, Any]) -> Entry:
+def _entry(r: RowMapping) -> Entry:
     """The Entry of a ledger row."""
     return Entry(id=r["id"], member=r["member_id"], delta=r["delta"], growth_delta=r["growth_delta"],
                  balance_after=r["balance_after"], kind=r["kind"], key=r["key"], at=r["at"], room=r["room_id"],

@@ -13,9 +13,9 @@ from sqlalchemy import create_engine, text
 from storage import keys
 from storage.db import Statement, make_engine, stored_datetime
 from storage.mall import OrderMove, OrderStatus, WrongStatus
-from storage.tables import LEDGER
 from storage.statement import read_year
 from storage.store import Storage
+from storage.tables import LEDGER
 from storage.vocabulary import MOVES, Kind
 from tests.factories import config
 
