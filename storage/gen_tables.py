@@ -17,17 +17,26 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
     Date,
+    DateTime,
+    Float,
     ForeignKeyConstraint,
     Index,
     Integer,
+    Interval,
+    LargeBinary,
+    Numeric,
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
+    Time,
     UniqueConstraint,
+    Uuid,
 )
 from sqlalchemy.sql.elements import ClauseElement, False_, TextClause, True_
 from sqlalchemy.sql.schema import DefaultClause, ScalarElementColumnDefault
@@ -37,11 +46,13 @@ from storage.types import UTCDateTime
 
 TARGET = Path(__file__).resolve().with_name("tables.py")
 COMMAND = "python -m storage.gen_tables"
-# the plain SQLAlchemy types a column may have (AutoString is written as String)
-PLAIN_TYPES = (JSON, Boolean, Date, Integer, String)
+# the plain SQLAlchemy types a column may have, written as their repr (AutoString is written as String);
+# they are what SQLModel maps str, int, bool, float, Decimal, date, datetime, time, timedelta, bytes, UUID to
+PLAIN_TYPES = (JSON, BigInteger, Boolean, Date, DateTime, Float, Integer, Interval, LargeBinary, Numeric, String, Text,
+               Time, Uuid)
 # what the generated module may take from sqlalchemy: it imports those its tables use
-SQLALCHEMY_NAMES = ("JSON", "Boolean", "CheckConstraint", "Column", "Date", "ForeignKey", "Index", "Integer", "MetaData",
-                    "String", "Table", "UniqueConstraint", "false", "text", "true")
+SQLALCHEMY_NAMES = (*(t.__name__ for t in PLAIN_TYPES), "CheckConstraint", "Column", "ForeignKey", "Index", "MetaData",
+                    "Table", "UniqueConstraint", "false", "text", "true")
 
 HEADER = '''"""The bot's tables as SQLAlchemy Core: GENERATED from storage/models.py by `{command}`. Do not edit.
 
@@ -171,16 +182,21 @@ def _sql(value: Any, where: str) -> str:
         return "true()"
     if isinstance(value, TextClause):
         return f"text({_lit(value.text)})"
-    if isinstance(value, ClauseElement):  # an expression: the same SQL as text, bound values written in
-        return f"text({_lit(str(value.compile(compile_kwargs={'literal_binds': True})))})"
+    if isinstance(value, ClauseElement):  # an expression: its SQL as CREATE INDEX writes it (values in, no table)
+        sql = value.compile(compile_kwargs={"literal_binds": True, "include_table": False})
+        return f"text({_lit(str(sql))})"
     raise Unrenderable(f"{where}: SQL {value!r}")
 
 
 def _constraint(table: Table, constraint: Any) -> str | None:
     """A table-level constraint; None for those the columns already declare (primary and foreign keys)."""
-    if isinstance(constraint, PrimaryKeyConstraint | ForeignKeyConstraint):
+    if isinstance(constraint, PrimaryKeyConstraint):
         if constraint.name or constraint.dialect_kwargs:
-            raise Unrenderable(f"{table.name}: named primary or foreign key {constraint.name!r}")
+            raise Unrenderable(f"{table.name}: named primary key {constraint.name!r}")
+        return None
+    if isinstance(constraint, ForeignKeyConstraint):  # its column writes it (ForeignKey, with its name)
+        if len(constraint.elements) != 1 or constraint.dialect_kwargs:
+            raise Unrenderable(f"{table.name}: foreign key {constraint.name!r} of several columns, or with options")
         return None
     if constraint.dialect_kwargs or constraint.deferrable or constraint.initially or constraint.info:
         raise Unrenderable(f"{table.name}: constraint {constraint.name!r} has options")
