@@ -152,9 +152,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     readies = [statistics.median(results[f"this tree: {n}"].ready) for n in commands if n != "check-config"]
     print(f"this tree: slowest start to ready {max(readies):.3f} s = {max(readies) / floor:.2f} x the floor, "
           f"{max(readies) / old_floor:.2f} x the old floor")
+    cpu_floor = statistics.median(results["python: import the third-party floor"].cpu)
+    cpu_old_floor = statistics.median(results["python: the old floor (+ sqlmodel)"].cpu)
     for tree_name in trees:
         done = [statistics.median(results[f"{tree_name}: {n}"].total) for n in commands if n != "check-config"]
-        print(f"{tree_name}: slowest start to exit {max(done):.3f} s = {max(done) / floor:.2f} x the floor")
+        cpu = [statistics.median(results[f"{tree_name}: {n}"].cpu) for n in commands if n != "check-config"]
+        print(f"{tree_name}: slowest start to exit {max(done):.3f} s = {max(done) / floor:.2f} x the floor; "
+              f"most CPU {max(cpu):.3f} s = {max(cpu) / cpu_floor:.2f} x the floor's, "
+              f"{max(cpu) / cpu_old_floor:.2f} x the old floor's")
     load = os.getloadavg()[0]
     print(f"load average {load:.1f} on {os.cpu_count()} CPUs"
           + ("; other processes compete for the CPU, compare the cpu column and the ratios" if load > 1.5 else ""))
