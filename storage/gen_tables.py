@@ -1,7 +1,7 @@
 """`python -m storage.gen_tables`: write storage/tables.py, the Core tables of storage/models.py, again.
 
 storage.models (SQLModel classes) is the declared schema; importing it costs sqlmodel, the ORM and the
-mapping of every class, ~0.2 s of each start. The running bot only needs the Core tables, so this writes
+mapping of every class, ~0.15 s of each start. The running bot only needs the Core tables, so this writes
 them out as plain `Table(...)` on their own MetaData. Run it after every change to storage/models.py
 (tests/storage/test_tables.py fails until you do). It refuses what it cannot render faithfully rather
 than guess.

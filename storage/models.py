@@ -2,7 +2,7 @@
 
 Datetimes are stored in UTC and come back aware (storage.types.UTCDateTime). The code that runs reads and
 writes storage.tables instead: the same tables as plain SQLAlchemy Core, generated from these classes by
-`python -m storage.gen_tables` (importing sqlmodel and mapping these classes costs ~0.2 s of every start).
+`python -m storage.gen_tables` (importing sqlmodel and mapping these classes costs ~0.15 s of every start).
 """
 
 from __future__ import annotations
