@@ -24,7 +24,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import create_engine
-from sqlmodel import SQLModel
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a plain script; the project is not an installed package
@@ -36,6 +35,7 @@ from bot.transports.replay import replay  # noqa: E402
 from storage import keys  # noqa: E402
 from storage.boards import periods  # noqa: E402
 from storage.db import make_engine, stored_datetime  # noqa: E402
+from storage.tables import METADATA  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 FIRST_DAY = date(2026, 11, 23)
@@ -276,13 +276,13 @@ def run_raw(db: Path, ops: int, members: int) -> Timing:
 
 
 def _ts(at: datetime) -> str:
-    return str(stored_datetime(at, sqlite=True))  # the codec models.UTCDateTime and the hot path use
+    return str(stored_datetime(at, sqlite=True))  # the codec types.UTCDateTime and the hot path use
 
 
 def bulk_insert(con: sqlite3.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """executemany into a real table; a column added to the model later gets its model default, so this keeps working."""
     extra: list[tuple[str, Any]] = []
-    for col in SQLModel.metadata.tables[table].columns:
+    for col in METADATA.tables[table].columns:
         if col.name in columns:
             continue
         default = col.default

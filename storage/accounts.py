@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
-from storage.models import CONSOLE_STATE, CONSOLE_USERS
+from storage.tables import CONSOLE_STATE, CONSOLE_USERS
 
 ROLES = ("viewer", "operator")
 SECRET = "session_secret"

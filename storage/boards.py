@@ -23,8 +23,8 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, text
 
 from storage.db import Database, Locked, Statement
 from storage.ledger import Entry, Ledger, MemberView
-from storage.models import BOARD_COUNTS, CHECKINS, LEDGER, MEMBERS, PERIOD_SUMS, ROOM_MEMBERS
 from storage.presence import Presence
+from storage.tables import BOARD_COUNTS, CHECKINS, LEDGER, MEMBERS, PERIOD_SUMS, ROOM_MEMBERS
 from storage.vocabulary import Kind
 
 PERIODS = ("all", "week", "month")
@@ -319,7 +319,7 @@ class Boards:
             q = q.where(M.c.id.not_in(list(exclude)))
         q = q.order_by(M.c.points.desc(), M.c.points_at.asc(), M.c.id).limit(n)
         with self.db.reading() as conn:
-            return [MemberView.model_validate(r._mapping) for r in conn.execute(q)]
+            return [MemberView.of(r._mapping) for r in conn.execute(q)]
 
     def rank(self, member: str, exclude: Sequence[str] = ()) -> int | None:
         """1 + how many members hold more points; None for a balance of zero or less."""

@@ -17,7 +17,7 @@ from sqlalchemy import Select, and_, func, select
 
 from storage.db import Database
 from storage.ledger import Entry, MemberView
-from storage.models import CHECKINS, LEDGER, MALL_ORDERS, MEMBERS, ROOM_MEMBERS, ROOMS
+from storage.tables import CHECKINS, LEDGER, MALL_ORDERS, MEMBERS, ROOM_MEMBERS, ROOMS
 
 TOP = "\U0010ffff"  # the highest code point: every string starting with p sorts below p + TOP
 
@@ -71,7 +71,7 @@ class Browse:
         with self.db.reading() as conn:
             for q in self.search_queries(text, limit):
                 for r in conn.execute(q):
-                    found.setdefault(r.id, MemberView.model_validate(r._mapping))
+                    found.setdefault(r.id, MemberView.of(r._mapping))
         exact = [m for m in found.values() if m.id == text]
         return (exact + [m for m in found.values() if m.id != text])[:limit]
 

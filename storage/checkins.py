@@ -17,8 +17,8 @@ from storage import keys
 from storage.db import Database, Locked, Statement, loaded_date, lock_member
 from storage.errors import AlreadyCheckedIn, InsufficientPoints, MakeupLimit, MemberFrozen, NothingToMakeUp
 from storage.ledger import Entry, Ledger, Line
-from storage.models import CHECKINS, LEDGER, MEMBERS
 from storage.stats import EARNING
+from storage.tables import CHECKINS, LEDGER, MEMBERS
 from storage.vocabulary import Kind
 
 

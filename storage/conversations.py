@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from storage.db import Database, dialect_insert, loaded_datetime
-from storage.models import CONVERSATIONS, DAILY_COUNTERS
+from storage.tables import CONVERSATIONS, DAILY_COUNTERS
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
-from storage import models  # noqa: F401  (registers the tables)
 from storage.codecs import loaded_date, loaded_datetime, stored_date, stored_datetime
 
 __all__ = ["Database", "Locked", "Statement", "close_all", "dialect_insert", "loaded_date", "loaded_datetime",
@@ -418,7 +417,7 @@ class Database:
         return out
 
     def at(self, value: datetime) -> Any:
-        """`value` as a datetime column stores it (for Statements; Core binds through models.UTCDateTime)."""
+        """`value` as a datetime column stores it (for Statements; Core binds through types.UTCDateTime)."""
         last = self._last_at  # one read: another thread may replace it
         if value is last[0]:  # one command stores the same time several times
             return last[1]

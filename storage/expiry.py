@@ -30,7 +30,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from storage import keys
 from storage.db import Database, Locked, loaded_datetime, lock_member
 from storage.ledger import Entry, Ledger, Line
-from storage.models import DAILY_COUNTERS, LEDGER, LOT_USES, MEMBERS, POINT_LOTS
+from storage.tables import DAILY_COUNTERS, LEDGER, LOT_USES, MEMBERS, POINT_LOTS
 from storage.vocabulary import Kind
 
 LOT, USE, L, M, DC = POINT_LOTS, LOT_USES, LEDGER, MEMBERS, DAILY_COUNTERS

@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy import Connection, func, insert, select, update
 
 from storage.db import Database, lock_member
-from storage.models import MEMBER_FREEZES, MEMBERS
 from storage.oplog import OpLog
+from storage.tables import MEMBER_FREEZES, MEMBERS
 
 F = MEMBER_FREEZES
 M = MEMBERS

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, select
 
 from storage.db import Database, Locked, dialect_insert
 from storage.ledger import Entry, Ledger
-from storage.models import LEVEL_UPS
+from storage.tables import LEVEL_UPS
 
 _JOURNAL = "growth_changes"
 

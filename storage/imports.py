@@ -20,8 +20,8 @@ from sqlalchemy import select
 
 from storage import keys
 from storage.ledger import Ledger
-from storage.models import LEDGER
 from storage.presence import Presence
+from storage.tables import LEDGER
 from storage.vocabulary import Kind
 
 # header names accepted for each column (the English ones, or what a Chinese spreadsheet calls them)

@@ -9,7 +9,7 @@ from typing import NamedTuple
 from sqlalchemy import delete, func, insert, select
 
 from storage.db import Database
-from storage.models import INBOX, OUT_LOG
+from storage.tables import INBOX, OUT_LOG
 
 
 class Accepted(NamedTuple):

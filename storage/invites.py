@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, select, update
 from storage import keys
 from storage.db import Locked, lock_member
 from storage.ledger import Entry, Ledger
-from storage.models import INVITES, LEDGER, MEMBERS, NEWCOMERS, ROOM_MEMBERS, TASK_TIERS
+from storage.tables import INVITES, LEDGER, MEMBERS, NEWCOMERS, ROOM_MEMBERS, TASK_TIERS
 from storage.vocabulary import Kind
 
 N, I, T, M, RM, L = NEWCOMERS, INVITES, TASK_TIERS, MEMBERS, ROOM_MEMBERS, LEDGER  # noqa: E741

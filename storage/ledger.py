@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, func, select
-from sqlmodel import SQLModel
+from sqlalchemy import Connection, Engine, RowMapping, func, select
 
 from storage.db import Database, Locked, lock_member
 from storage.errors import AlreadyReversed, InsufficientPoints, MemberFrozen, NoSuchEntry, NotUndoable
-from storage.models import LEDGER, MEMBERS, LedgerEntry
+from storage.tables import LEDGER, MEMBERS
 from storage.vocabulary import FROZEN_REFUSES, UNDOABLE, Kind
 
 
-class MemberView(SQLModel):
+@dataclass(frozen=True)
+class MemberView:
     """A member as storage shows them (the row without its bookkeeping times)."""
 
     id: str
@@ -33,7 +33,12 @@ class MemberView(SQLModel):
     checkin_streak: int
     last_checkin: date | None = None
 
-    model_config = {"frozen": True}  # type: ignore[assignment]
+    @classmethod
+    def of(cls, row: RowMapping) -> MemberView:
+        """The view of a members row (any other columns it has are left out)."""
+        return cls(id=row["id"], name=row["name"], points=row["points"], growth=row["growth"],
+                   checkin_days=row["checkin_days"], checkin_streak=row["checkin_streak"],
+                   last_checkin=row["last_checkin"])
 
 
 class Line(NamedTuple):
@@ -217,7 +222,7 @@ class Ledger:
     @staticmethod
     def _one(conn: Connection, where: Any) -> Entry | None:
         row = conn.execute(select(LEDGER).where(where)).first()
-        return _entry(LedgerEntry.model_validate(row._mapping)) if row else None
+        return _entry(row._mapping) if row else None
 
     def _move(self, member: str, line: Line, at: datetime, *, allow_negative: bool) -> Entry | None:
         with self.db.transaction() as conn:
@@ -237,12 +242,12 @@ class Ledger:
     def member(self, member: str) -> MemberView | None:
         with self.db.reading() as conn:
             row = conn.execute(select(MEMBERS).where(MEMBERS.c.id == member)).first()
-            return MemberView.model_validate(row._mapping) if row else None
+            return MemberView.of(row._mapping) if row else None
 
     def members(self) -> list[MemberView]:
         with self.db.reading() as conn:
             q = select(MEMBERS).order_by(MEMBERS.c.points.desc(), MEMBERS.c.id)
-            return [MemberView.model_validate(r._mapping) for r in conn.execute(q)]
+            return [MemberView.of(r._mapping) for r in conn.execute(q)]
 
     def entry(self, entry: int) -> Entry | None:
         with self.db.reading() as conn:
@@ -256,7 +261,7 @@ class Ledger:
             q = q.order_by(LEDGER.c.id.desc() if newest_first else LEDGER.c.id)
             if limit:
                 q = q.limit(limit)
-            return [_entry(LedgerEntry.model_validate(r._mapping)) for r in conn.execute(q)]
+            return [_entry(r._mapping) for r in conn.execute(q)]
 
     # -- audit ----------------------------------------------------------------------------------
 
@@ -323,10 +328,11 @@ def refuse_frozen(locked: Locked, lines: Sequence[Line]) -> None:
         raise MemberFrozen(member=locked.member)
 
 
-def _entry(r: LedgerEntry) -> Entry:
-    return Entry(id=int(r.id or 0), member=r.member_id, delta=r.delta, growth_delta=r.growth_delta,
-                 balance_after=r.balance_after, kind=r.kind, key=r.key, at=r.at, room=r.room_id, detail=r.detail,
-                 campaign=r.campaign, reverses=r.reverses)
+def _entry(r: RowMapping) -> Entry:
+    """The Entry of a ledger row."""
+    return Entry(id=r["id"], member=r["member_id"], delta=r["delta"], growth_delta=r["growth_delta"],
+                 balance_after=r["balance_after"], kind=r["kind"], key=r["key"], at=r["at"], room=r["room_id"],
+                 detail=r["detail"], campaign=r["campaign"], reverses=r["reverses"])
 
 
 __all__ = ["Audit", "Entry", "EntryHook", "Ledger", "Line", "MemberView", "Undone", "refuse_frozen"]

@@ -42,7 +42,7 @@ from storage.errors import (
     WrongStatus,
 )
 from storage.ledger import Ledger
-from storage.models import (
+from storage.tables import (
     LEDGER,
     MALL_CODES,
     MALL_DELIVERIES,

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from sqlalchemy import insert, select
 
 from storage.db import Database
-from storage.models import OPERATOR_LOG
+from storage.tables import OPERATOR_LOG
 
 ActorKind = Literal["console", "chat", "cli"]
 ACTOR_KINDS: tuple[str, ...] = ("console", "chat", "cli")

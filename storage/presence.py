@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, select
 
 from storage.db import Database
-from storage.models import MEMBERS, PROCESSED_EVENTS, ROOMS
+from storage.tables import MEMBERS, PROCESSED_EVENTS, ROOMS
 
 # (connection, room, member, joined: True / left: False), run in the transaction that moved them
 MoveHook = Callable[[Connection, str, str, bool], None]

@@ -16,7 +16,7 @@ from sqlalchemy import delete, select, update
 
 from storage.db import Database
 from storage.errors import LedgerRefusal
-from storage.models import CONVERSATIONS, MALL_ORDERS, MEMBERS, PROFILES
+from storage.tables import CONVERSATIONS, MALL_ORDERS, MEMBERS, PROFILES
 from storage.vocabulary import OrderStatus
 
 # an order in these states still needs its parcel details: erasing them would lose the parcel

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 
 from storage.db import Database
-from storage.models import PROFILES
+from storage.tables import PROFILES
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select, update
 
 from storage import keys
 from storage.ledger import Entry, Ledger
-from storage.models import MEMBERS, QUIZ_ANSWERS, QUIZ_ROUNDS
+from storage.tables import MEMBERS, QUIZ_ANSWERS, QUIZ_ROUNDS
 from storage.vocabulary import Kind
 
 QR, QA, M = QUIZ_ROUNDS, QUIZ_ANSWERS, MEMBERS

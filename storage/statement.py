@@ -17,7 +17,7 @@ from sqlalchemy import Connection, and_, case, exists, func, or_, select
 
 from storage.db import loaded_date
 from storage.ledger import Ledger
-from storage.models import ACTIVE_DAYS, CHECKINS, INVITES, LEDGER, MALL_ITEMS, MALL_ORDERS, MEMBERS, ROOM_MEMBERS
+from storage.tables import ACTIVE_DAYS, CHECKINS, INVITES, LEDGER, MALL_ITEMS, MALL_ORDERS, MEMBERS, ROOM_MEMBERS
 from storage.vocabulary import LIVE
 
 L, C, A, INV, I, O, M, RM = LEDGER, CHECKINS, ACTIVE_DAYS, INVITES, MALL_ITEMS, MALL_ORDERS, MEMBERS, ROOM_MEMBERS  # noqa: E741

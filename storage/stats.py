@@ -25,7 +25,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from storage.codecs import loaded_datetime
 from storage.db import Database
-from storage.models import CHECKINS, MALL_ORDERS, MEMBERS
+from storage.tables import CHECKINS, MALL_ORDERS, MEMBERS
 from storage.vocabulary import CLOSED, Kind
 
 

@@ -151,12 +151,15 @@ def test_the_fast_exit_leaves_a_complete_database_and_every_line_of_output(tmp_p
     assert gone.returncode == 2 and "不存在" in gone.stderr
 
 
+# The declared schema (SQLModel classes, the ORM): only migrating needs it; the code that runs uses storage.tables.
+SCHEMA_SOURCE = ("sqlmodel", "sqlalchemy.orm", "storage.models")
 # Modules a read-out must never load: transports, the web stack, the card renderer, the pipeline and its
 # templates, the migration machinery (a read-out never upgrades).
 NOT_FOR_READ_OUTS = ("starlette", "uvicorn", "wechaty", "grpc", "PIL", "qrcode", "alembic", "jinja2", "bot.app",
-                     "bot.outbox", "bot.runner", "bot.web", "bot.transports", "bot.supervisor")
+                     "bot.outbox", "bot.runner", "bot.web", "bot.transports", "bot.supervisor", *SCHEMA_SOURCE)
+# nor a replay on a database already at the current revision
 NOT_FOR_REPLAY = ("starlette", "uvicorn", "wechaty", "grpc", "PIL", "qrcode", "alembic", "bot.web",
-                  "bot.transports.bridge", "bot.transports.wechaty", "bot.transports.console")
+                  "bot.transports.bridge", "bot.transports.wechaty", "bot.transports.console", *SCHEMA_SOURCE)
 
 PROBE = """
 import json, sys
@@ -195,3 +198,14 @@ def test_a_read_out_imports_no_transport_web_template_or_migration_module(tmp_pa
     code, modules = loaded(["replay", "events.jsonl", "--db", url], tmp_path)
     assert code == 0 and "bot.app" in modules
     assert offenders(modules, NOT_FOR_REPLAY) == []
+
+
+def test_migrating_a_new_database_loads_the_declared_schema_and_a_current_one_does_not(tmp_path: Path) -> None:
+    """The SQLModel classes are alembic's: a start that has to migrate imports them, one at head never does."""
+    (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
+    (tmp_path / "events.jsonl").write_text(checkins(3), encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'points.db'}"
+    code, modules = loaded(["replay", "events.jsonl", "--db", url], tmp_path)
+    assert code == 0 and {"alembic", "storage.models"} <= set(modules)
+    code, modules = loaded(["replay", "events.jsonl", "--db", url], tmp_path)
+    assert code == 0 and offenders(modules, ("alembic", *SCHEMA_SOURCE)) == []

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
-from storage.models import INVITES
+from storage.tables import INVITES
 from tests.conftest import ChatBot
 from tests.factories import config, sh
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from storage.models import CHECKINS
+from storage.tables import CHECKINS
 from tests.conftest import ChatBot
 from tests.factories import config, sh
 from tests.helpers import checkin, replayed, sent_lines

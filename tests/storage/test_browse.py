@@ -8,8 +8,8 @@ from sqlalchemy import Connection, insert
 
 from storage.browse import LedgerFilter
 from storage.db import make_engine
-from storage.models import MEMBERS
 from storage.store import Storage
+from storage.tables import MEMBERS
 from tests.factories import SH, sh
 
 NAMES = ["张三", "张三丰", "张伟", "李四", "Zhang", "zhang", "王五", "张", "三张"]

@@ -13,9 +13,9 @@ from sqlalchemy import create_engine, text
 from storage import keys
 from storage.db import Statement, make_engine, stored_datetime
 from storage.mall import OrderMove, OrderStatus, WrongStatus
-from storage.models import LEDGER
 from storage.statement import read_year
 from storage.store import Storage
+from storage.tables import LEDGER
 from storage.vocabulary import MOVES, Kind
 from tests.factories import config
 
@@ -47,7 +47,7 @@ def test_the_hot_path_and_the_models_store_a_time_alike(st: Storage) -> None:
         stored = conn.execute(text("SELECT at FROM ledger")).scalar_one()
         assert conn.execute(text("SELECT count(*) FROM ledger WHERE at = :at"),
                             {"at": stored_datetime(at, st.db.sqlite)}).scalar_one() == 1
-    [e] = st.ledger.entries()  # read back through models.UTCDateTime
+    [e] = st.ledger.entries()  # read back through types.UTCDateTime
     assert e.at == at and e.at.tzinfo is not None
     if st.db.sqlite:
         assert stored == "2026-11-23 01:30:00.000005"

@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.db import make_engine
 from storage.errors import InsufficientPoints, NotUndoable
-from storage.models import LEDGER
 from storage.store import Storage
+from storage.tables import LEDGER
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 T1 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)

@@ -24,7 +24,7 @@ down_revision: str | None = None
 branch_labels: str | None = None
 depends_on: str | None = None
 
-TS = sa.DateTime(timezone=True)  # storage.models.UTCDateTime stores this
+TS = sa.DateTime(timezone=True)  # storage.types.UTCDateTime stores this
 
 
 def upgrade() -> None:
