@@ -408,6 +408,24 @@ class LevelUp(_Table, table=True):
     at: datetime = _ts(nullable=False)
 
 
+class LedgerHour(_Table, table=True):
+    """The ledger summed by UTC hour and kind: the figures' points accounting reads whole hours here, not the entries.
+
+    Written once per transaction (storage.hours: the entries noted by the ledger's hook, one executemany upsert
+    just before commit). `shard` is the writing process's (pid % storage.hours.SHARDS), so processes sharing a
+    PostgreSQL do not queue on one row; readers sum over shards.
+    """
+
+    __tablename__ = "ledger_hours"
+
+    hour: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))  # the start of a UTC hour
+    kind: str = Field(primary_key=True)
+    shard: int = Field(primary_key=True)
+    delta: int = 0  # sum of the entries' points
+    growth_delta: int = 0
+    entries: int = 0
+
+
 class PeriodSum(_Table, table=True):
     """Growth earned by a member in one local week ("week:2026-11-23", from Monday) or month ("month:2026-11-01").
 
@@ -593,6 +611,7 @@ MALL_RETURNS = table_of(MallCodeReturn)
 DAILY_COUNTERS = table_of(DailyCounter)
 LEVEL_UPS = table_of(LevelUp)
 PERIOD_SUMS = table_of(PeriodSum)
+LEDGER_HOURS = table_of(LedgerHour)
 BOARD_COUNTS = table_of(BoardCount)
 QUIZ_ROUNDS = table_of(QuizRound)
 QUIZ_ANSWERS = table_of(QuizAnswer)

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from storage.codecs import loaded_datetime
 from storage.db import Database
+from storage.hours import Hours
 from storage.models import CHECKINS, MALL_ORDERS, MEMBERS
 from storage.vocabulary import CLOSED, Kind
 
@@ -176,6 +177,7 @@ class Figures:
     def __init__(self, db: Database, tz: ZoneInfo) -> None:
         self.db = db
         self.tz = tz
+        self.hours = Hours(db)  # the points accounting: whole UTC hours summed there, the edges from the ledger
         self._days: dict[str, date] = {}  # SQLite time text to the minute -> its local day
 
     def _at(self, day: date) -> datetime:
@@ -343,15 +345,9 @@ class Figures:
 
     def _points(self, conn: Connection, start: date | None, end: date) -> Points:
         until = self._at(end)
-        after = self._by_kind(conn, until, None)  # entries since the period closed (usually none)
-        if start is None:  # the whole ledger, less what came after
-            whole = self._by_kind(conn, None, None)
-            for k, (n, c) in after.items():
-                whole[k] = (whole[k][0] - n, whole[k][1] - c)
-            period = {k: (n, c) for k, (n, c) in whole.items() if c}
-        else:
-            period = self._by_kind(conn, self._at(start), until)
-        by_kind = {k: n for k, (n, _c) in period.items()}
+        after = self.hours.sums(conn, until, None)  # entries since the period closed (usually none)
+        period = self.hours.sums(conn, None if start is None else self._at(start), until)
+        by_kind = {k: n for k, (n, c) in period.items() if c}
         balances = int(conn.execute(select(func.coalesce(func.sum(MEMBERS.c.points), 0))).scalar_one())
         closing = balances - sum(n for n, _c in after.values())
         # what members held when the period opened: the closing balances less the period's entries, so the ledger
@@ -370,34 +366,6 @@ class Figures:
                 sums[bucket] += SIGN[bucket] * total
         return Points(opening=opening, earned=earned, reversed=sums[Bucket.REVERSED], redeemed=sums[Bucket.REDEEMED],
                       refunded=sums[Bucket.REFUNDED], expired=sums[Bucket.EXPIRED], closing=closing, other=other)
-
-    def _by_kind(self, conn: Connection, since: datetime | None, until: datetime | None) -> dict[str, tuple[int, int]]:
-        """(sum of deltas, entries) by kind of the entries in [since, until) (None: open).
-
-        A short range reads ix_ledger_at; on SQLite a range over more than a fifth of the ledger is read
-        straight through the table instead (NOT INDEXED: entry by entry along the index costs twice a
-        scan). PostgreSQL's planner makes that choice itself."""
-        db = self.db
-        where, params = [], {}
-        if since is not None:
-            where.append("at >= :since")
-            params["since"] = db.at(since)
-        if until is not None:
-            where.append("at < :until")
-            params["until"] = db.at(until)
-        scan = db.sqlite and since is not None and self._large(conn, params["since"])
-        sql = (f"SELECT kind, SUM(delta), COUNT(*) FROM ledger{' NOT INDEXED' if scan else ''}"
-               f"{' WHERE ' + ' AND '.join(where) if where else ''} GROUP BY kind")
-        return {k: (int(n or 0), int(c)) for k, n, c in db.statement(sql).run(conn, **params).fetchall()}
-
-    def _large(self, conn: Connection, since: Any) -> bool:
-        """Whether the entries from `since` on are more than a fifth of the ledger (ids grow with time)."""
-        first = self.db.statement("SELECT id FROM ledger WHERE at >= :since ORDER BY at LIMIT 1").run(
-            conn, since=since).fetchone()
-        if first is None:
-            return False
-        top = self.db.statement("SELECT MAX(id) FROM ledger").run(conn).fetchone()[0]
-        return bool(top) and (top - first[0]) * 5 > top
 
     def _mall(self, conn: Connection, start: date | None, end: date, people: dict[str, _Member],
               top: int) -> tuple[list[TopItem], int]:
