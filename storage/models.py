@@ -408,6 +408,17 @@ class LevelUp(_Table, table=True):
     at: datetime = _ts(nullable=False)
 
 
+class CheckinCount(_Table, table=True):
+    """Check-ins (not makeups) of each local day, for the figures' check-in rate: kept like ledger_hours (one upsert
+    per transaction, storage.checkins), in the writing process's shard; readers sum over shards."""
+
+    __tablename__ = "checkin_counts"
+
+    day: date = Field(primary_key=True)
+    shard: int = Field(primary_key=True)
+    n: int = 0
+
+
 class LedgerHour(_Table, table=True):
     """The ledger summed by UTC hour and kind: the figures' points accounting reads whole hours here, not the entries.
 
@@ -612,6 +623,7 @@ DAILY_COUNTERS = table_of(DailyCounter)
 LEVEL_UPS = table_of(LevelUp)
 PERIOD_SUMS = table_of(PeriodSum)
 LEDGER_HOURS = table_of(LedgerHour)
+CHECKIN_COUNTS = table_of(CheckinCount)
 BOARD_COUNTS = table_of(BoardCount)
 QUIZ_ROUNDS = table_of(QuizRound)
 QUIZ_ANSWERS = table_of(QuizAnswer)

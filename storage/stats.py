@@ -26,7 +26,7 @@ from sqlalchemy import Connection, and_, func, select
 from storage.codecs import loaded_datetime
 from storage.db import Database
 from storage.hours import Hours
-from storage.models import CHECKINS, MALL_ORDERS, MEMBERS
+from storage.models import CHECKIN_COUNTS, CHECKINS, MALL_ORDERS, MEMBERS
 from storage.vocabulary import CLOSED, Kind
 
 
@@ -297,13 +297,15 @@ class Figures:
     def _checkin_days(self, conn: Connection, start: date, end: date, people: dict[str, _Member],
                       staff: frozenset[str]) -> list[DayRate]:
         """Check-ins of each local day in [start, end) against the members in some group that day."""
-        c = CHECKINS
-        # counted off ix_checkins_day (day, makeup) alone; staff's own (with bot.staff_earn) taken out after
-        q = (select(c.c.day, func.count()).where(c.c.day >= start, c.c.day < end, c.c.makeup.is_(False))
-             .group_by(c.c.day))
-        counts = {_as_date(d): int(n) for d, n in conn.execute(q)}
+        c, k = CHECKINS, CHECKIN_COUNTS
+        # read off checkin_counts (kept on write: a row per day and shard); staff's own (with bot.staff_earn),
+        # probed on their check-ins' key, taken out after
+        counts = {_as_date(d): int(n) for d, n in conn.execute(
+            select(k.c.day, func.sum(k.c.n)).where(k.c.day >= start, k.c.day < end).group_by(k.c.day))}
         if staff:
-            for d, n in conn.execute(q.where(c.c.member_id.in_(sorted(staff)))):
+            for d, n in conn.execute(
+                    select(c.c.day, func.count()).where(c.c.member_id.in_(sorted(staff)), c.c.day >= start,
+                                                        c.c.day < end, c.c.makeup.is_(False)).group_by(c.c.day)):
                 counts[_as_date(d)] -= int(n)
         # members in a group on day d: joined on or before d, and not left before d (left on d still counts)
         joins = _tally(m.joined for m in people.values())

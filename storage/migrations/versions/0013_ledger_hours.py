@@ -1,7 +1,7 @@
-"""ledger_hours: the ledger summed by UTC hour and kind, for the figures' points accounting (storage.hours)
+"""ledger_hours and checkin_counts: the ledger by UTC hour and kind, check-ins by day, for the figures (storage.hours)
 
-Back-filled from the ledger in one INSERT ... SELECT grouped by hour and kind, into shard 0 (a database of 5M
-entries at the scale bench takes some seconds); the row count is logged.
+Each back-filled in one INSERT ... SELECT (grouped by hour and kind; by day, makeups aside) into shard 0; a
+database of 5M entries at the scale bench takes some seconds. The row counts are logged.
 
 Revision ID: 0013
 Revises: 0012
@@ -25,6 +25,11 @@ SELECT {hour}, kind, 0, SUM(delta), SUM(growth_delta), COUNT(*) FROM ledger GROU
 """
 
 
+_COUNT = """
+INSERT INTO checkin_counts (day, shard, n) SELECT day, 0, COUNT(*) FROM checkins WHERE makeup = :no GROUP BY day
+"""
+
+
 def upgrade() -> None:
     bind = op.get_bind()
     if "ledger_hours" not in set(sa.inspect(bind).get_table_names()):
@@ -36,13 +41,23 @@ def upgrade() -> None:
                         sa.Column("growth_delta", sa.Integer(), nullable=False),
                         sa.Column("entries", sa.Integer(), nullable=False),
                         sa.PrimaryKeyConstraint("hour", "kind", "shard"))
+    if "checkin_counts" not in set(sa.inspect(bind).get_table_names()):
+        op.create_table("checkin_counts",
+                        sa.Column("day", sa.Date(), nullable=False),
+                        sa.Column("shard", sa.Integer(), nullable=False),
+                        sa.Column("n", sa.Integer(), nullable=False),
+                        sa.PrimaryKeyConstraint("day", "shard"))
     # SQLite stores naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff' (storage.codecs); PostgreSQL an aware timestamp
     hour = ("substr(at, 1, 13) || ':00:00.000000'" if bind.dialect.name == "sqlite"
             else "date_trunc('hour', at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'")
     if bind.execute(sa.text("SELECT 1 FROM ledger_hours LIMIT 1")).first() is None:
         rows = bind.execute(sa.text(_FILL.format(hour=hour))).rowcount
         logger.info("storage: ledger_hours back-filled from the ledger: {} rows (hour, kind)", rows)
+    if bind.execute(sa.text("SELECT 1 FROM checkin_counts LIMIT 1")).first() is None:
+        rows = bind.execute(sa.text(_COUNT), {"no": False}).rowcount
+        logger.info("storage: checkin_counts back-filled from the check-ins: {} days", rows)
 
 
 def downgrade() -> None:
+    op.drop_table("checkin_counts")
     op.drop_table("ledger_hours")
