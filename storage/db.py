@@ -2,7 +2,8 @@
 
 Every storage module works through a `Database`: `transaction()` joins the transaction already open in
 this context (the pipeline's batch: group commit) or opens one; `savepoint()` undoes one block's writes;
-`reading()` reads without taking the write lock. The check-in hot path runs `Statement`s on the DBAPI
+`reading()` reads without taking the write lock; `before_commit` steps write what a journal of the
+transaction gathered (storage.hours' sums) just before it commits. The check-in hot path runs `Statement`s on the DBAPI
 cursor of the open transaction (SQLAlchemy Core costs ~0.2 ms of CPU per statement); everything else
 uses SQLAlchemy Core on the same connection.
 """

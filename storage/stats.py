@@ -1,9 +1,10 @@
 """The programme's figures for a period: members, activity, check-in rate, retention, points accounting, mall.
 
 What every figure means is written down in docs/figures.md; this module is the one place that computes them
-(the `统计` command, `run_bot.py stats` and the console's 概览 all call `Figures.compute`). Every query reads
-an index: the ledger by `ix_ledger_at` over a date range (summed by kind; all time reads it whole), member days
-by one probe of their key per member, check-ins by day off `ix_checkins_day`, members and their groups once.
+(the `统计` command, `run_bot.py stats` and the console's 概览 all call `Figures.compute`). No query reads the
+ledger or the check-ins entry by entry: the accounting sums the whole UTC hours of ledger_hours and reads only
+the partial hours at the period's edges off `ix_ledger_at` (storage.hours), check-ins per day come from
+checkin_counts; member days are one probe of their key per member, members and their groups are read once.
 Staff (bot.admins, passed in) are left out of every member count.
 
 Every ledger kind falls in exactly one bucket of the accounting (BUCKETS), each bucket a signed sum of the
