@@ -15,19 +15,19 @@ the start, the identity also says the balances equal the ledger, the audit's fir
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, exists, func, select
 
 from storage.codecs import loaded_datetime
 from storage.db import Database
 from storage.hours import Hours
-from storage.models import CHECKIN_COUNTS, CHECKINS, MALL_ORDERS, MEMBERS
+from storage.models import CHECKIN_COUNTS, CHECKINS, MALL_ORDERS, MEMBERS, ROOM_MEMBERS
 from storage.vocabulary import CLOSED, Kind
 
 
@@ -167,9 +167,25 @@ class Report:
         }
 
 
-class _Member(NamedTuple):
-    joined: date  # local day first seen
-    left: date | None  # local day they left their last group; None while in one
+class _People(NamedTuple):
+    """Contacts ever in a served group (staff aside), as counts by local day."""
+
+    joins: dict[date, int]  # by the day first seen
+    leaves: dict[date, int]  # those in no group now, by the day they left their last one
+    inside: int  # in some group now
+
+
+# a member ever in a served group (room_members keeps a row for each group they were in)
+_EVER = "EXISTS (SELECT 1 FROM room_members r WHERE r.member_id = m.id)"
+
+
+def _not_staff(staff: frozenset[str], column: str) -> tuple[str, dict[str, Any]]:
+    """The SQL that leaves staff out of `column`, and its parameters."""
+    if not staff:
+        return "", {}
+    names = sorted(staff)
+    marks = ", ".join(f":staff{i}" for i in range(len(names)))
+    return f" AND {column} NOT IN ({marks})", {f"staff{i}": n for i, n in enumerate(names)}
 
 
 class Figures:
@@ -179,7 +195,6 @@ class Figures:
         self.db = db
         self.tz = tz
         self.hours = Hours(db)  # the points accounting: whole UTC hours summed there, the edges from the ledger
-        self._days: dict[str, date] = {}  # SQLite time text to the minute -> its local day
 
     def _at(self, day: date) -> datetime:
         return datetime.combine(day, time(), tzinfo=self.tz)
@@ -191,113 +206,95 @@ class Figures:
             raise ValueError(f"empty period: {start} to {end}")
         staff = frozenset(staff)
         with self.db.reading() as conn:
-            people = self._members(conn, staff)
-            first = start if start is not None else min((m.joined for m in people.values()), default=end - timedelta(1))
+            people = self._people(conn, staff)
+            first = start if start is not None else min(people.joins, default=end - timedelta(1))
             first = min(first, end - timedelta(days=1))
-            last = self._last_active(conn, end, people)
-            active_period = self._since_day(last, start)
-            active_7 = self._since_day(last, end - timedelta(days=7))
-            active_30 = self._since_day(last, end - timedelta(days=30))
+            active, active_7, active_30 = self._actives(conn, end, [start, end - timedelta(days=7),
+                                                                    end - timedelta(days=30)], staff)
             days = self._checkin_days(conn, min(first, end - timedelta(days=7)), end, people, staff)
             last7 = [d for d in days if d.day >= end - timedelta(days=7)]
             shown = [d for d in days if d.day >= first]
             seen = sum(d.members for d in last7)
             rate7 = sum(d.checkins for d in last7) / seen if seen else 0.0
-            retention = self._retention(conn, start, end, people)
+            retention = self._retention(conn, start, end, people, staff)
             points = self._points(conn, start, end)
-            top_items, redeemers = self._mall(conn, start, end, people, top)
+            top_items, redeemers = self._mall(conn, start, end, staff, top)
 
         def in_period(d: date) -> bool:
             return (start is None or d >= start) and d < end
 
         return Report(
-            start=start, end=end,
-            members=sum(1 for m in people.values() if m.left is None),
-            joined=sum(1 for m in people.values() if in_period(m.joined)),
-            left=sum(1 for m in people.values() if m.left is not None and in_period(m.left)),
-            active=len(active_period), active_7d=len(active_7), active_30d=len(active_30),
+            start=start, end=end, members=people.inside,
+            joined=sum(n for d, n in people.joins.items() if in_period(d)),
+            left=sum(n for d, n in people.leaves.items() if in_period(d)),
+            active=active, active_7d=active_7, active_30d=active_30,
             checkin_rate_7d=rate7, checkin_days=shown, retention=retention, points=points,
             top_items=top_items, redeemers=redeemers,
-            conversion=redeemers / len(active_period) if active_period else 0.0)
+            conversion=redeemers / active if active else 0.0)
 
     # -- members and activity ---------------------------------------------------------------------
 
-    def _members(self, conn: Connection, staff: frozenset[str]) -> dict[str, _Member]:
-        """Every contact ever in a served group (staff aside): the local day first seen, the day they left.
-
-        Plain reads on the driver's cursor (100k rows at the scale bench: SQLAlchemy's rows would cost five times
-        the query): who is in a group, off the (member_id, active) index alone; the leaving times of the few
-        memberships that ended; then each member's first sight."""
-        inside = {m for m, in self.db.statement(
-            "SELECT member_id FROM room_members WHERE active = :yes").run(conn, yes=True).fetchall()}
-        left: dict[str, Any] = {}  # member -> when they left their last group (None: not known)
-        for member, left_at in self.db.statement(
-                "SELECT member_id, left_at FROM room_members WHERE active = :no").run(conn, no=False).fetchall():
-            if member in inside:
-                continue
-            if left_at is not None:
-                at = loaded_datetime(left_at)
-                if left.get(member) is None or at > left[member]:
-                    left[member] = at
-            else:
-                left.setdefault(member, None)
-        local = self._local_day
-        if len(self._days) > 500_000:
-            self._days.clear()
-        out: dict[str, _Member] = {}
-        for member, created in self.db.statement("SELECT id, created_at FROM members").run(conn).fetchall():
-            if member in staff or (member not in inside and member not in left):
-                continue
-            joined = local(created)
-            gone = None if member in inside else (joined if left[member] is None else local(left[member]))
-            out[member] = _Member(joined=joined, left=gone)
-        return out
+    def _people(self, conn: Connection, staff: frozenset[str]) -> _People:
+        """Contacts ever in a served group (staff aside), counted in SQL: by the minute first seen (turned into
+        local days here: every zone's offset is whole minutes), the few who left their last group by when, and
+        how many are in a group now. No row per member reaches Python."""
+        db = self.db
+        minute = "substr(m.created_at, 1, 16)" if db.sqlite else "date_trunc('minute', m.created_at)"
+        not_staff, params = _not_staff(staff, "m.id")
+        joins: dict[date, int] = {}
+        for at, n in db.statement(f"SELECT {minute} AS t, COUNT(*) FROM members m WHERE {_EVER}{not_staff} "
+                                  "GROUP BY t").run(conn, **params).fetchall():
+            day = self._local_day(at)
+            joins[day] = joins.get(day, 0) + int(n)
+        leaves: dict[date, int] = {}
+        gone, params_r = _not_staff(staff, "r.member_id")
+        for left_at, created in db.statement(
+                "SELECT MAX(r.left_at), MIN(m.created_at) FROM room_members r JOIN members m ON m.id = r.member_id "
+                "WHERE r.active = :no AND NOT EXISTS (SELECT 1 FROM room_members a WHERE a.member_id = r.member_id "
+                f"AND a.active = :yes){gone} GROUP BY r.member_id").run(conn, no=False, yes=True,
+                                                                          **params_r).fetchall():
+            day = self._local_day(created if left_at is None else left_at)  # no time known: the day first seen
+            leaves[day] = leaves.get(day, 0) + 1
+        inside = db.statement(f"SELECT COUNT(DISTINCT r.member_id) FROM room_members r WHERE r.active = :yes{gone}"
+                              ).run(conn, yes=True, **params_r).fetchone()[0]
+        return _People(joins, leaves, int(inside))
 
     def _local_day(self, value: Any) -> date:
-        """The local day of a stored time; SQLite's text is converted once per minute it names (every zone's
-        offset is whole minutes), which saves most of the parsing on 100k rows."""
-        if not isinstance(value, str):
-            return loaded_datetime(value).astimezone(self.tz).date()
-        minute = value[:16]
-        day = self._days.get(minute)
-        if day is None:
-            day = self._days[minute] = loaded_datetime(value).astimezone(self.tz).date()
-        return day
+        """The local day of a stored time (SQLite's text, to the minute or more)."""
+        return loaded_datetime(value).astimezone(self.tz).date()
 
-    def _last_active(self, conn: Connection, end: date, people: dict[str, _Member]) -> dict[str, Any]:
-        """Each member's latest member day before `end` (as stored): one seek of the member_days key per member
-        gives every window that ends at `end` at once."""
+    def _actives(self, conn: Connection, end: date, since: list[date | None], staff: frozenset[str]) -> list[int]:
+        """How many members (ever in a group, staff aside) have a member day before `end` and on or after each of
+        `since` (None: at all): one probe of the member_days key per member finds their latest such day, and SQL
+        counts them against every window at once."""
         db = self.db
-        rows = db.statement("SELECT m.id, (SELECT MAX(d.day) FROM member_days d WHERE d.member_id = m.id "
-                            "AND d.day < :end) FROM members m").run(conn, end=db.day(end)).fetchall()
-        return {member: day for member, day in rows if day is not None and member in people}
+        not_staff, params = _not_staff(staff, "m.id")
+        cols = []
+        for i, first in enumerate(since):
+            if first is None:
+                cols.append("COUNT(last)")
+            else:
+                cols.append(f"COUNT(CASE WHEN last >= :since{i} THEN 1 END)")
+                params[f"since{i}"] = db.day(first)
+        row = db.statement(
+            f"SELECT {', '.join(cols)} FROM (SELECT (SELECT MAX(d.day) FROM member_days d WHERE d.member_id = m.id "
+            f"AND d.day < :end) AS last FROM members m WHERE {_EVER}{not_staff}) t").run(
+            conn, end=db.day(end), **params).fetchone()
+        return [int(n) for n in row]
 
-    def _since_day(self, last: dict[str, Any], start: date | None) -> set[str]:
-        if start is None:
-            return set(last)
-        first = self.db.day(start)  # compared as stored: ISO text on SQLite, a date on PostgreSQL
-        return {member for member, day in last.items() if day >= first}
-
-    def _active(self, conn: Connection, start: date | None, end: date, people: dict[str, _Member],
-                joined: tuple[date, date] | None = None) -> set[str]:
-        """Members (of `people`; with `joined`, of those first seen in those days) active on a local day in
-        [start, end): a member day there (a message, or points earned). One probe of the member_days key per
-        member, so a window of any length costs the same."""
+    def _stayed(self, conn: Connection, start: date, end: date, joined: tuple[date, date],
+                staff: frozenset[str]) -> int:
+        """How many members first seen on the local days `joined` (ever in a group, staff aside) were active on a
+        local day in [start, end): one probe of the member_days key per member of the join week."""
         db = self.db
-        where = ["d.member_id = m.id", "d.day < :end"]
-        params: dict[str, Any] = {"end": db.day(end)}
-        if start is not None:
-            where.append("d.day >= :start")
-            params["start"] = db.day(start)
-        outer = ""
-        if joined is not None:
-            outer = " AND m.created_at >= :j0 AND m.created_at < :j1"
-            params |= {"j0": db.at(self._at(joined[0])), "j1": db.at(self._at(joined[1]))}
-        sql = (f"SELECT m.id FROM members m WHERE EXISTS (SELECT 1 FROM member_days d WHERE {' AND '.join(where)})"
-               f"{outer}")
-        return {r[0] for r in db.statement(sql).run(conn, **params).fetchall()} & people.keys()
+        not_staff, params = _not_staff(staff, "m.id")
+        sql = (f"SELECT COUNT(*) FROM members m WHERE m.created_at >= :j0 AND m.created_at < :j1 AND {_EVER}"
+               f"{not_staff} AND EXISTS (SELECT 1 FROM member_days d WHERE d.member_id = m.id AND d.day >= :start "
+               "AND d.day < :end)")
+        return int(db.statement(sql).run(conn, j0=db.at(self._at(joined[0])), j1=db.at(self._at(joined[1])),
+                                         start=db.day(start), end=db.day(end), **params).fetchone()[0])
 
-    def _checkin_days(self, conn: Connection, start: date, end: date, people: dict[str, _Member],
+    def _checkin_days(self, conn: Connection, start: date, end: date, people: _People,
                       staff: frozenset[str]) -> list[DayRate]:
         """Check-ins of each local day in [start, end) against the members in some group that day."""
         c, k = CHECKINS, CHECKIN_COUNTS
@@ -311,8 +308,7 @@ class Figures:
                                                         c.c.day < end, c.c.makeup.is_(False)).group_by(c.c.day)):
                 counts[_as_date(d)] -= int(n)
         # members in a group on day d: joined on or before d, and not left before d (left on d still counts)
-        joins = _tally(m.joined for m in people.values())
-        leaves = _tally(m.left for m in people.values() if m.left is not None)
+        joins, leaves = people.joins, people.leaves
         inside = sum(n for d, n in joins.items() if d < start) - sum(n for d, n in leaves.items() if d < start)
         out = []
         day = start
@@ -323,13 +319,13 @@ class Figures:
             day += timedelta(days=1)
         return out
 
-    def _retention(self, conn: Connection, start: date | None, end: date,
-                   people: dict[str, _Member]) -> list[Cohort]:
+    def _retention(self, conn: Connection, start: date | None, end: date, people: _People,
+                   staff: frozenset[str]) -> list[Cohort]:
         """For each join week starting in the period: the share of its members active 1, 2 and 4 weeks on."""
-        weeks: dict[date, set[str]] = {}
-        for member, m in people.items():
-            week = m.joined - timedelta(days=m.joined.weekday())
-            weeks.setdefault(week, set()).add(member)
+        weeks: dict[date, int] = {}
+        for day, n in people.joins.items():
+            week = day - timedelta(days=day.weekday())
+            weeks[week] = weeks.get(week, 0) + n
         chosen = sorted(w for w in weeks if (start is None or w >= start - timedelta(days=start.weekday())) and w < end)
         if start is None:
             chosen = chosen[-ALL_TIME_COHORTS:]
@@ -341,9 +337,9 @@ class Figures:
                 if w0 + timedelta(days=7) > end:
                     retained[k] = None
                     continue
-                stayed = self._active(conn, w0, w0 + timedelta(days=7), people, joined=(week, week + timedelta(days=7)))
-                retained[k] = len(weeks[week] & stayed) / len(weeks[week])
-            out.append(Cohort(week, len(weeks[week]), retained))
+                stayed = self._stayed(conn, w0, w0 + timedelta(days=7), (week, week + timedelta(days=7)), staff)
+                retained[k] = stayed / weeks[week]
+            out.append(Cohort(week, weeks[week], retained))
         return out
 
     # -- points and the mall ------------------------------------------------------------------------
@@ -372,7 +368,7 @@ class Figures:
         return Points(opening=opening, earned=earned, reversed=sums[Bucket.REVERSED], redeemed=sums[Bucket.REDEEMED],
                       refunded=sums[Bucket.REFUNDED], expired=sums[Bucket.EXPIRED], closing=closing, other=other)
 
-    def _mall(self, conn: Connection, start: date | None, end: date, people: dict[str, _Member],
+    def _mall(self, conn: Connection, start: date | None, end: date, staff: frozenset[str],
               top: int) -> tuple[list[TopItem], int]:
         """The most ordered items of the period (orders that still stand) and how many members ordered."""
         o = MALL_ORDERS
@@ -383,8 +379,11 @@ class Figures:
                     func.sum(o.c.points).label("points"))
              .where(where).group_by(o.c.sku).order_by(func.count().desc(), o.c.sku).limit(top))
         items = [TopItem(r.sku, r.name, int(r.n), int(r.points or 0)) for r in conn.execute(q)]
-        buyers = {r[0] for r in conn.execute(select(o.c.member_id).where(where).distinct())}
-        return items, len(buyers & people.keys())
+        ever = exists().where(ROOM_MEMBERS.c.member_id == o.c.member_id)  # members ever in a group, staff aside
+        buyers = select(func.count(func.distinct(o.c.member_id))).where(where, ever)
+        if staff:
+            buyers = buyers.where(o.c.member_id.not_in(sorted(staff)))
+        return items, int(conn.execute(buyers).scalar_one())
 
 
 def _bucket(kind: str) -> Bucket | None:
@@ -396,13 +395,6 @@ def _bucket(kind: str) -> Bucket | None:
 
 def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
-
-
-def _tally(days: Iterable[date]) -> dict[date, int]:
-    out: dict[date, int] = {}
-    for d in days:
-        out[d] = out.get(d, 0) + 1
-    return out
 
 
 __all__ = ["BUCKETS", "Bucket", "Cohort", "DayRate", "Figures", "Points", "Report", "TopItem"]
