@@ -168,11 +168,12 @@ class Report:
 
 
 class _People(NamedTuple):
-    """Contacts ever in a served group (staff aside), as counts by local day."""
+    """Contacts ever in a served group (staff aside), as counts."""
 
     joins: dict[date, int]  # by the day first seen
     leaves: dict[date, int]  # those in no group now, by the day they left their last one
     inside: int  # in some group now
+    active: list[int]  # with a member day before the period's end and on or after each window's start
 
 
 # a member ever in a served group (room_members keeps a row for each group they were in)
@@ -206,11 +207,10 @@ class Figures:
             raise ValueError(f"empty period: {start} to {end}")
         staff = frozenset(staff)
         with self.db.reading() as conn:
-            people = self._people(conn, staff)
+            people = self._people(conn, end, [start, end - timedelta(days=7), end - timedelta(days=30)], staff)
             first = start if start is not None else min(people.joins, default=end - timedelta(1))
             first = min(first, end - timedelta(days=1))
-            active, active_7, active_30 = self._actives(conn, end, [start, end - timedelta(days=7),
-                                                                    end - timedelta(days=30)], staff)
+            active, active_7, active_30 = people.active
             days = self._checkin_days(conn, min(first, end - timedelta(days=7)), end, people, staff)
             last7 = [d for d in days if d.day >= end - timedelta(days=7)]
             shown = [d for d in days if d.day >= first]
@@ -234,18 +234,31 @@ class Figures:
 
     # -- members and activity ---------------------------------------------------------------------
 
-    def _people(self, conn: Connection, staff: frozenset[str]) -> _People:
-        """Contacts ever in a served group (staff aside), counted in SQL: by the minute first seen (turned into
-        local days here: every zone's offset is whole minutes), the few who left their last group by when, and
-        how many are in a group now. No row per member reaches Python."""
+    def _people(self, conn: Connection, end: date, since: list[date | None], staff: frozenset[str]) -> _People:
+        """Contacts ever in a served group (staff aside), counted in SQL, no row per member reaching Python: by the
+        minute first seen (turned into local days here: every zone's offset is whole minutes), with how many of
+        them have a member day before `end` and on or after each of `since` (None: at all; one probe of the
+        member_days key per member finds their latest); the few who left their last group, by when; and how many
+        are in a group now."""
         db = self.db
         minute = "substr(m.created_at, 1, 16)" if db.sqlite else "date_trunc('minute', m.created_at)"
         not_staff, params = _not_staff(staff, "m.id")
+        cols = []
+        for i, first in enumerate(since):
+            if first is None:
+                cols.append("COUNT(last)")
+            else:
+                cols.append(f"COUNT(CASE WHEN last >= :since{i} THEN 1 END)")
+                params[f"since{i}"] = db.day(first)
         joins: dict[date, int] = {}
-        for at, n in db.statement(f"SELECT {minute} AS t, COUNT(*) FROM members m WHERE {_EVER}{not_staff} "
-                                  "GROUP BY t").run(conn, **params).fetchall():
+        active = [0] * len(since)
+        for at, n, *counts in db.statement(
+                f"SELECT t, COUNT(*), {', '.join(cols)} FROM (SELECT {minute} AS t, (SELECT MAX(d.day) FROM member_days d "
+                f"WHERE d.member_id = m.id AND d.day < :end) AS last FROM members m WHERE {_EVER}{not_staff}) p "
+                "GROUP BY t").run(conn, end=db.day(end), **params).fetchall():
             day = self._local_day(at)
             joins[day] = joins.get(day, 0) + int(n)
+            active = [a + int(c) for a, c in zip(active, counts, strict=True)]
         leaves: dict[date, int] = {}
         gone, params_r = _not_staff(staff, "r.member_id")
         for left_at, created in db.statement(
@@ -257,42 +270,29 @@ class Figures:
             leaves[day] = leaves.get(day, 0) + 1
         inside = db.statement(f"SELECT COUNT(DISTINCT r.member_id) FROM room_members r WHERE r.active = :yes{gone}"
                               ).run(conn, yes=True, **params_r).fetchone()[0]
-        return _People(joins, leaves, int(inside))
+        return _People(joins, leaves, int(inside), active)
 
     def _local_day(self, value: Any) -> date:
         """The local day of a stored time (SQLite's text, to the minute or more)."""
         return loaded_datetime(value).astimezone(self.tz).date()
 
-    def _actives(self, conn: Connection, end: date, since: list[date | None], staff: frozenset[str]) -> list[int]:
-        """How many members (ever in a group, staff aside) have a member day before `end` and on or after each of
-        `since` (None: at all): one probe of the member_days key per member finds their latest such day, and SQL
-        counts them against every window at once."""
+    def _stayed(self, conn: Connection, weeks: list[date], joined: tuple[date, date],
+                staff: frozenset[str]) -> list[int]:
+        """How many members first seen on the local days `joined` (ever in a group, staff aside) were active in each
+        of the 7-day `weeks` (their Mondays): one pass over the join week's members, a probe of the member_days key
+        per member and week."""
         db = self.db
         not_staff, params = _not_staff(staff, "m.id")
         cols = []
-        for i, first in enumerate(since):
-            if first is None:
-                cols.append("COUNT(last)")
-            else:
-                cols.append(f"COUNT(CASE WHEN last >= :since{i} THEN 1 END)")
-                params[f"since{i}"] = db.day(first)
-        row = db.statement(
-            f"SELECT {', '.join(cols)} FROM (SELECT (SELECT MAX(d.day) FROM member_days d WHERE d.member_id = m.id "
-            f"AND d.day < :end) AS last FROM members m WHERE {_EVER}{not_staff}) t").run(
-            conn, end=db.day(end), **params).fetchone()
+        for i, week in enumerate(weeks):
+            cols.append(f"COUNT(CASE WHEN EXISTS (SELECT 1 FROM member_days d WHERE d.member_id = m.id AND "
+                        f"d.day >= :w{i} AND d.day < :x{i}) THEN 1 END)")
+            params |= {f"w{i}": db.day(week), f"x{i}": db.day(week + timedelta(days=7))}
+        sql = (f"SELECT {', '.join(cols)} FROM members m WHERE m.created_at >= :j0 AND m.created_at < :j1 AND {_EVER}"
+               f"{not_staff}")
+        row = db.statement(sql).run(conn, j0=db.at(self._at(joined[0])), j1=db.at(self._at(joined[1])),
+                                    **params).fetchone()
         return [int(n) for n in row]
-
-    def _stayed(self, conn: Connection, start: date, end: date, joined: tuple[date, date],
-                staff: frozenset[str]) -> int:
-        """How many members first seen on the local days `joined` (ever in a group, staff aside) were active on a
-        local day in [start, end): one probe of the member_days key per member of the join week."""
-        db = self.db
-        not_staff, params = _not_staff(staff, "m.id")
-        sql = (f"SELECT COUNT(*) FROM members m WHERE m.created_at >= :j0 AND m.created_at < :j1 AND {_EVER}"
-               f"{not_staff} AND EXISTS (SELECT 1 FROM member_days d WHERE d.member_id = m.id AND d.day >= :start "
-               "AND d.day < :end)")
-        return int(db.statement(sql).run(conn, j0=db.at(self._at(joined[0])), j1=db.at(self._at(joined[1])),
-                                         start=db.day(start), end=db.day(end), **params).fetchone()[0])
 
     def _checkin_days(self, conn: Connection, start: date, end: date, people: _People,
                       staff: frozenset[str]) -> list[DayRate]:
@@ -331,14 +331,11 @@ class Figures:
             chosen = chosen[-ALL_TIME_COHORTS:]
         out = []
         for week in chosen:
-            retained: dict[int, float | None] = {}
-            for k in RETENTION_WEEKS:
-                w0 = week + timedelta(weeks=k)
-                if w0 + timedelta(days=7) > end:
-                    retained[k] = None
-                    continue
-                stayed = self._stayed(conn, w0, w0 + timedelta(days=7), (week, week + timedelta(days=7)), staff)
-                retained[k] = stayed / weeks[week]
+            ended = [k for k in RETENTION_WEEKS if week + timedelta(weeks=k, days=7) <= end]  # None until a week ends
+            stayed = self._stayed(conn, [week + timedelta(weeks=k) for k in ended],
+                                  (week, week + timedelta(days=7)), staff) if ended else []
+            retained: dict[int, float | None] = dict.fromkeys(RETENTION_WEEKS)
+            retained |= {k: n / weeks[week] for k, n in zip(ended, stayed, strict=True)}
             out.append(Cohort(week, weeks[week], retained))
         return out
 
