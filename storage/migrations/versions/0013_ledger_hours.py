@@ -1,8 +1,8 @@
 """ledger_hours and checkin_counts: the ledger by UTC hour and kind, check-ins by day, for the figures (storage.hours)
 
 Each back-filled in one INSERT ... SELECT (grouped by hour and kind; by day, makeups aside) into shard 0; a
-database of 5M entries at the scale bench takes some seconds. The row counts are logged. And an index of orders
-by member and time, for the figures' redeemers.
+database of 5M entries at the scale bench takes some seconds. The row counts are logged. And two indexes of orders
+(by member and time; by item and time), for the figures' redeemers and top items.
 
 Revision ID: 0013
 Revises: 0012
@@ -50,6 +50,8 @@ def upgrade() -> None:
                         sa.PrimaryKeyConstraint("day", "shard"))
     op.create_index("ix_mall_orders_buyer", "mall_orders", ["member_id", "created_at", "status"], unique=False,
                     if_not_exists=True)
+    op.create_index("ix_mall_orders_items", "mall_orders", ["sku", "created_at", "status", "points", "name"],
+                    unique=False, if_not_exists=True)
     # SQLite stores naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff' (storage.codecs); PostgreSQL an aware timestamp
     hour = ("substr(at, 1, 13) || ':00:00.000000'" if bind.dialect.name == "sqlite"
             else "date_trunc('hour', at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'")
@@ -62,6 +64,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_mall_orders_items", table_name="mall_orders")
     op.drop_index("ix_mall_orders_buyer", table_name="mall_orders")
     op.drop_table("checkin_counts")
     op.drop_table("ledger_hours")
