@@ -174,6 +174,7 @@ class _People(NamedTuple):
     leaves: dict[date, int]  # those in no group now, by the day they left their last one
     inside: int  # in some group now
     active: list[int]  # with a member day before the period's end and on or after each window's start
+    buyers: int  # with an order placed in the period that still stands
 
 
 # a member ever in a served group (room_members keeps a row for each group they were in)
@@ -207,7 +208,7 @@ class Figures:
             raise ValueError(f"empty period: {start} to {end}")
         staff = frozenset(staff)
         with self.db.reading() as conn:
-            people = self._people(conn, end, [start, end - timedelta(days=7), end - timedelta(days=30)], staff)
+            people = self._people(conn, start, end, [start, end - timedelta(days=7), end - timedelta(days=30)], staff)
             first = start if start is not None else min(people.joins, default=end - timedelta(1))
             first = min(first, end - timedelta(days=1))
             active, active_7, active_30 = people.active
@@ -218,7 +219,8 @@ class Figures:
             rate7 = sum(d.checkins for d in last7) / seen if seen else 0.0
             retention = self._retention(conn, start, end, people, staff)
             points = self._points(conn, start, end)
-            top_items, redeemers = self._mall(conn, start, end, staff, top)
+            top_items = self._top_items(conn, start, end, top)
+            redeemers = people.buyers
 
         def in_period(d: date) -> bool:
             return (start is None or d >= start) and d < end
@@ -234,11 +236,13 @@ class Figures:
 
     # -- members and activity ---------------------------------------------------------------------
 
-    def _people(self, conn: Connection, end: date, since: list[date | None], staff: frozenset[str]) -> _People:
+    def _people(self, conn: Connection, start: date | None, end: date, since: list[date | None],
+                staff: frozenset[str]) -> _People:
         """Contacts ever in a served group (staff aside), counted in SQL, no row per member reaching Python: by the
         minute first seen (turned into local days here: every zone's offset is whole minutes), with how many of
         them have a member day before `end` and on or after each of `since` (None: at all; one probe of the
-        member_days key per member finds their latest); the few who left their last group, by when; and how many
+        member_days key per member finds their latest) and how many placed an order in [start, end) that still
+        stands (one probe of ix_mall_orders_buyer each); the few who left their last group, by when; and how many
         are in a group now."""
         db = self.db
         minute = "substr(m.created_at, 1, 16)" if db.sqlite else "date_trunc('minute', m.created_at)"
@@ -250,15 +254,25 @@ class Figures:
             else:
                 cols.append(f"COUNT(CASE WHEN last >= :since{i} THEN 1 END)")
                 params[f"since{i}"] = db.day(first)
+        closed = {f"closed{i}": str(s) for i, s in enumerate(CLOSED)}
+        params |= closed | {"oend": db.at(self._at(end))}
+        if start is not None:
+            params["ostart"] = db.at(self._at(start))
+        ordered = ("EXISTS (SELECT 1 FROM mall_orders o WHERE o.member_id = m.id AND o.created_at < :oend"
+                   f"{'' if start is None else ' AND o.created_at >= :ostart'}"
+                   f" AND o.status NOT IN ({', '.join(':' + k for k in closed)}))")
         joins: dict[date, int] = {}
         active = [0] * len(since)
-        for at, n, *counts in db.statement(
-                f"SELECT t, COUNT(*), {', '.join(cols)} FROM (SELECT {minute} AS t, (SELECT MAX(d.day) FROM member_days d "
-                f"WHERE d.member_id = m.id AND d.day < :end) AS last FROM members m WHERE {_EVER}{not_staff}) p "
-                "GROUP BY t").run(conn, end=db.day(end), **params).fetchall():
+        buyers = 0
+        for at, n, bought, *counts in db.statement(
+                f"SELECT t, COUNT(*), SUM(bought), {', '.join(cols)} FROM (SELECT {minute} AS t, (SELECT MAX(d.day) "
+                f"FROM member_days d WHERE d.member_id = m.id AND d.day < :end) AS last, CASE WHEN {ordered} THEN 1 "
+                f"ELSE 0 END AS bought FROM members m WHERE {_EVER}{not_staff}) p GROUP BY t").run(
+                conn, end=db.day(end), **params).fetchall():
             day = self._local_day(at)
             joins[day] = joins.get(day, 0) + int(n)
             active = [a + int(c) for a, c in zip(active, counts, strict=True)]
+            buyers += int(bought or 0)
         leaves: dict[date, int] = {}
         gone, params_r = _not_staff(staff, "r.member_id")
         for left_at, created in db.statement(
@@ -270,7 +284,7 @@ class Figures:
             leaves[day] = leaves.get(day, 0) + 1
         inside = db.statement(f"SELECT COUNT(DISTINCT r.member_id) FROM room_members r WHERE r.active = :yes{gone}"
                               ).run(conn, yes=True, **params_r).fetchone()[0]
-        return _People(joins, leaves, int(inside), active)
+        return _People(joins, leaves, int(inside), active, buyers)
 
     def _local_day(self, value: Any) -> date:
         """The local day of a stored time (SQLite's text, to the minute or more)."""
@@ -365,9 +379,8 @@ class Figures:
         return Points(opening=opening, earned=earned, reversed=sums[Bucket.REVERSED], redeemed=sums[Bucket.REDEEMED],
                       refunded=sums[Bucket.REFUNDED], expired=sums[Bucket.EXPIRED], closing=closing, other=other)
 
-    def _mall(self, conn: Connection, start: date | None, end: date, staff: frozenset[str],
-              top: int) -> tuple[list[TopItem], int]:
-        """The most ordered items of the period (orders that still stand) and how many members ordered."""
+    def _top_items(self, conn: Connection, start: date | None, end: date, top: int) -> list[TopItem]:
+        """The most ordered items of the period (orders that still stand), off ix_mall_orders_items."""
         o = MALL_ORDERS
         where = and_(o.c.created_at < self._at(end), o.c.status.not_in([str(s) for s in CLOSED]))
         if start is not None:
@@ -375,23 +388,7 @@ class Figures:
         q = (select(o.c.sku, func.min(o.c.name).label("name"), func.count().label("n"),
                     func.sum(o.c.points).label("points"))
              .where(where).group_by(o.c.sku).order_by(func.count().desc(), o.c.sku).limit(top))
-        items = [TopItem(r.sku, r.name, int(r.n), int(r.points or 0)) for r in conn.execute(q)]
-        return items, self._buyers(conn, start, end, staff)
-
-    def _buyers(self, conn: Connection, start: date | None, end: date, staff: frozenset[str]) -> int:
-        """Members (ever in a group, staff aside) with an order placed in the period that still stands, counted off
-        ix_mall_orders_buyer in member order (named on SQLite: its planner would take the items index, not
-        covering, and pay a lookup per order)."""
-        db = self.db
-        not_staff, params = _not_staff(staff, "o.member_id")
-        closed = {f"closed{i}": str(s) for i, s in enumerate(CLOSED)}
-        sql = (f"SELECT COUNT(DISTINCT o.member_id) FROM mall_orders o{' INDEXED BY ix_mall_orders_buyer' if db.sqlite else ''}"
-               f" WHERE o.created_at < :end{'' if start is None else ' AND o.created_at >= :start'}"
-               f" AND o.status NOT IN ({', '.join(':' + k for k in closed)})"
-               f" AND EXISTS (SELECT 1 FROM room_members r WHERE r.member_id = o.member_id){not_staff}")
-        if start is not None:
-            params["start"] = db.at(self._at(start))
-        return int(db.statement(sql).run(conn, end=db.at(self._at(end)), **closed, **params).fetchone()[0])
+        return [TopItem(r.sku, r.name, int(r.n), int(r.points or 0)) for r in conn.execute(q)]
 
 
 def _bucket(kind: str) -> Bucket | None:
