@@ -394,6 +394,7 @@ def fill(db: Path, members: int, ledger_rows: int, rooms: int, today: date, *,
             add(m, a.day, a.points, award_at(m, a))
     bulk_insert(con, "period_sums", ("period", "member_id", "points", "reached_at"),
                 ((period, member, points, at) for (period, member), (points, at) in sums.items()))
+    _sum_hours(con)
     bulk_insert(con, "processed_events", ("id", "at"),
                 ((f"msg:m{day:%Y%m%d}-{m}", _ts(checkin_at(m, day))) for m, _n, day in by_day()))
     con.execute("COMMIT")
@@ -404,6 +405,17 @@ def fill(db: Path, members: int, ledger_rows: int, rooms: int, today: date, *,
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
     return count(db, "ledger")
+
+
+def _sum_hours(con: sqlite3.Connection) -> None:
+    """The ledger by UTC hour and kind (storage.hours) and the check-ins by day, as the hooks would have kept them."""
+    if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'ledger_hours'").fetchone() is None:
+        return  # a tree from before the table
+    con.execute("INSERT INTO ledger_hours (hour, kind, shard, delta, growth_delta, entries) "
+                "SELECT substr(at, 1, 13) || ':00:00.000000' AS h, kind, 0, SUM(delta), SUM(growth_delta), COUNT(*) "
+                "FROM ledger GROUP BY h, kind")
+    con.execute("INSERT INTO checkin_counts (day, shard, n) SELECT day, 0, COUNT(*) FROM checkins WHERE makeup = 0 "
+                "GROUP BY day")
 
 
 def _count_boards(db: Path) -> None:

@@ -16,10 +16,13 @@ from sqlalchemy import Connection, String, and_, cast, func, literal, select
 from storage import keys
 from storage.db import Database, Locked, Statement, loaded_date, lock_member
 from storage.errors import AlreadyCheckedIn, InsufficientPoints, MakeupLimit, MemberFrozen, NothingToMakeUp
+from storage.hours import shard
 from storage.ledger import Entry, Ledger, Line
 from storage.stats import EARNING
-from storage.tables import CHECKINS, LEDGER, MEMBERS
+from storage.tables import CHECKIN_COUNTS, CHECKINS, LEDGER, MEMBERS
 from storage.vocabulary import Kind
+
+COUNTS = "checkin_counts"  # the journal of the open transaction's check-ins (their days)
 
 
 def _day(text: str) -> date | None:
@@ -79,8 +82,14 @@ class Checkins:
         self.db: Database = ledger.db
         self.tz = tz
         ledger.audits.append(self.audit)
+        ledger.audits.append(self.audit_counts)
         ledger.entry_hooks.append(self._earned)
         st = self.db.statement
+        # the figures' check-ins per day (storage.stats): each check-in journaled, the journal written as one
+        # executemany upsert just before the transaction commits, into this process's shard
+        self.db.before_commit[COUNTS] = self._flush_counts
+        self._count = st("INSERT INTO checkin_counts (day, shard, n) VALUES (:day, :shard, :n) "
+                         "ON CONFLICT (day, shard) DO UPDATE SET n = checkin_counts.n + excluded.n")
         self._active = st("INSERT INTO active_days (day) VALUES (:day) ON CONFLICT DO NOTHING")
         self._member_days: dict[int, Statement] = {}  # rows per statement -> the statement
         self._active_between = st("SELECT COUNT(*) FROM active_days WHERE day > :after AND day < :before")
@@ -179,6 +188,7 @@ class Checkins:
             earned = sum(r.points for r in paid)
             self._checkin.run(conn, member=member, day=db.day(day), at=db.at(at), room=room, streak=streak,
                               total=total, points=earned, makeup=False)
+            db.note(COUNTS, day)
             base = keys.checkin(day, member)
             lines = [Line(r.points, r.kind, base if i == 0 else keys.checkin_bonus(base, r.kind, i),
                           growth_delta=r.points, room=room, detail=r.name, campaign=campaign)
@@ -204,6 +214,7 @@ class Checkins:
         total = locked.checkin_days + 1
         self._checkin.run(conn, member=member, day=db.day(day), at=db.at(at), room=room, streak=0, total=total,
                           points=0, makeup=False)
+        db.note(COUNTS, day)
         days = sorted(loaded_date(r[0]) for r in self._days.run(conn, member=member, since=db.day(date.min)))
         i = days.index(day)
         lo, hi = i, i
@@ -346,6 +357,31 @@ class Checkins:
             q = (select(CHECKINS.c.day, CHECKINS.c.streak, CHECKINS.c.total_days, CHECKINS.c.points)
                  .where(CHECKINS.c.member_id == member).order_by(CHECKINS.c.day))
             return [(r.day, r.streak, r.total_days, r.points) for r in conn.execute(q)]
+
+    def _flush_counts(self, conn: Connection) -> None:
+        """Before commit: the transaction's check-ins (not makeups) added to checkin_counts, days in order."""
+        days = self.db.pending(COUNTS)
+        if not days:
+            return
+        tally: dict[date, int] = {}
+        for day in days:
+            tally[day] = tally.get(day, 0) + 1
+        mine = shard()
+        self._count.run_many(conn, [{"day": self.db.day(d), "shard": mine, "n": n} for d, n in sorted(tally.items())])
+
+    @staticmethod
+    def audit_counts(conn: Connection) -> list[str]:
+        """Breaches of: checkin_counts (summed over shards) holds each day's check-ins, makeups aside."""
+        C, K = CHECKINS, CHECKIN_COUNTS
+        want = {loaded_date(r.day): int(r.n) for r in conn.execute(
+            select(C.c.day, func.count().label("n")).where(C.c.makeup.is_(False)).group_by(C.c.day))}
+        problems = []
+        for r in conn.execute(select(K.c.day, func.sum(K.c.n).label("n")).group_by(K.c.day).order_by(K.c.day)):
+            expect = want.pop(loaded_date(r.day), 0)
+            if int(r.n) != expect:
+                problems.append(f"checkin_counts {loaded_date(r.day)}: {int(r.n)} != {expect} check-ins that day")
+        problems += [f"checkin_counts {d}: missing, {n} check-ins that day" for d, n in sorted(want.items())]
+        return problems
 
     def audit(self, conn: Connection) -> list[str]:
         """Check-in counters match the check-in rows, and each paid check-in has its ledger line."""

@@ -2,7 +2,8 @@
 
 Every storage module works through a `Database`: `transaction()` joins the transaction already open in
 this context (the pipeline's batch: group commit) or opens one; `savepoint()` undoes one block's writes;
-`reading()` reads without taking the write lock. The check-in hot path runs `Statement`s on the DBAPI
+`reading()` reads without taking the write lock; `before_commit` steps write what a journal of the
+transaction gathered (storage.hours' sums) just before it commits. The check-in hot path runs `Statement`s on the DBAPI
 cursor of the open transaction (SQLAlchemy Core costs ~0.2 ms of CPU per statement); everything else
 uses SQLAlchemy Core on the same connection.
 """
@@ -221,6 +222,13 @@ class Statement:
         cur.execute(self.sql, params)
         return cur
 
+    def run_many(self, conn: Connection, rows: Sequence[dict[str, Any]], /) -> None:
+        """Execute once per row of `rows` in one executemany on `conn`'s DBAPI connection (one round trip
+        per batch on psycopg's pipeline, one prepared statement on SQLite)."""
+        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cur.executemany(self.sql, rows)
+        cur.close()
+
 
 class Locked(NamedTuple):
     """A member's row as read under its lock: what the money verbs and check-ins start from."""
@@ -343,13 +351,16 @@ class Database:
         self._savepoints = itertools.count(1)
         self._last_at: tuple[Any, Any] = (None, None)
         self._committed: dict[str, list[Any]] = {}  # journal lines of committed transactions, not yet taken
+        # steps run in every transaction this Database opens, just before it commits (by name: a module that is
+        # set up twice on one Database registers its step once); each writes what its journal gathered
+        self.before_commit: dict[str, Callable[[Connection], None]] = {}
 
     def statement(self, sql: str) -> Statement:
         return Statement(sql, self.dialect)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """Join the open transaction, or open one and commit it when the block ends."""
+        """Join the open transaction, or open one and commit it when the block ends (after `before_commit`'s steps)."""
         current = self._open.get()
         if current is not None:
             yield current.conn
@@ -359,6 +370,8 @@ class Database:
             token = self._open.set(opened)
             try:
                 yield conn
+                for step in list(self.before_commit.values()):
+                    step(conn)
             finally:
                 self._open.reset(token)
         # committed: its journal lines stand (a transaction that raised drops them with its writes)
@@ -406,6 +419,14 @@ class Database:
         if current is None:
             raise RuntimeError("a journal line needs an open transaction")
         current.journals.setdefault(name, []).append(line)
+
+    def pending(self, name: str) -> list[Any]:
+        """The open transaction's lines of journal `name`, removed from it: for a before_commit step that writes
+        them into this transaction (so they never reach the committed journal)."""
+        current = self._open.get()
+        if current is None:
+            return []
+        return current.journals.pop(name, [])
 
     def take(self, name: str) -> list[Any]:
         """The lines of journal `name` not taken yet, oldest first: committed ones, then the open transaction's."""

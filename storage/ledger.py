@@ -2,8 +2,8 @@
 
 Every verb runs inside `Database.transaction()`: its own transaction, or the batch the pipeline opened
 for events that arrived together (group commit). Repeats are blocked by UNIQUE keys. What else must
-happen with every entry (period sums for the boards, points-expiry lots, level-up notes) attaches itself
-through `entry_hooks`, run in the same transaction; its invariants through `audits`.
+happen with every entry (the hourly sums of storage.hours, period sums for the boards, points-expiry lots, level-up
+notes) attaches itself through `entry_hooks`, run in the same transaction; its invariants through `audits`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, RowMapping, func, select
 
 from storage.db import Database, Locked, lock_member
 from storage.errors import AlreadyReversed, InsufficientPoints, MemberFrozen, NoSuchEntry, NotUndoable
+from storage.hours import JOURNAL, Hours
 from storage.tables import LEDGER, MEMBERS
 from storage.vocabulary import FROZEN_REFUSES, UNDOABLE, Kind
 
@@ -90,8 +91,11 @@ class Ledger:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.entry_hooks: list[EntryHook] = []
-        self.audits: list[Audit] = [self._audit_balances]
+        # the ledger by hour (storage.hours): each entry journaled, the journal written once just before commit
+        self.hours = Hours(db)
+        db.before_commit[JOURNAL] = self.hours.flush
+        self.entry_hooks: list[EntryHook] = [self._note_hours]
+        self.audits: list[Audit] = [self._audit_balances, self.hours.audit]
         # SQLite tells the new id without RETURNING, which costs it ~10 us per row (half the insert)
         self._entry = db.statement(
             "INSERT INTO ledger (member_id, delta, growth_delta, balance_after, kind, key, at, room_id, detail, "
@@ -101,6 +105,9 @@ class Ledger:
         self._by_key = db.statement("SELECT member_id, delta, growth_delta, id FROM ledger WHERE key = :key")
         self._balance = db.statement(
             "UPDATE members SET points = :points, growth = :growth, points_at = :at WHERE id = :id")
+
+    def _note_hours(self, _conn: Connection, _locked: Locked, entries: Sequence[Entry]) -> None:
+        self.hours.note(entries)
 
     @property
     def engine(self) -> Engine:

@@ -310,6 +310,10 @@ class MallOrder(_Table, table=True):
         Index("ix_mall_orders_member", "member_id", "sku", "status"),
         Index("ix_mall_orders_status", "status", "pay_by"),
         Index("ix_mall_orders_status_id", "status", "id"),  # the console's order pages by status, keyset on id
+        # the figures' redeemers (distinct members with a standing order in a period) and top items (orders by sku),
+        # each off its index alone: no temporary B-tree for the DISTINCT or the GROUP BY
+        Index("ix_mall_orders_buyer", "member_id", "created_at", "status"),
+        Index("ix_mall_orders_items", "sku", "created_at", "status", "points", "name"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -385,6 +389,35 @@ class LevelUp(_Table, table=True):
     member_id: str = Field(primary_key=True, foreign_key="members.id")
     level: str = Field(primary_key=True)
     at: datetime = _ts(nullable=False)
+
+
+class CheckinCount(_Table, table=True):
+    """Check-ins (not makeups) of each local day, for the figures' check-in rate: kept like ledger_hours (one upsert
+    per transaction, storage.checkins), in the writing process's shard; readers sum over shards."""
+
+    __tablename__ = "checkin_counts"
+
+    day: date = Field(primary_key=True)
+    shard: int = Field(primary_key=True)
+    n: int = 0
+
+
+class LedgerHour(_Table, table=True):
+    """The ledger summed by UTC hour and kind: the figures' points accounting reads whole hours here, not the entries.
+
+    Written once per transaction (storage.hours: the entries noted by the ledger's hook, one executemany upsert
+    just before commit). `shard` is the writing process's (pid % storage.hours.SHARDS), so processes sharing a
+    PostgreSQL do not queue on one row; readers sum over shards.
+    """
+
+    __tablename__ = "ledger_hours"
+
+    hour: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))  # the start of a UTC hour
+    kind: str = Field(primary_key=True)
+    shard: int = Field(primary_key=True)
+    delta: int = 0  # sum of the entries' points
+    growth_delta: int = 0
+    entries: int = 0
 
 
 class PeriodSum(_Table, table=True):
@@ -572,6 +605,8 @@ MALL_RETURNS = table_of(MallCodeReturn)
 DAILY_COUNTERS = table_of(DailyCounter)
 LEVEL_UPS = table_of(LevelUp)
 PERIOD_SUMS = table_of(PeriodSum)
+LEDGER_HOURS = table_of(LedgerHour)
+CHECKIN_COUNTS = table_of(CheckinCount)
 BOARD_COUNTS = table_of(BoardCount)
 QUIZ_ROUNDS = table_of(QuizRound)
 QUIZ_ANSWERS = table_of(QuizAnswer)

@@ -1,9 +1,10 @@
 """The programme's figures for a period: members, activity, check-in rate, retention, points accounting, mall.
 
 What every figure means is written down in docs/figures.md; this module is the one place that computes them
-(the `统计` command, `run_bot.py stats` and the console's 概览 all call `Figures.compute`). Every query reads
-an index: the ledger by `ix_ledger_at` over a date range (summed by kind; all time reads it whole), member days
-by one probe of their key per member, check-ins by day off `ix_checkins_day`, members and their groups once.
+(the `统计` command, `run_bot.py stats` and the console's 概览 all call `Figures.compute`). No query reads the
+ledger or the check-ins entry by entry: the accounting sums the whole UTC hours of ledger_hours and reads only
+the partial hours at the period's edges off `ix_ledger_at` (storage.hours), check-ins per day come from
+checkin_counts; member days are one probe of their key per member, members and their groups are read once.
 Staff (bot.admins, passed in) are left out of every member count.
 
 Every ledger kind falls in exactly one bucket of the accounting (BUCKETS), each bucket a signed sum of the
@@ -14,7 +15,7 @@ the start, the identity also says the balances equal the ledger, the audit's fir
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -25,7 +26,8 @@ from sqlalchemy import Connection, and_, func, select
 
 from storage.codecs import loaded_datetime
 from storage.db import Database
-from storage.tables import CHECKINS, MALL_ORDERS, MEMBERS
+from storage.hours import Hours
+from storage.tables import CHECKIN_COUNTS, CHECKINS, MALL_ORDERS, MEMBERS
 from storage.vocabulary import CLOSED, Kind
 
 
@@ -165,9 +167,27 @@ class Report:
         }
 
 
-class _Member(NamedTuple):
-    joined: date  # local day first seen
-    left: date | None  # local day they left their last group; None while in one
+class _People(NamedTuple):
+    """Contacts ever in a served group (staff aside), as counts."""
+
+    joins: dict[date, int]  # by the day first seen
+    leaves: dict[date, int]  # those in no group now, by the day they left their last one
+    inside: int  # in some group now
+    active: list[int]  # with a member day before the period's end and on or after each window's start
+    buyers: int  # with an order placed in the period that still stands
+
+
+# a member ever in a served group (room_members keeps a row for each group they were in)
+_EVER = "EXISTS (SELECT 1 FROM room_members r WHERE r.member_id = m.id)"
+
+
+def _not_staff(staff: frozenset[str], column: str) -> tuple[str, dict[str, Any]]:
+    """The SQL that leaves staff out of `column`, and its parameters."""
+    if not staff:
+        return "", {}
+    names = sorted(staff)
+    marks = ", ".join(f":staff{i}" for i in range(len(names)))
+    return f" AND {column} NOT IN ({marks})", {f"staff{i}": n for i, n in enumerate(names)}
 
 
 class Figures:
@@ -176,7 +196,7 @@ class Figures:
     def __init__(self, db: Database, tz: ZoneInfo) -> None:
         self.db = db
         self.tz = tz
-        self._days: dict[str, date] = {}  # SQLite time text to the minute -> its local day
+        self.hours = Hours(db)  # the points accounting: whole UTC hours summed there, the edges from the ledger
 
     def _at(self, day: date) -> datetime:
         return datetime.combine(day, time(), tzinfo=self.tz)
@@ -188,124 +208,121 @@ class Figures:
             raise ValueError(f"empty period: {start} to {end}")
         staff = frozenset(staff)
         with self.db.reading() as conn:
-            people = self._members(conn, staff)
-            first = start if start is not None else min((m.joined for m in people.values()), default=end - timedelta(1))
+            people = self._people(conn, start, end, [start, end - timedelta(days=7), end - timedelta(days=30)], staff)
+            first = start if start is not None else min(people.joins, default=end - timedelta(1))
             first = min(first, end - timedelta(days=1))
-            last = self._last_active(conn, end, people)
-            active_period = self._since_day(last, start)
-            active_7 = self._since_day(last, end - timedelta(days=7))
-            active_30 = self._since_day(last, end - timedelta(days=30))
+            active, active_7, active_30 = people.active
             days = self._checkin_days(conn, min(first, end - timedelta(days=7)), end, people, staff)
             last7 = [d for d in days if d.day >= end - timedelta(days=7)]
             shown = [d for d in days if d.day >= first]
             seen = sum(d.members for d in last7)
             rate7 = sum(d.checkins for d in last7) / seen if seen else 0.0
-            retention = self._retention(conn, start, end, people)
+            retention = self._retention(conn, start, end, people, staff)
             points = self._points(conn, start, end)
-            top_items, redeemers = self._mall(conn, start, end, people, top)
+            top_items = self._top_items(conn, start, end, top)
+            redeemers = people.buyers
 
         def in_period(d: date) -> bool:
             return (start is None or d >= start) and d < end
 
         return Report(
-            start=start, end=end,
-            members=sum(1 for m in people.values() if m.left is None),
-            joined=sum(1 for m in people.values() if in_period(m.joined)),
-            left=sum(1 for m in people.values() if m.left is not None and in_period(m.left)),
-            active=len(active_period), active_7d=len(active_7), active_30d=len(active_30),
+            start=start, end=end, members=people.inside,
+            joined=sum(n for d, n in people.joins.items() if in_period(d)),
+            left=sum(n for d, n in people.leaves.items() if in_period(d)),
+            active=active, active_7d=active_7, active_30d=active_30,
             checkin_rate_7d=rate7, checkin_days=shown, retention=retention, points=points,
             top_items=top_items, redeemers=redeemers,
-            conversion=redeemers / len(active_period) if active_period else 0.0)
+            conversion=redeemers / active if active else 0.0)
 
     # -- members and activity ---------------------------------------------------------------------
 
-    def _members(self, conn: Connection, staff: frozenset[str]) -> dict[str, _Member]:
-        """Every contact ever in a served group (staff aside): the local day first seen, the day they left.
-
-        Two plain reads on the driver's cursor (100k rows each at the scale bench: SQLAlchemy's rows would
-        cost five times the query)."""
-        inside: set[str] = set()
-        left: dict[str, Any] = {}  # member -> when they left their last group (None: not known)
-        for member, active, left_at in self.db.statement(
-                "SELECT member_id, active, left_at FROM room_members").run(conn).fetchall():
-            if active:
-                inside.add(member)
-            elif left_at is not None:
-                at = loaded_datetime(left_at)
-                if left.get(member) is None or at > left[member]:
-                    left[member] = at
+    def _people(self, conn: Connection, start: date | None, end: date, since: list[date | None],
+                staff: frozenset[str]) -> _People:
+        """Contacts ever in a served group (staff aside), counted in SQL, no row per member reaching Python: by the
+        minute first seen (turned into local days here: every zone's offset is whole minutes), with how many of
+        them have a member day before `end` and on or after each of `since` (None: at all; one probe of the
+        member_days key per member finds their latest) and how many placed an order in [start, end) that still
+        stands (one probe of ix_mall_orders_buyer each); the few who left their last group, by when; and how many
+        are in a group now."""
+        db = self.db
+        minute = "substr(m.created_at, 1, 16)" if db.sqlite else "date_trunc('minute', m.created_at)"
+        not_staff, params = _not_staff(staff, "m.id")
+        cols = []
+        for i, first in enumerate(since):
+            if first is None:
+                cols.append("COUNT(last)")
             else:
-                left.setdefault(member, None)
-        local = self._local_day
-        if len(self._days) > 500_000:
-            self._days.clear()
-        out: dict[str, _Member] = {}
-        for member, created in self.db.statement("SELECT id, created_at FROM members").run(conn).fetchall():
-            if member in staff or (member not in inside and member not in left):
-                continue
-            joined = local(created)
-            gone = None if member in inside else (joined if left[member] is None else local(left[member]))
-            out[member] = _Member(joined=joined, left=gone)
-        return out
+                cols.append(f"COUNT(CASE WHEN last >= :since{i} THEN 1 END)")
+                params[f"since{i}"] = db.day(first)
+        closed = {f"closed{i}": str(s) for i, s in enumerate(CLOSED)}
+        params |= closed | {"oend": db.at(self._at(end))}
+        if start is not None:
+            params["ostart"] = db.at(self._at(start))
+        ordered = ("EXISTS (SELECT 1 FROM mall_orders o WHERE o.member_id = m.id AND o.created_at < :oend"
+                   f"{'' if start is None else ' AND o.created_at >= :ostart'}"
+                   f" AND o.status NOT IN ({', '.join(':' + k for k in closed)}))")
+        joins: dict[date, int] = {}
+        active = [0] * len(since)
+        buyers = 0
+        for at, n, bought, *counts in db.statement(
+                f"SELECT t, COUNT(*), SUM(bought), {', '.join(cols)} FROM (SELECT {minute} AS t, (SELECT MAX(d.day) "
+                f"FROM member_days d WHERE d.member_id = m.id AND d.day < :end) AS last, CASE WHEN {ordered} THEN 1 "
+                f"ELSE 0 END AS bought FROM members m WHERE {_EVER}{not_staff}) p GROUP BY t").run(
+                conn, end=db.day(end), **params).fetchall():
+            day = self._local_day(at)
+            joins[day] = joins.get(day, 0) + int(n)
+            active = [a + int(c) for a, c in zip(active, counts, strict=True)]
+            buyers += int(bought or 0)
+        leaves: dict[date, int] = {}
+        gone, params_r = _not_staff(staff, "r.member_id")
+        for left_at, created in db.statement(
+                "SELECT MAX(r.left_at), MIN(m.created_at) FROM room_members r JOIN members m ON m.id = r.member_id "
+                "WHERE r.active = :no AND NOT EXISTS (SELECT 1 FROM room_members a WHERE a.member_id = r.member_id "
+                f"AND a.active = :yes){gone} GROUP BY r.member_id").run(conn, no=False, yes=True,
+                                                                          **params_r).fetchall():
+            day = self._local_day(created if left_at is None else left_at)  # no time known: the day first seen
+            leaves[day] = leaves.get(day, 0) + 1
+        inside = db.statement(f"SELECT COUNT(DISTINCT r.member_id) FROM room_members r WHERE r.active = :yes{gone}"
+                              ).run(conn, yes=True, **params_r).fetchone()[0]
+        return _People(joins, leaves, int(inside), active, buyers)
 
     def _local_day(self, value: Any) -> date:
-        """The local day of a stored time; SQLite's text is converted once per minute it names (every zone's
-        offset is whole minutes), which saves most of the parsing on 100k rows."""
-        if not isinstance(value, str):
-            return loaded_datetime(value).astimezone(self.tz).date()
-        minute = value[:16]
-        day = self._days.get(minute)
-        if day is None:
-            day = self._days[minute] = loaded_datetime(value).astimezone(self.tz).date()
-        return day
+        """The local day of a stored time (SQLite's text, to the minute or more)."""
+        return loaded_datetime(value).astimezone(self.tz).date()
 
-    def _last_active(self, conn: Connection, end: date, people: dict[str, _Member]) -> dict[str, Any]:
-        """Each member's latest member day before `end` (as stored): one seek of the member_days key per member
-        gives every window that ends at `end` at once."""
+    def _stayed(self, conn: Connection, weeks: list[date], joined: tuple[date, date],
+                staff: frozenset[str]) -> list[int]:
+        """How many members first seen on the local days `joined` (ever in a group, staff aside) were active in each
+        of the 7-day `weeks` (their Mondays): one pass over the join week's members, a probe of the member_days key
+        per member and week."""
         db = self.db
-        rows = db.statement("SELECT m.id, (SELECT MAX(d.day) FROM member_days d WHERE d.member_id = m.id "
-                            "AND d.day < :end) FROM members m").run(conn, end=db.day(end)).fetchall()
-        return {member: day for member, day in rows if day is not None and member in people}
+        not_staff, params = _not_staff(staff, "m.id")
+        cols = []
+        for i, week in enumerate(weeks):
+            cols.append(f"COUNT(CASE WHEN EXISTS (SELECT 1 FROM member_days d WHERE d.member_id = m.id AND "
+                        f"d.day >= :w{i} AND d.day < :x{i}) THEN 1 END)")
+            params |= {f"w{i}": db.day(week), f"x{i}": db.day(week + timedelta(days=7))}
+        sql = (f"SELECT {', '.join(cols)} FROM members m WHERE m.created_at >= :j0 AND m.created_at < :j1 AND {_EVER}"
+               f"{not_staff}")
+        row = db.statement(sql).run(conn, j0=db.at(self._at(joined[0])), j1=db.at(self._at(joined[1])),
+                                    **params).fetchone()
+        return [int(n) for n in row]
 
-    def _since_day(self, last: dict[str, Any], start: date | None) -> set[str]:
-        if start is None:
-            return set(last)
-        first = self.db.day(start)  # compared as stored: ISO text on SQLite, a date on PostgreSQL
-        return {member for member, day in last.items() if day >= first}
-
-    def _active(self, conn: Connection, start: date | None, end: date, people: dict[str, _Member],
-                joined: tuple[date, date] | None = None) -> set[str]:
-        """Members (of `people`; with `joined`, of those first seen in those days) active on a local day in
-        [start, end): a member day there (a message, or points earned). One probe of the member_days key per
-        member, so a window of any length costs the same."""
-        db = self.db
-        where = ["d.member_id = m.id", "d.day < :end"]
-        params: dict[str, Any] = {"end": db.day(end)}
-        if start is not None:
-            where.append("d.day >= :start")
-            params["start"] = db.day(start)
-        outer = ""
-        if joined is not None:
-            outer = " AND m.created_at >= :j0 AND m.created_at < :j1"
-            params |= {"j0": db.at(self._at(joined[0])), "j1": db.at(self._at(joined[1]))}
-        sql = (f"SELECT m.id FROM members m WHERE EXISTS (SELECT 1 FROM member_days d WHERE {' AND '.join(where)})"
-               f"{outer}")
-        return {r[0] for r in db.statement(sql).run(conn, **params).fetchall()} & people.keys()
-
-    def _checkin_days(self, conn: Connection, start: date, end: date, people: dict[str, _Member],
+    def _checkin_days(self, conn: Connection, start: date, end: date, people: _People,
                       staff: frozenset[str]) -> list[DayRate]:
         """Check-ins of each local day in [start, end) against the members in some group that day."""
-        c = CHECKINS
-        # counted off ix_checkins_day (day, makeup) alone; staff's own (with bot.staff_earn) taken out after
-        q = (select(c.c.day, func.count()).where(c.c.day >= start, c.c.day < end, c.c.makeup.is_(False))
-             .group_by(c.c.day))
-        counts = {_as_date(d): int(n) for d, n in conn.execute(q)}
+        c, k = CHECKINS, CHECKIN_COUNTS
+        # read off checkin_counts (kept on write: a row per day and shard); staff's own (with bot.staff_earn),
+        # probed on their check-ins' key, taken out after
+        counts = {_as_date(d): int(n) for d, n in conn.execute(
+            select(k.c.day, func.sum(k.c.n)).where(k.c.day >= start, k.c.day < end).group_by(k.c.day))}
         if staff:
-            for d, n in conn.execute(q.where(c.c.member_id.in_(sorted(staff)))):
+            for d, n in conn.execute(
+                    select(c.c.day, func.count()).where(c.c.member_id.in_(sorted(staff)), c.c.day >= start,
+                                                        c.c.day < end, c.c.makeup.is_(False)).group_by(c.c.day)):
                 counts[_as_date(d)] -= int(n)
         # members in a group on day d: joined on or before d, and not left before d (left on d still counts)
-        joins = _tally(m.joined for m in people.values())
-        leaves = _tally(m.left for m in people.values() if m.left is not None)
+        joins, leaves = people.joins, people.leaves
         inside = sum(n for d, n in joins.items() if d < start) - sum(n for d, n in leaves.items() if d < start)
         out = []
         day = start
@@ -316,42 +333,33 @@ class Figures:
             day += timedelta(days=1)
         return out
 
-    def _retention(self, conn: Connection, start: date | None, end: date,
-                   people: dict[str, _Member]) -> list[Cohort]:
+    def _retention(self, conn: Connection, start: date | None, end: date, people: _People,
+                   staff: frozenset[str]) -> list[Cohort]:
         """For each join week starting in the period: the share of its members active 1, 2 and 4 weeks on."""
-        weeks: dict[date, set[str]] = {}
-        for member, m in people.items():
-            week = m.joined - timedelta(days=m.joined.weekday())
-            weeks.setdefault(week, set()).add(member)
+        weeks: dict[date, int] = {}
+        for day, n in people.joins.items():
+            week = day - timedelta(days=day.weekday())
+            weeks[week] = weeks.get(week, 0) + n
         chosen = sorted(w for w in weeks if (start is None or w >= start - timedelta(days=start.weekday())) and w < end)
         if start is None:
             chosen = chosen[-ALL_TIME_COHORTS:]
         out = []
         for week in chosen:
-            retained: dict[int, float | None] = {}
-            for k in RETENTION_WEEKS:
-                w0 = week + timedelta(weeks=k)
-                if w0 + timedelta(days=7) > end:
-                    retained[k] = None
-                    continue
-                stayed = self._active(conn, w0, w0 + timedelta(days=7), people, joined=(week, week + timedelta(days=7)))
-                retained[k] = len(weeks[week] & stayed) / len(weeks[week])
-            out.append(Cohort(week, len(weeks[week]), retained))
+            ended = [k for k in RETENTION_WEEKS if week + timedelta(weeks=k, days=7) <= end]  # None until a week ends
+            stayed = self._stayed(conn, [week + timedelta(weeks=k) for k in ended],
+                                  (week, week + timedelta(days=7)), staff) if ended else []
+            retained: dict[int, float | None] = dict.fromkeys(RETENTION_WEEKS)
+            retained |= {k: n / weeks[week] for k, n in zip(ended, stayed, strict=True)}
+            out.append(Cohort(week, weeks[week], retained))
         return out
 
     # -- points and the mall ------------------------------------------------------------------------
 
     def _points(self, conn: Connection, start: date | None, end: date) -> Points:
         until = self._at(end)
-        after = self._by_kind(conn, until, None)  # entries since the period closed (usually none)
-        if start is None:  # the whole ledger, less what came after
-            whole = self._by_kind(conn, None, None)
-            for k, (n, c) in after.items():
-                whole[k] = (whole[k][0] - n, whole[k][1] - c)
-            period = {k: (n, c) for k, (n, c) in whole.items() if c}
-        else:
-            period = self._by_kind(conn, self._at(start), until)
-        by_kind = {k: n for k, (n, _c) in period.items()}
+        after = self.hours.sums(conn, until, None)  # entries since the period closed (usually none)
+        period = self.hours.sums(conn, None if start is None else self._at(start), until)
+        by_kind = {k: n for k, (n, c) in period.items() if c}
         balances = int(conn.execute(select(func.coalesce(func.sum(MEMBERS.c.points), 0))).scalar_one())
         closing = balances - sum(n for n, _c in after.values())
         # what members held when the period opened: the closing balances less the period's entries, so the ledger
@@ -371,37 +379,8 @@ class Figures:
         return Points(opening=opening, earned=earned, reversed=sums[Bucket.REVERSED], redeemed=sums[Bucket.REDEEMED],
                       refunded=sums[Bucket.REFUNDED], expired=sums[Bucket.EXPIRED], closing=closing, other=other)
 
-    def _by_kind(self, conn: Connection, since: datetime | None, until: datetime | None) -> dict[str, tuple[int, int]]:
-        """(sum of deltas, entries) by kind of the entries in [since, until) (None: open).
-
-        A short range reads ix_ledger_at; on SQLite a range over more than a fifth of the ledger is read
-        straight through the table instead (NOT INDEXED: entry by entry along the index costs twice a
-        scan). PostgreSQL's planner makes that choice itself."""
-        db = self.db
-        where, params = [], {}
-        if since is not None:
-            where.append("at >= :since")
-            params["since"] = db.at(since)
-        if until is not None:
-            where.append("at < :until")
-            params["until"] = db.at(until)
-        scan = db.sqlite and since is not None and self._large(conn, params["since"])
-        sql = (f"SELECT kind, SUM(delta), COUNT(*) FROM ledger{' NOT INDEXED' if scan else ''}"
-               f"{' WHERE ' + ' AND '.join(where) if where else ''} GROUP BY kind")
-        return {k: (int(n or 0), int(c)) for k, n, c in db.statement(sql).run(conn, **params).fetchall()}
-
-    def _large(self, conn: Connection, since: Any) -> bool:
-        """Whether the entries from `since` on are more than a fifth of the ledger (ids grow with time)."""
-        first = self.db.statement("SELECT id FROM ledger WHERE at >= :since ORDER BY at LIMIT 1").run(
-            conn, since=since).fetchone()
-        if first is None:
-            return False
-        top = self.db.statement("SELECT MAX(id) FROM ledger").run(conn).fetchone()[0]
-        return bool(top) and (top - first[0]) * 5 > top
-
-    def _mall(self, conn: Connection, start: date | None, end: date, people: dict[str, _Member],
-              top: int) -> tuple[list[TopItem], int]:
-        """The most ordered items of the period (orders that still stand) and how many members ordered."""
+    def _top_items(self, conn: Connection, start: date | None, end: date, top: int) -> list[TopItem]:
+        """The most ordered items of the period (orders that still stand), off ix_mall_orders_items."""
         o = MALL_ORDERS
         where = and_(o.c.created_at < self._at(end), o.c.status.not_in([str(s) for s in CLOSED]))
         if start is not None:
@@ -409,9 +388,7 @@ class Figures:
         q = (select(o.c.sku, func.min(o.c.name).label("name"), func.count().label("n"),
                     func.sum(o.c.points).label("points"))
              .where(where).group_by(o.c.sku).order_by(func.count().desc(), o.c.sku).limit(top))
-        items = [TopItem(r.sku, r.name, int(r.n), int(r.points or 0)) for r in conn.execute(q)]
-        buyers = {r[0] for r in conn.execute(select(o.c.member_id).where(where).distinct())}
-        return items, len(buyers & people.keys())
+        return [TopItem(r.sku, r.name, int(r.n), int(r.points or 0)) for r in conn.execute(q)]
 
 
 def _bucket(kind: str) -> Bucket | None:
@@ -423,13 +400,6 @@ def _bucket(kind: str) -> Bucket | None:
 
 def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
-
-
-def _tally(days: Iterable[date]) -> dict[date, int]:
-    out: dict[date, int] = {}
-    for d in days:
-        out[d] = out.get(d, 0) + 1
-    return out
 
 
 __all__ = ["BUCKETS", "Bucket", "Cohort", "DayRate", "Figures", "Points", "Report", "TopItem"]

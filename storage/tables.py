@@ -250,6 +250,8 @@ MALL_ORDERS = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("key", name="uq_mall_orders_key"),
+    Index("ix_mall_orders_buyer", "member_id", "created_at", "status"),
+    Index("ix_mall_orders_items", "sku", "created_at", "status", "points", "name"),
     Index("ix_mall_orders_member", "member_id", "sku", "status"),
     Index("ix_mall_orders_status", "status", "pay_by"),
     Index("ix_mall_orders_status_id", "status", "id"),
@@ -301,6 +303,23 @@ PERIOD_SUMS = Table(
     Column("reached_at", UTCDateTime(), nullable=False),
     Index("ix_period_sums_board", "period", "points", "reached_at"),
     Index("ix_period_sums_member", "member_id"),
+)
+
+LEDGER_HOURS = Table(
+    "ledger_hours", METADATA,
+    Column("hour", UTCDateTime(), primary_key=True, nullable=False),
+    Column("kind", String(), primary_key=True, nullable=False),
+    Column("shard", Integer(), primary_key=True, nullable=False),
+    Column("delta", Integer(), nullable=False, default=0),
+    Column("growth_delta", Integer(), nullable=False, default=0),
+    Column("entries", Integer(), nullable=False, default=0),
+)
+
+CHECKIN_COUNTS = Table(
+    "checkin_counts", METADATA,
+    Column("day", Date(), primary_key=True, nullable=False),
+    Column("shard", Integer(), primary_key=True, nullable=False),
+    Column("n", Integer(), nullable=False, default=0),
 )
 
 BOARD_COUNTS = Table(

@@ -117,6 +117,29 @@ def test_audit_fails_on_a_tampered_balance(workdir: Path) -> None:
     assert "member wxid_b: stored balance 105 != ledger sum 5" in res.stdout
 
 
+def test_audit_fails_while_the_hourly_sums_or_the_day_counts_differ_from_the_rows(workdir: Path) -> None:
+    path = workdir / "t.db"
+    assert run("replay", "events.jsonl", "--db", f"sqlite:///{path}", cwd=workdir).returncode == 0
+    with sqlite3.connect(path) as con:
+        hour, kind = con.execute("SELECT hour, kind FROM ledger_hours WHERE kind = 'checkin' LIMIT 1").fetchone()
+        con.execute("UPDATE ledger_hours SET delta = delta + 3 WHERE hour = ? AND kind = ?", (hour, kind))
+    res = run("audit", "--db", f"sqlite:///{path}", cwd=workdir)
+    assert res.returncode == 1
+    assert f"ledger_hours {hour[:13]}:00 UTC checkin: points/growth/entries" in res.stdout
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE ledger_hours SET delta = delta - 3 WHERE hour = ? AND kind = ?", (hour, kind))
+        day, n = con.execute("SELECT day, SUM(n) FROM checkin_counts GROUP BY day ORDER BY day LIMIT 1").fetchone()
+        con.execute("UPDATE checkin_counts SET n = n + 1 WHERE day = ?", (day,))
+    res = run("audit", "--db", f"sqlite:///{path}", cwd=workdir)
+    assert res.returncode == 1
+    assert res.stdout.count("ledger_hours") == 0
+    assert f"checkin_counts {day}: {n + 1} != {n} check-ins that day" in res.stdout
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE checkin_counts SET n = n - 1 WHERE day = ?", (day,))
+    res = run("audit", "--db", f"sqlite:///{path}", cwd=workdir)
+    assert res.returncode == 0 and "audit ok" in res.stdout
+
+
 def test_bad_replay_lines_are_reported_and_skipped(workdir: Path) -> None:
     (workdir / "bad.jsonl").write_text(
         '{"type": "message", "id": "m1", "at": "2026-11-23T09:00:00+08:00", "room": "r1", "from": "a", "text": "签到"}\n'

@@ -161,7 +161,9 @@ async def test_audit_reports_a_makeup_bonus_without_its_makeup(make_chat, db_url
     C = CHECKINS
     with bot.rt.services.db.transaction() as conn:
         conn.execute(update(C).where(C.c.member_id == "alice", C.c.makeup.is_(True)).values(makeup=False))
-    [problem] = bot.ledger.audit()
+    # (and the day now holds a check-in the figures' day counts never saw)
+    problem, counts = bot.ledger.audit()
     assert "makeup bonus makeup:alice:2026-11-02:checkin_total:3 without its makeup check-in" in problem
+    assert counts == "checkin_counts 2026-11-02: missing, 1 check-ins that day"
     with bot.rt.services.db.transaction() as conn:
         conn.execute(update(C).where(C.c.member_id == "alice", C.c.day == date(2026, 11, 2)).values(makeup=True))
