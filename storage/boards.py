@@ -77,6 +77,20 @@ _COUNT_SQL = (
     "UNION ALL SELECT '' AS room WHERE EXISTS "
     "(SELECT 1 FROM room_members WHERE member_id = :member AND active = :yes)) AS r "
     "WHERE 1 = 1 ORDER BY 1, 2, 3 ON CONFLICT (board, room, score) DO UPDATE SET n = board_counts.n + excluded.n")
+# PostgreSQL: a check-in's period sums and every board count they move in one statement, sent `later` (no
+# round trip of its own): the upsert's RETURNING feeds the counts; {values} adds the all-time board's moves.
+_SUMS_AND_COUNTS_SQL = (
+    "WITH ps AS (INSERT INTO period_sums (period, member_id, points, reached_at) "
+    "VALUES (:week, :member, :points, :at), (:month, :member, :points, :at) "
+    "ON CONFLICT (period, member_id) DO UPDATE SET points = period_sums.points + excluded.points, "
+    "reached_at = excluded.reached_at RETURNING period, points), "
+    "v (board, score, n) AS (SELECT period, points - :points, -1 FROM ps WHERE points - :points > 0 "
+    "UNION ALL SELECT period, points, 1 FROM ps WHERE points > 0{values}) "
+    "INSERT INTO board_counts (board, room, score, n) SELECT v.board, r.room, v.score, v.n FROM v "
+    "CROSS JOIN (SELECT room_id AS room FROM room_members WHERE member_id = :member AND active = :yes "
+    "UNION ALL SELECT '' AS room WHERE EXISTS "
+    "(SELECT 1 FROM room_members WHERE member_id = :member AND active = :yes)) AS r "
+    "ORDER BY 1, 2, 3 ON CONFLICT (board, room, score) DO UPDATE SET n = board_counts.n + excluded.n")
 _MOVE_SQL = ("INSERT INTO board_counts (board, room, score, n) VALUES (:board, :room, :score, :n) "
              "ON CONFLICT (board, room, score) DO UPDATE SET n = board_counts.n + excluded.n")
 
@@ -203,6 +217,7 @@ class Boards:
             "ON CONFLICT (period, member_id) DO UPDATE SET points = period_sums.points + excluded.points "
             "RETURNING period, points")
         self._counts: dict[int, Statement] = {}
+        self._together: dict[int, Statement] = {}  # _SUMS_AND_COUNTS_SQL by the all-time board's rows
         self._scores_of = self.db.statement(
             "SELECT 'all', points FROM members WHERE id = :member AND points > 0 "
             "UNION ALL SELECT period, points FROM period_sums WHERE member_id = :member AND points > 0")
@@ -220,6 +235,9 @@ class Boards:
         _move(moves, "all", locked.points, locked.points + sum(e.delta for e in entries))
         # a balance moved in from another system was not earned this week or month
         grown = sum(e.growth_delta for e in entries if not _undoes(e) and e.kind != Kind.IMPORT)
+        if grown and not self.db.sqlite and not any(e.growth_delta and _undoes(e) for e in entries):
+            self._sums_and_counts(conn, locked.member, grown, entries[-1].at, moves)
+            return
         if grown:
             at = entries[-1].at
             week, month = periods(at.astimezone(self.tz).date())
@@ -235,6 +253,21 @@ class Boards:
                     _move(moves, str(period), int(points) - e.growth_delta, int(points))
         self._count(conn, locked.member, moves)
 
+    def _sums_and_counts(self, conn: Connection, member: str, grown: int, at: datetime, moves: Moves) -> None:
+        """PostgreSQL: what `_entries` does for entries that only earn (a check-in), in one statement sent later."""
+        rows = [(board, score, n) for (board, score), n in moves.items() if n]
+        stmt = self._together.get(len(rows))
+        if stmt is None:
+            values = "".join(f" UNION ALL VALUES (:b{i}, CAST(:s{i} AS INTEGER), CAST(:n{i} AS INTEGER))"
+                             for i in range(len(rows)))
+            stmt = self._together[len(rows)] = self.db.statement(_SUMS_AND_COUNTS_SQL.format(values=values))
+        week, month = periods(at.astimezone(self.tz).date())
+        params: dict[str, Any] = {"week": week, "month": month, "member": member, "points": grown,
+                                  "at": self.db.at(at), "yes": True}
+        for i, (board, score, n) in enumerate(rows):
+            params[f"b{i}"], params[f"s{i}"], params[f"n{i}"] = board, score, n
+        stmt.later(conn, **params)
+
     def _count(self, conn: Connection, member: str, moves: Moves) -> None:
         rows = [(board, score, n) for (board, score), n in moves.items() if n]
         if not rows:
@@ -246,7 +279,7 @@ class Boards:
         params: dict[str, Any] = {"member": member, "yes": True}
         for i, (board, score, n) in enumerate(rows):
             params[f"b{i}"], params[f"s{i}"], params[f"n{i}"] = board, score, n
-        stmt.run(conn, **params)
+        stmt.later(conn, **params)
 
     def moved(self, conn: Connection, room: str, member: str, joined: bool) -> None:
         """A presence hook: `member` joined (or left) `room`; their scores come onto (or leave) its boards, and
