@@ -476,7 +476,8 @@ class Database:
             self._sql(conn, f"RELEASE SAVEPOINT {name}")
             self.flush(conn)
         except BaseException:
-            unsent = begin is not None and (_WAITING.get(raw) or [None])[0] is begin
+            waiting = None if self.sqlite else _WAITING.get(raw)
+            unsent = waiting is not None and len(waiting) > 0 and waiting[0] is begin
             if not self.sqlite:
                 _discard(raw)  # everything that waits was written in this block (or one inside it)
             if not unsent:
