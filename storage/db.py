@@ -524,6 +524,14 @@ class Database:
             raise RuntimeError("a journal line needs an open transaction")
         current.journals.setdefault(name, []).append(line)
 
+    def lines(self, name: str) -> list[Any]:
+        """The open transaction's journal `name` itself (empty when nothing was noted, or no transaction is
+        open), for a journal written and emptied within its transaction: clear what was handled."""
+        current = self._open.get()
+        if current is None:
+            return []
+        return current.journals.setdefault(name, [])
+
     def take(self, name: str) -> list[Any]:
         """The lines of journal `name` not taken yet, oldest first: committed ones, then the open transaction's."""
         out = self._committed.pop(name, [])
