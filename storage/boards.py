@@ -255,7 +255,7 @@ class Boards:
         rows = [(board, score, n) for (board, score), n in moves.items() if n]
         if not rows:
             return
-        if self.db.lines(_HOLDING):
+        if not self.db.sqlite and self.db.lines(_HOLDING):
             self.db.lines(_HELD).extend((member, board, score, n) for board, score, n in rows)
             return
         stmt = self._counts.get(len(rows))
