@@ -218,6 +218,8 @@ class Statement:
         if not self.pipelined:
             dialect = type(dialect)(paramstyle="named")  # type: ignore[call-arg]  # pysqlite takes :name as it is
         self.sql = str(text(sql).compile(dialect=dialect))
+        if not self.pipelined:  # SQLite: later is run, without a call in between (the hot path counts them)
+            self.later = self.run  # type: ignore[method-assign]
 
     def run(self, conn: Connection, /, **params: Any) -> Any:
         """Execute on a fresh cursor of `conn`'s DBAPI connection; returns the cursor.
@@ -243,8 +245,6 @@ class Statement:
         round trip; Database.savepoint flushes at its end, so an error stays with the block that caused it.
         The cursor's result (RETURNING) can be read after a flush.
         """
-        if not self.pipelined:
-            return self.run(conn, **params)
         raw = conn.connection.dbapi_connection
         cur = raw.cursor()  # type: ignore[union-attr]
         _WAITING.setdefault(raw, []).append((cur, self.sql, params))
@@ -262,6 +262,13 @@ def _send(raw: Any, waiting: list[tuple[Any, str, Any]]) -> None:
     with raw.pipeline():
         for cur, sql, params in items:
             cur.execute(sql, params)
+
+
+def _wait(raw: Any, cur: Any, sql: str) -> tuple[Any, str, Any]:
+    """Queue `sql` (no parameters) on PostgreSQL connection `raw`, as Statement.later does; the queue's entry."""
+    entry = (cur, sql, None)
+    _WAITING.setdefault(raw, []).append(entry)
+    return entry
 
 
 def flush(conn: Connection) -> None:
@@ -462,19 +469,26 @@ class Database:
             return
         name = f"sp{next(self._savepoints)}"
         conn = current.conn
-        lengths = {k: len(v) for k, v in current.journals.items()}
-        if not self.sqlite:
-            flush(conn)  # what waits belongs to the enclosing block: its errors must not land in this one
-        begin = self._sql(conn, f"SAVEPOINT {name}")
         raw = conn.connection.dbapi_connection
+        cur = raw.cursor()  # type: ignore[union-attr]
+        lengths = {k: len(v) for k, v in current.journals.items()}
+        if self.sqlite:
+            cur.execute(f"SAVEPOINT {name}")
+            begin = None
+        else:
+            flush(conn)  # what waits belongs to the enclosing block: its errors must not land in this one
+            begin = _wait(raw, cur, f"SAVEPOINT {name}")
         try:
             yield conn
-            waiting = None if self.sqlite else _WAITING.get(raw)
+            if self.sqlite:
+                cur.execute(f"RELEASE SAVEPOINT {name}")
+                return
+            waiting = _WAITING.get(raw)
             if waiting and len(waiting) == 1 and waiting[0] is begin:  # nothing written: the server need not know
                 _discard(raw)
                 return
-            self._sql(conn, f"RELEASE SAVEPOINT {name}")
-            self.flush(conn)
+            _wait(raw, cur, f"RELEASE SAVEPOINT {name}")
+            flush(conn)
         except BaseException:
             waiting = None if self.sqlite else _WAITING.get(raw)
             unsent = waiting is not None and len(waiting) > 0 and waiting[0] is begin
@@ -487,17 +501,6 @@ class Database:
             for k, v in current.journals.items():
                 del v[lengths.get(k, 0):]
             raise
-
-    def _sql(self, conn: Connection, sql: str) -> Any:
-        """Run `sql` (no parameters): at once on SQLite, `later` on PostgreSQL; the waiting entry, or None."""
-        raw = conn.connection.dbapi_connection
-        cur = raw.cursor()  # type: ignore[union-attr]
-        if self.sqlite:
-            cur.execute(sql)
-            return None
-        entry = (cur, sql, None)
-        _WAITING.setdefault(raw, []).append(entry)
-        return entry
 
     def flush(self, conn: Connection) -> None:
         """Send what waits on `conn` (Statement.later) and raise the first error among it; nothing on SQLite."""
