@@ -218,8 +218,6 @@ class Statement:
         if not self.pipelined:
             dialect = type(dialect)(paramstyle="named")  # type: ignore[call-arg]  # pysqlite takes :name as it is
         self.sql = str(text(sql).compile(dialect=dialect))
-        if not self.pipelined:  # SQLite: later is run, without a call in between (the hot path counts them)
-            self.later = self.run  # type: ignore[method-assign]
 
     def run(self, conn: Connection, /, **params: Any) -> Any:
         """Execute on a fresh cursor of `conn`'s DBAPI connection; returns the cursor.
@@ -245,6 +243,8 @@ class Statement:
         round trip; Database.savepoint flushes at its end, so an error stays with the block that caused it.
         The cursor's result (RETURNING) can be read after a flush.
         """
+        if not self.pipelined:
+            return self.run(conn, **params)
         raw = conn.connection.dbapi_connection
         cur = raw.cursor()  # type: ignore[union-attr]
         _WAITING.setdefault(raw, []).append((cur, self.sql, params))
