@@ -77,6 +77,20 @@ _COUNT_SQL = (
     "UNION ALL SELECT '' AS room WHERE EXISTS "
     "(SELECT 1 FROM room_members WHERE member_id = :member AND active = :yes)) AS r "
     "WHERE 1 = 1 ORDER BY 1, 2, 3 ON CONFLICT (board, room, score) DO UPDATE SET n = board_counts.n + excluded.n")
+# PostgreSQL, a batch's held moves (Boards.hold_counts) in one statement: (member, board, score, n) summed over
+# the batch, on every board each member is listed on; key order, as _COUNT_SQL
+_HELD_SQL = (
+    "INSERT INTO board_counts (board, room, score, n) "
+    "SELECT v.board, r.room, v.score, CAST(SUM(v.n) AS INTEGER) "
+    "FROM unnest(CAST(:members AS TEXT[]), CAST(:boards AS TEXT[]), CAST(:scores AS INTEGER[]), "
+    "CAST(:ns AS INTEGER[])) AS v (member, board, score, n) "
+    "CROSS JOIN LATERAL (SELECT room_id AS room FROM room_members WHERE member_id = v.member AND active = :yes "
+    "UNION ALL SELECT '' AS room WHERE EXISTS "
+    "(SELECT 1 FROM room_members WHERE member_id = v.member AND active = :yes)) AS r "
+    "GROUP BY v.board, r.room, v.score HAVING SUM(v.n) <> 0 ORDER BY 1, 2, 3 "
+    "ON CONFLICT (board, room, score) DO UPDATE SET n = board_counts.n + excluded.n")
+_HOLDING = "board_counts_held"  # journal: a line while the open transaction holds its board moves
+_HELD = "board_moves"  # journal: (member, board, score, n) held, written by settle_counts
 _MOVE_SQL = ("INSERT INTO board_counts (board, room, score, n) VALUES (:board, :room, :score, :n) "
              "ON CONFLICT (board, room, score) DO UPDATE SET n = board_counts.n + excluded.n")
 
@@ -203,6 +217,7 @@ class Boards:
             "ON CONFLICT (period, member_id) DO UPDATE SET points = period_sums.points + excluded.points "
             "RETURNING period, points")
         self._counts: dict[int, Statement] = {}
+        self._held: Statement | None = None  # _HELD_SQL, made when first needed (PostgreSQL only)
         self._scores_of = self.db.statement(
             "SELECT 'all', points FROM members WHERE id = :member AND points > 0 "
             "UNION ALL SELECT period, points FROM period_sums WHERE member_id = :member AND points > 0")
@@ -212,6 +227,7 @@ class Boards:
         ledger.entry_hooks.append(self._entries)
         ledger.audits.append(self.audit)
         presence.moves.append(self.moved)
+        presence.before_moves.append(self.settle_counts)  # held moves count on the groups they were made in
 
     # -- keeping the counts -----------------------------------------------------------------------
 
@@ -239,6 +255,9 @@ class Boards:
         rows = [(board, score, n) for (board, score), n in moves.items() if n]
         if not rows:
             return
+        if not self.db.sqlite and self.db.lines(_HOLDING):
+            self.db.lines(_HELD).extend((member, board, score, n) for board, score, n in rows)
+            return
         stmt = self._counts.get(len(rows))
         if stmt is None:
             values = ", ".join(f"(:b{i}, :s{i}, :n{i})" for i in range(len(rows)))
@@ -246,7 +265,39 @@ class Boards:
         params: dict[str, Any] = {"member": member, "yes": True}
         for i, (board, score, n) in enumerate(rows):
             params[f"b{i}"], params[f"s{i}"], params[f"n{i}"] = board, score, n
-        stmt.run(conn, **params)
+        stmt.later(conn, **params)
+
+    def hold_counts(self) -> None:
+        """PostgreSQL: hold the board moves of the open transaction (a batch) until `release_counts`, and write
+        them summed. Every check-in moves a few rows many members share (everyone at 15 points this week);
+        updated once per check-in, each such row grows a chain of versions the next update must walk, within
+        the transaction. A savepoint that rolls back drops its moves with it (a journal). SQLite: nothing."""
+        if not self.db.sqlite and not self.db.lines(_HOLDING):
+            self.db.note(_HOLDING, True)
+
+    def release_counts(self) -> None:
+        """Write the held moves and stop holding (before the batch commits)."""
+        self.settle_counts()
+        self.db.lines(_HOLDING).clear()
+
+    def settle_counts(self, conn: Connection | None = None) -> None:
+        """Write the moves held so far in one statement: before a board is read, a member moves between
+        groups, or the batch ends."""
+        held = self.db.lines(_HELD)
+        if not held:
+            return
+        summed: dict[tuple[str, str, int], int] = {}
+        for member, board, score, n in held:
+            summed[(member, board, score)] = summed.get((member, board, score), 0) + n
+        held.clear()
+        rows = [(k, n) for k, n in summed.items() if n]
+        if not rows:
+            return
+        if self._held is None:
+            self._held = self.db.statement(_HELD_SQL)
+        with self.db.transaction() as c:
+            self._held.later(c, members=[k[0] for k, _ in rows], boards=[k[1] for k, _ in rows],
+                             scores=[k[2] for k, _ in rows], ns=[n for _, n in rows], yes=True)
 
     def moved(self, conn: Connection, room: str, member: str, joined: bool) -> None:
         """A presence hook: `member` joined (or left) `room`; their scores come onto (or leave) its boards, and
@@ -275,6 +326,7 @@ class Boards:
         Ties go to whoever reached the score first.
         """
         params = _params(period, exclude, room, n=n)
+        self.settle_counts()
         with self.db.reading() as conn:
             small = room is not None and self._small(conn, period or "all", room)
             stmt = self._sql(("top", period is None, room is None, small, len(exclude)),
@@ -300,6 +352,7 @@ class Boards:
         counts (the excluded staff, counted there like anyone, are taken back out: O(#admins)).
         """
         params = _params(period, exclude, room, member=member)
+        self.settle_counts()
         with self.db.reading() as conn:
             mine = self._sql(("mine", period is None, room is None), lambda: _mine_sql(period is not None,
                                                                                        room is not None))
@@ -350,6 +403,7 @@ class Boards:
 
     def audit(self, conn: Connection) -> list[str]:
         """Breaches of: every period sum equals the growth the ledger holds for that member and period."""
+        self.settle_counts()
         PS = PERIOD_SUMS
         want: dict[tuple[str, str], int] = {}
         for member, growth, at in _counted_at(conn):

@@ -186,8 +186,8 @@ class Checkins:
                 due = [Reward(r.kind, scale(r.points, locked.growth), r.name) for r in due]
             paid = tuple(r for r in due if r.points > 0)
             earned = sum(r.points for r in paid)
-            self._checkin.run(conn, member=member, day=db.day(day), at=db.at(at), room=room, streak=streak,
-                              total=total, points=earned, makeup=False)
+            self._checkin.later(conn, member=member, day=db.day(day), at=db.at(at), room=room, streak=streak,
+                                total=total, points=earned, makeup=False)
             db.note(COUNTS, day)
             base = keys.checkin(day, member)
             lines = [Line(r.points, r.kind, base if i == 0 else keys.checkin_bonus(base, r.kind, i),
@@ -196,8 +196,8 @@ class Checkins:
             if lines:
                 self.ledger.append(conn, locked, lines, at, move_balance=False)
             # the balance and the check-in counters in one statement: one round trip less on the hot path
-            self._member.run(conn, id=member, points=locked.points + earned, growth=locked.growth + earned,
-                             total=total, streak=streak, day=db.day(day), paid_at=db.at(at) if lines else None)
+            self._member.later(conn, id=member, points=locked.points + earned, growth=locked.growth + earned,
+                               total=total, streak=streak, day=db.day(day), paid_at=db.at(at) if lines else None)
             return CheckinResult(day=day, streak=streak, total_days=total, rewards=paid, earned=earned,
                                  points=locked.points + earned, growth=locked.growth + earned)
 

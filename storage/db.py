@@ -31,7 +31,7 @@ from sqlalchemy.pool import StaticPool
 
 from storage.codecs import loaded_date, loaded_datetime, stored_date, stored_datetime
 
-__all__ = ["Database", "Locked", "Statement", "close_all", "dialect_insert", "loaded_date", "loaded_datetime",
+__all__ = ["Database", "Locked", "Statement", "close_all", "dialect_insert", "flush", "loaded_date", "loaded_datetime",
            "lock_member", "lock_members", "make_engine", "open_readonly", "stored_date", "stored_datetime", "transient"]
 
 # every engine this process made, so a process that ends without running the interpreter's teardown
@@ -208,26 +208,114 @@ class Statement:
     """One hot-path statement, written once with :name parameters and run on the driver's own cursor.
 
     SQLAlchemy's compiler renders it in the driver's paramstyle (and escapes what that style needs).
+    On PostgreSQL a statement whose answer nobody reads may be sent `later`: it waits in Python and goes to
+    the server in one pipeline with the next statement whose answer is read (psycopg's pipeline mode), so
+    the writes of a check-in cost one round trip together instead of one each.
     """
 
     def __init__(self, sql: str, dialect: Dialect) -> None:
-        if dialect.name == "sqlite":
+        self.pipelined = dialect.name != "sqlite"
+        if not self.pipelined:
             dialect = type(dialect)(paramstyle="named")  # type: ignore[call-arg]  # pysqlite takes :name as it is
         self.sql = str(text(sql).compile(dialect=dialect))
 
     def run(self, conn: Connection, /, **params: Any) -> Any:
-        """Execute on a fresh cursor of `conn`'s DBAPI connection; returns the cursor."""
+        """Execute on a fresh cursor of `conn`'s DBAPI connection; returns the cursor.
+
+        On PostgreSQL the statements sent `later` on this connection go first, in the same round trip; an
+        error of one of them is raised here.
+        """
+        raw = conn.connection.dbapi_connection
         # a fresh cursor per statement, so a caller may iterate one result while running another statement
-        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cur.execute(self.sql, params)
+        cur = raw.cursor()  # type: ignore[union-attr]
+        waiting = _WAITING.get(raw) if self.pipelined else None
+        if waiting:
+            waiting.append((cur, self.sql, params))
+            _send(raw, waiting)
+        else:
+            cur.execute(self.sql, params)
         return cur
 
     def run_many(self, conn: Connection, rows: Sequence[dict[str, Any]], /) -> None:
         """Execute once per row of `rows` in one executemany on `conn`'s DBAPI connection (one round trip
         per batch on psycopg's pipeline, one prepared statement on SQLite)."""
+        flush(conn)  # what waits (Statement.later) was written first: it goes first
         cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         cur.executemany(self.sql, rows)
         cur.close()
+
+    def later(self, conn: Connection, /, **params: Any) -> Any:
+        """Execute, but let the server's answer wait until the next `run` or `flush` on this connection.
+
+        For writes whose result is not read (SQLite runs them at once). Their errors surface at that next
+        round trip; Database.savepoint flushes at its end, so an error stays with the block that caused it.
+        The cursor's result (RETURNING) can be read after a flush.
+        """
+        if not self.pipelined:
+            return self.run(conn, **params)
+        raw = conn.connection.dbapi_connection
+        cur = raw.cursor()  # type: ignore[union-attr]
+        _WAITING.setdefault(raw, []).append((cur, self.sql, params))
+        return cur
+
+
+# statements sent `later`, per DBAPI connection (PostgreSQL): (cursor, SQL, parameters), oldest first
+_WAITING: weakref.WeakKeyDictionary[Any, list[tuple[Any, str, Any]]] = weakref.WeakKeyDictionary()
+
+
+def _send(raw: Any, waiting: list[tuple[Any, str, Any]]) -> None:
+    """Send the waiting statements in one pipeline and wait for their answers; the first error is raised."""
+    items = waiting[:]
+    waiting.clear()  # sent, even when one fails: the transaction (or savepoint) is rolled back then
+    with raw.pipeline():
+        for cur, sql, params in items:
+            cur.execute(sql, params)
+
+
+def _wait(raw: Any, cur: Any, sql: str) -> tuple[Any, str, Any]:
+    """Queue `sql` (no parameters) on PostgreSQL connection `raw`, as Statement.later does; the queue's entry."""
+    entry = (cur, sql, None)
+    _WAITING.setdefault(raw, []).append(entry)
+    return entry
+
+
+def flush(conn: Connection) -> None:
+    """Send what waits on `conn` (Statement.later) and raise the first error among it."""
+    raw = conn.connection.dbapi_connection
+    waiting = _WAITING.get(raw)
+    if waiting:
+        _send(raw, waiting)
+
+
+def _discard(raw: Any) -> None:
+    """Drop what waits on DBAPI connection `raw`: its transaction or savepoint is being undone."""
+    _WAITING.pop(raw, None)
+
+
+def _pipelined(engine: Engine) -> None:
+    """Keep `engine`'s SQLAlchemy statements and commits behind the statements sent `later` (once per engine)."""
+    if event.contains(engine, "before_cursor_execute", _flush_before):
+        return
+    event.listen(engine, "before_cursor_execute", _flush_before)
+    event.listen(engine, "commit", _flush_commit)
+    event.listen(engine, "rollback", _drop_rollback)
+    event.listen(engine, "checkin", _drop_checkin)
+
+
+def _flush_before(conn: Connection, *_args: Any) -> None:
+    flush(conn)
+
+
+def _flush_commit(conn: Connection) -> None:
+    flush(conn)
+
+
+def _drop_rollback(conn: Connection) -> None:
+    _discard(conn.connection.dbapi_connection)
+
+
+def _drop_checkin(dbapi_conn: Any, _record: Any) -> None:
+    _discard(dbapi_conn)
 
 
 class Locked(NamedTuple):
@@ -354,6 +442,8 @@ class Database:
         # steps run in every transaction this Database opens, just before it commits (by name: a module that is
         # set up twice on one Database registers its step once); each writes what its journal gathered
         self.before_commit: dict[str, Callable[[Connection], None]] = {}
+        if not self.sqlite:
+            _pipelined(engine)
 
     def statement(self, sql: str) -> Statement:
         return Statement(sql, self.dialect)
@@ -380,25 +470,55 @@ class Database:
 
     @contextmanager
     def savepoint(self) -> Iterator[Connection]:
-        """Inside a transaction: undo just this block's writes (and its journal lines) if it raises."""
+        """Inside a transaction: undo just this block's writes (and its journal lines) if it raises.
+
+        On PostgreSQL SAVEPOINT goes with the block's first statement and RELEASE with its last writes (one
+        round trip at the end, where any error of those writes is raised and undoes the block).
+        """
         current = self._open.get()
         if current is None:
             with self.transaction() as conn:
                 yield conn
             return
         name = f"sp{next(self._savepoints)}"
-        cur = current.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        conn = current.conn
+        raw = conn.connection.dbapi_connection
+        cur = raw.cursor()  # type: ignore[union-attr]
         lengths = {k: len(v) for k, v in current.journals.items()}
-        cur.execute(f"SAVEPOINT {name}")
+        if self.sqlite:
+            cur.execute(f"SAVEPOINT {name}")
+            begin = None
+        else:
+            flush(conn)  # what waits belongs to the enclosing block: its errors must not land in this one
+            begin = _wait(raw, cur, f"SAVEPOINT {name}")
         try:
-            yield current.conn
+            yield conn
+            if self.sqlite:
+                cur.execute(f"RELEASE SAVEPOINT {name}")
+                return
+            waiting = _WAITING.get(raw)
+            if waiting and len(waiting) == 1 and waiting[0] is begin:  # nothing written: the server need not know
+                _discard(raw)
+                return
+            _wait(raw, cur, f"RELEASE SAVEPOINT {name}")
+            flush(conn)
         except BaseException:
-            cur.execute(f"ROLLBACK TO SAVEPOINT {name}")
-            cur.execute(f"RELEASE SAVEPOINT {name}")
+            waiting = None if self.sqlite else _WAITING.get(raw)
+            unsent = waiting is not None and len(waiting) > 0 and waiting[0] is begin
+            if not self.sqlite:
+                _discard(raw)  # everything that waits was written in this block (or one inside it)
+            if not unsent:
+                cur = raw.cursor()  # type: ignore[union-attr]
+                cur.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                cur.execute(f"RELEASE SAVEPOINT {name}")
             for k, v in current.journals.items():
                 del v[lengths.get(k, 0):]
             raise
-        cur.execute(f"RELEASE SAVEPOINT {name}")
+
+    def flush(self, conn: Connection) -> None:
+        """Send what waits on `conn` (Statement.later) and raise the first error among it; nothing on SQLite."""
+        if not self.sqlite:
+            flush(conn)
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
@@ -427,6 +547,13 @@ class Database:
         if current is None:
             return []
         return current.journals.pop(name, [])
+    def lines(self, name: str) -> list[Any]:
+        """The open transaction's journal `name` itself (empty when nothing was noted, or no transaction is
+        open), for a journal written and emptied within its transaction: clear what was handled."""
+        current = self._open.get()
+        if current is None:
+            return []
+        return current.journals.setdefault(name, [])
 
     def take(self, name: str) -> list[Any]:
         """The lines of journal `name` not taken yet, oldest first: committed ones, then the open transaction's."""

@@ -133,20 +133,22 @@ class Ledger:
         db = self.db
         stamp = db.at(at)
         points = locked.points
-        entries = []
+        sent = []
         for ln in lines:
             points += ln.delta
-            cur = self._entry.run(
+            # every line in one round trip (with what waits before them): their ids are read after the flush
+            sent.append((points, self._entry.later(
                 conn, member=locked.member, delta=ln.delta, growth_delta=ln.growth_delta, balance_after=points,
                 kind=str(ln.kind), key=ln.key, at=stamp, room=ln.room, detail=ln.detail, campaign=ln.campaign,
-                reverses=ln.reverses)
-            new_id = cur.lastrowid if db.sqlite else cur.fetchone()[0]
-            entries.append(Entry(id=int(new_id), member=locked.member, delta=ln.delta, growth_delta=ln.growth_delta,
-                                 balance_after=points, kind=str(ln.kind), key=ln.key, at=at, room=ln.room,
-                                 detail=ln.detail, campaign=ln.campaign, reverses=ln.reverses))
+                reverses=ln.reverses)))
+        db.flush(conn)
+        entries = [Entry(id=int(cur.lastrowid if db.sqlite else cur.fetchone()[0]), member=locked.member, delta=ln.delta,
+                         growth_delta=ln.growth_delta, balance_after=after, kind=str(ln.kind), key=ln.key, at=at,
+                         room=ln.room, detail=ln.detail, campaign=ln.campaign, reverses=ln.reverses)
+                   for ln, (after, cur) in zip(lines, sent, strict=True)]
         if move_balance and entries:
             grown = sum(e.growth_delta for e in entries)
-            self._balance.run(conn, id=locked.member, points=points, growth=locked.growth + grown, at=stamp)
+            self._balance.later(conn, id=locked.member, points=points, growth=locked.growth + grown, at=stamp)
         for hook in self.entry_hooks:
             hook(conn, locked, entries)
         return entries

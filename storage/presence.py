@@ -21,6 +21,8 @@ class Presence:
         self.db = db
         # what must follow a member into or out of a group (the boards' counts); run only when one moved
         self.moves: list[MoveHook] = []
+        # what must happen before a member may move between groups (the boards write the moves they hold)
+        self.before_moves: list[Callable[[Connection], None]] = []
         st = db.statement
         self._claim = st("INSERT INTO processed_events (id, at) VALUES (:id, :at) ON CONFLICT DO NOTHING")
         # one statement each: insert, or update only what changed (an empty name never overwrites)
@@ -58,12 +60,16 @@ class Presence:
     def see_in_room(self, room: str, member: str, at: datetime) -> None:
         """`member` is in `room` now: a first sighting, or back after leaving."""
         with self.db.transaction() as conn:
+            for before in self.before_moves:
+                before(conn)
             if self._in_room.run(conn, room=room, member=member, yes=True, no=False, at=self.db.at(at)).rowcount:
                 for hook in self.moves:
                     hook(conn, room, member, True)
 
     def left_room(self, room: str, member: str, at: datetime) -> None:
         with self.db.transaction() as conn:
+            for before in self.before_moves:
+                before(conn)
             if self._left.run(conn, room=room, member=member, yes=True, no=False, at=self.db.at(at)).rowcount:
                 for hook in self.moves:
                     hook(conn, room, member, False)

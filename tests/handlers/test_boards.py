@@ -126,3 +126,25 @@ async def test_a_database_from_before_the_boards_gets_its_period_sums_once(make_
     bot.at("2026-12-01 10:00")
     r = await bot.say("周榜", as_="alice", name="Alice")
     assert rows(r.text) == ["1. Alice  10 分 ← 你"]
+
+
+async def test_boards_read_in_the_batch_that_moved_them_and_a_group_move_in_it_counts_once(make_chat, db_url) -> None:  # type: ignore[no-untyped-def]
+    """One batch (PostgreSQL holds its board moves until its end): a board asked for after check-ins of the
+    same batch lists them, and a member first seen in a second group within it is counted there once."""
+    bot: ChatBot = make_chat(config(schedule=[]), url=db_url)
+    bot.at("2026-11-23 09:00")
+    r = await bot.feed(bot.message("签到", as_="bob", name="Bob"), bot.message("签到", as_="carol", name="Carol"),
+                       bot.message("排行榜 本群", as_="bob", name="Bob", room="g2"),
+                       bot.message("周榜", as_="dave", name="Dave", room=None))
+    board = [t for t in r.texts if "本周积分榜" in t]
+    assert len(board) == 1 and rows(board[0]) == ["1. Bob  5 分", "1. Carol  5 分"]
+    here = [t for t in r.texts if "本群积分排行榜" in t]
+    # bob's check-in in g1 counts on g2's board from his first word there
+    assert len(here) == 1 and rows(here[0]) == ["1. Bob  5 分 ← 你"]
+    r = await bot.feed(bot.message("签到", as_="erin", name="Erin", room="g2"),
+                       bot.message("排行榜 本群", as_="carol", name="Carol", room="g2"))
+    here = [t for t in r.texts if "本群积分排行榜" in t]
+    # two replies to g2 in one batch go as one message, a line each
+    assert len(here) == 1 and "TOP 10 · 1. Bob  5 分 · 1. Carol  5 分 ← 你 · 1. Erin  5 分" in here[0]
+    r = await bot.say("排行榜", as_="dave", name="Dave")
+    assert rows(r.text) == ["1. Bob  5 分", "1. Carol  5 分", "1. Erin  5 分"]

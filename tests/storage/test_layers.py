@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -51,6 +52,54 @@ def test_the_hot_path_and_the_models_store_a_time_alike(st: Storage) -> None:
     assert e.at == at and e.at.tzinfo is not None
     if st.db.sqlite:
         assert stored == "2026-11-23 01:30:00.000005"
+
+
+def test_a_write_sent_later_that_fails_undoes_its_savepoint_and_nothing_before_it(st: Storage) -> None:
+    """PostgreSQL sends `later` writes with the next read or at the savepoint's end: the error is raised
+    there, inside the block that wrote it, and undoes that block only (SQLite raises at the statement)."""
+    claim = st.db.statement("INSERT INTO processed_events (id, at) VALUES (:id, :at)")
+    with st.db.transaction() as conn:
+        st.ledger.award(member="a", points=5, kind=Kind.ADMIN_AWARD, key="k1", at=T0)
+        claim.later(conn, id="e1", at=st.db.at(T0))
+        with pytest.raises(Exception, match=r"(?i)unique"), st.db.savepoint():
+            st.ledger.award(member="b", points=7, kind=Kind.ADMIN_AWARD, key="k2", at=T0)
+            claim.later(conn, id="e2", at=st.db.at(T0))
+            claim.later(conn, id="e1", at=st.db.at(T0))  # already there: UNIQUE fails
+            claim.later(conn, id="e3", at=st.db.at(T0))
+        with st.db.savepoint():  # the next block starts clean and commits with the transaction
+            claim.later(conn, id="e4", at=st.db.at(T0))
+    assert [st.presence.claimed_at(e) is not None for e in ("e1", "e2", "e3", "e4")] == [True, False, False, True]
+    assert [(m.id, m.points) for m in st.ledger.members()] == [("a", 5), ("b", 0)]
+
+
+@pytest.mark.postgres
+def test_a_savepoint_that_wrote_nothing_costs_postgresql_nothing(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SAVEPOINT waits for the block's first statement: a block that sent none (a refusal before any write)
+    leaves the server alone, and is no savepoint to roll back to."""
+    import psycopg
+
+    st = Storage.open(make_engine(pg_url), SH)
+    st.presence.see_member("a", "A", T0)
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def counted(self: Any, sql: Any, *args: Any, **kw: Any) -> Any:
+        sent.append(str(sql))
+        return execute(self, sql, *args, **kw)
+
+    with st.db.transaction():
+        monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+        with st.db.savepoint():
+            pass
+        with pytest.raises(RuntimeError), st.db.savepoint():
+            raise RuntimeError("refused before any write")
+        assert sent == []
+        with st.db.savepoint():
+            st.ledger.award(member="a", points=1, kind=Kind.ADMIN_AWARD, key="k1", at=T0)
+        assert [q.split()[0] for q in sent][:3] == ["SAVEPOINT", "SELECT", "SELECT"]  # lock, key check
+    assert [(m.id, m.points) for m in st.ledger.members()] == [("a", 1)]
+    assert st.ledger.audit() == []
+    st.db.engine.dispose()
 
 
 def test_growth_notes_undone_by_a_savepoint_are_dropped(st: Storage) -> None:
