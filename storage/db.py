@@ -280,7 +280,9 @@ def _wait(raw: Any, cur: Any, sql: str) -> tuple[Any, str, Any]:
 
 
 def flush(conn: Connection) -> None:
-    """Send what waits on `conn` (Statement.later) and raise the first error among it."""
+    """Send what waits on `conn` (Statement.later) and raise the first error among it (SQLite: nothing waits)."""
+    if conn.dialect.name == "sqlite":
+        return
     raw = conn.connection.dbapi_connection
     waiting = _WAITING.get(raw)
     if waiting:
