@@ -522,6 +522,10 @@ class Database:
         if not self.sqlite:
             flush(conn)
 
+    def in_transaction(self) -> bool:
+        """Whether this context has a transaction open (what it reads may not be committed yet)."""
+        return self._open.get() is not None
+
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         """Read on the open transaction, or in a read-only one (no write lock taken)."""

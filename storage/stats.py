@@ -16,9 +16,11 @@ the start, the identity also says the balances equal the ledger, the audit's fir
 from __future__ import annotations
 
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from time import monotonic
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -177,6 +179,9 @@ class _People(NamedTuple):
     buyers: int  # with an order placed in the period that still stands
 
 
+PARALLEL_FROM = 20_000  # members: below this the pass over them takes a few tens of ms, not worth a thread
+SPLIT_SECONDS = 600.0
+
 # a member ever in a served group (room_members keeps a row for each group they were in)
 _EVER = "EXISTS (SELECT 1 FROM room_members r WHERE r.member_id = m.id)"
 
@@ -197,6 +202,7 @@ class Figures:
         self.db = db
         self.tz = tz
         self.hours = Hours(db)  # the points accounting: whole UTC hours summed there, the edges from the ledger
+        self._halves: tuple[float, str | None] | None = None  # (when found, the id that halves the members)
 
     def _at(self, day: date) -> datetime:
         return datetime.combine(day, time(), tzinfo=self.tz)
@@ -264,11 +270,11 @@ class Figures:
         joins: dict[date, int] = {}
         active = [0] * len(since)
         buyers = 0
-        for at, n, bought, *counts in db.statement(
-                f"SELECT t, COUNT(*), SUM(bought), {', '.join(cols)} FROM (SELECT {minute} AS t, (SELECT MAX(d.day) "
-                f"FROM member_days d WHERE d.member_id = m.id AND d.day < :end) AS last, CASE WHEN {ordered} THEN 1 "
-                f"ELSE 0 END AS bought FROM members m WHERE {_EVER}{not_staff}) p GROUP BY t").run(
-                conn, end=db.day(end), **params).fetchall():
+        sql = (f"SELECT t, COUNT(*), SUM(bought), {', '.join(cols)} FROM (SELECT {minute} AS t, (SELECT MAX(d.day) "
+               f"FROM member_days d WHERE d.member_id = m.id AND d.day < :end) AS last, CASE WHEN {ordered} THEN 1 "
+               f"ELSE 0 END AS bought FROM members m WHERE {_EVER}{not_staff}{{part}}) p GROUP BY t")
+        params["end"] = db.day(end)
+        for at, n, bought, *counts in self._per_member(conn, sql, params):
             day = self._local_day(at)
             joins[day] = joins.get(day, 0) + int(n)
             active = [a + int(c) for a, c in zip(active, counts, strict=True)]
@@ -285,6 +291,41 @@ class Figures:
         inside = db.statement(f"SELECT COUNT(DISTINCT r.member_id) FROM room_members r WHERE r.active = :yes{gone}"
                               ).run(conn, yes=True, **params_r).fetchone()[0]
         return _People(joins, leaves, int(inside), active, buyers)
+
+    def _per_member(self, conn: Connection, sql: str, params: dict[str, Any]) -> list[Any]:
+        """The rows of `sql`, a pass over every member ({part} marks where a range of member ids may go): on a
+        large community, outside a transaction, the ids are split in two and the halves read at once, the
+        second on a connection of its own in a worker thread (SQLite and PostgreSQL both run the two reads on
+        two cores). The halves are two snapshots a few milliseconds apart: counts of members, not money."""
+        split = self._split(conn)
+        if split is None or self.db.in_transaction():
+            return list(self.db.statement(sql.format(part="")).run(conn, **params).fetchall())
+        upper = self.db.statement(sql.format(part=" AND m.id >= :split"))
+
+        def second() -> list[Any]:
+            with self.db.reading() as other:
+                return list(upper.run(other, split=split, **params).fetchall())
+
+        with ThreadPoolExecutor(1, thread_name_prefix="figures") as pool:
+            later = pool.submit(second)
+            rows = list(self.db.statement(sql.format(part=" AND m.id < :split")).run(conn, split=split,
+                                                                                      **params).fetchall())
+            return rows + later.result()
+
+    def _split(self, conn: Connection) -> str | None:
+        """The member id that halves the members when there are more than PARALLEL_FROM of them (else None),
+        found once every SPLIT_SECONDS: any id splits correctly, a stale one only less evenly."""
+        now = monotonic()
+        if self._halves is not None and now - self._halves[0] < SPLIT_SECONDS:
+            return self._halves[1]
+        total = int(self.db.statement("SELECT COUNT(*) FROM members").run(conn).fetchone()[0])
+        split = None
+        if total > PARALLEL_FROM:
+            row = self.db.statement("SELECT id FROM members ORDER BY id LIMIT 1 OFFSET :half").run(
+                conn, half=total // 2).fetchone()
+            split = None if row is None else str(row[0])
+        self._halves = (now, split)
+        return split
 
     def _local_day(self, value: Any) -> date:
         """The local day of a stored time (SQLite's text, to the minute or more)."""

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import create_engine, text
 
+from storage import stats
 from storage.db import Database
 from storage.stats import BUCKETS, Bucket, Figures
 from storage.vocabulary import Kind
@@ -233,7 +234,13 @@ PERIODS: list[tuple[date | None, date]] = [
 ]
 
 
-def test_the_figures_of_a_replayed_month_match_a_computation_from_the_rows(month: tuple[str, Path, Path]) -> None:
+@pytest.mark.parametrize("halves", [False, True], ids=["one-pass", "two-halves"])
+def test_the_figures_of_a_replayed_month_match_a_computation_from_the_rows(month: tuple[str, Path, Path],
+                                                                            halves: bool,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Also with the pass over the members split in two halves read at once (what a large community gets)."""
+    if halves:
+        monkeypatch.setattr(stats, "PARALLEL_FROM", 1)
     url, _config, _tail = month
     data = rows(url)
     kinds = {k for _m, k, _d, _t in data["ledger"]}
@@ -246,6 +253,8 @@ def test_the_figures_of_a_replayed_month_match_a_computation_from_the_rows(month
         assert got.as_json() == want, (start, end)
         p = got.points
         assert p.holds and p.closing == p.opening + p.earned_total - p.reversed - p.redeemed + p.refunded - p.expired
+    # the halves were used (or not): the id that halves the members, found from the members table
+    assert (figures._halves is not None and figures._halves[1] is not None) is halves
     figures.db.engine.dispose()
 
 
