@@ -45,6 +45,12 @@ class _TimedH11(H11Protocol):
         self._read_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        # Python 3.11's event loop leaves Nagle on for accepted sockets, and h11 writes a response's head and its
+        # body separately: the body then waited ~40 ms for the client's delayed ACK on every kept-alive request
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
         # a new connection is as idle as one between requests
         self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)

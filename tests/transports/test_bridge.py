@@ -352,6 +352,22 @@ async def test_a_request_that_stops_arriving_is_closed(serve: Serve, taken: list
     assert taken == []
 
 
+async def test_an_accepted_connection_sends_without_waiting_for_acks(serve: Serve) -> None:
+    """TCP_NODELAY on the server's side of every connection: with Nagle on (Python 3.11's default for accepted
+    sockets) the body of each response on a kept-alive connection waited for the client's delayed ACK (~40 ms)."""
+    import socket
+
+    br = await serve()
+    async with http(br) as c:
+        for _ in range(2):  # the second request rides the kept-alive connection
+            assert (await c.get("/health")).status_code == 200
+        open_ = list(br.web.server.server_state.connections)
+        assert open_, "the kept-alive connection is gone"
+        for protocol in open_:
+            sock = protocol.transport.get_extra_info("socket")
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+
+
 async def test_a_busy_port_is_a_bridge_error(serve: Serve, journal: Store) -> None:
     br = await serve()
     other = BridgeTransport(settings(port=br.bound_port or 0), taking([]), journal, tz=SH)
