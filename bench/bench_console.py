@@ -211,13 +211,15 @@ def main(argv: list[str] | None = None) -> int:
             loud = time_pages(c, console, pages, a.reps)
         print(f"during the burst: {burst.acked:,} check-ins written by run_bot.py replay in {burst.seconds:.0f} s "
               f"({burst.runs} run(s), {burst.acked / max(burst.seconds, 1e-9):,.0f}/s)")
-    worst = 0.0
+    worst = worst_quiet = worst_busy = 0.0
     print(f"  {'page':<26} {'quiet':>8} {'max':>8}" + (f" {'burst':>8} {'max':>8}" if loud else ""))
     for name in pages:
         med = statistics.median(quiet[name])
+        worst_quiet = max(worst_quiet, med)
         line = f"  {name:<26} {med:8.1f} {max(quiet[name]):8.1f}"
         if loud:
             busy = statistics.median(loud[name])
+            worst_busy = max(worst_busy, busy)
             line += f" {busy:8.1f} {max(loud[name]):8.1f}"
             med = max(med, busy)
         worst = max(worst, med)
@@ -231,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     loop.call_soon_threadsafe(web.stop)
     services.db.engine.dispose()
     shutil.rmtree(work, ignore_errors=True)
+    print("quiet:", "PASS" if worst_quiet <= GOAL_MS else "FAIL", f"(worst median {worst_quiet:.1f} ms)")
+    if loud:
+        print("during the burst:", "PASS" if worst_busy <= GOAL_MS else "FAIL", f"(worst median {worst_busy:.1f} ms)")
     print("PASS" if worst <= GOAL_MS else "FAIL", f"(worst median {worst:.1f} ms, goal {GOAL_MS:.0f} ms)")
     return 0 if worst <= GOAL_MS else 1
 
