@@ -77,8 +77,8 @@ _COUNT_SQL = (
     "UNION ALL SELECT '' AS room WHERE EXISTS "
     "(SELECT 1 FROM room_members WHERE member_id = :member AND active = :yes)) AS r "
     "WHERE 1 = 1 ORDER BY 1, 2, 3 ON CONFLICT (board, room, score) DO UPDATE SET n = board_counts.n + excluded.n")
-# PostgreSQL, a batch's held moves (Boards.hold_counts) in one statement: (member, board, score, n) summed over
-# the batch, on every board each member is listed on; key order, as _COUNT_SQL
+# PostgreSQL, a transaction's held moves (Boards.settle_counts) in one statement: (member, board, score, n) summed
+# over the transaction, on every board each member is listed on; key order, as _COUNT_SQL
 _HELD_SQL = (
     "INSERT INTO board_counts (board, room, score, n) "
     "SELECT v.board, r.room, v.score, CAST(SUM(v.n) AS INTEGER) "
@@ -89,8 +89,7 @@ _HELD_SQL = (
     "(SELECT 1 FROM room_members WHERE member_id = v.member AND active = :yes)) AS r "
     "GROUP BY v.board, r.room, v.score HAVING SUM(v.n) <> 0 ORDER BY 1, 2, 3 "
     "ON CONFLICT (board, room, score) DO UPDATE SET n = board_counts.n + excluded.n")
-_HOLDING = "board_counts_held"  # journal: a line while the open transaction holds its board moves
-_HELD = "board_moves"  # journal: (member, board, score, n) held, written by settle_counts
+_HELD = "board_moves"  # journal (PostgreSQL): (member, board, score, n) held, written by settle_counts
 _MOVE_SQL = ("INSERT INTO board_counts (board, room, score, n) VALUES (:board, :room, :score, :n) "
              "ON CONFLICT (board, room, score) DO UPDATE SET n = board_counts.n + excluded.n")
 
@@ -228,6 +227,8 @@ class Boards:
         ledger.audits.append(self.audit)
         presence.moves.append(self.moved)
         presence.before_moves.append(self.settle_counts)  # held moves count on the groups they were made in
+        if not self.db.sqlite:
+            self.db.before_commit[_HELD] = self.settle_counts
 
     # -- keeping the counts -----------------------------------------------------------------------
 
@@ -255,8 +256,9 @@ class Boards:
         rows = [(board, score, n) for (board, score), n in moves.items() if n]
         if not rows:
             return
-        if not self.db.sqlite and self.db.lines(_HOLDING):
-            self.db.lines(_HELD).extend((member, board, score, n) for board, score, n in rows)
+        if not self.db.sqlite:  # held until a read, a group move or the commit (settle_counts)
+            for board, score, n in rows:
+                self.db.note(_HELD, (member, board, score, n))
             return
         stmt = self._counts.get(len(rows))
         if stmt is None:
@@ -267,29 +269,18 @@ class Boards:
             params[f"b{i}"], params[f"s{i}"], params[f"n{i}"] = board, score, n
         stmt.later(conn, **params)
 
-    def hold_counts(self) -> None:
-        """PostgreSQL: hold the board moves of the open transaction (a batch) until `release_counts`, and write
-        them summed. Every check-in moves a few rows many members share (everyone at 15 points this week);
-        updated once per check-in, each such row grows a chain of versions the next update must walk, within
-        the transaction. A savepoint that rolls back drops its moves with it (a journal). SQLite: nothing."""
-        if not self.db.sqlite and not self.db.lines(_HOLDING):
-            self.db.note(_HOLDING, True)
-
-    def release_counts(self) -> None:
-        """Write the held moves and stop holding (before the batch commits)."""
-        self.settle_counts()
-        self.db.lines(_HOLDING).clear()
-
     def settle_counts(self, conn: Connection | None = None) -> None:
-        """Write the moves held so far in one statement: before a board is read, a member moves between
-        groups, or the batch ends."""
-        held = self.db.lines(_HELD)
+        """PostgreSQL: write the board moves held so far in the open transaction, summed, in one statement: before
+        a board is read, before a member moves between groups, and just before the commit (a before_commit
+        step). Every check-in moves a few rows many members share (everyone at 15 points this week); updated
+        once per check-in, each such row grows a chain of versions the next update must walk, within the
+        transaction. A savepoint that rolls back drops its moves with it (a journal). SQLite holds none."""
+        held = self.db.pending(_HELD)
         if not held:
             return
         summed: dict[tuple[str, str, int], int] = {}
         for member, board, score, n in held:
             summed[(member, board, score)] = summed.get((member, board, score), 0) + n
-        held.clear()
         rows = [(k, n) for k, n in summed.items() if n]
         if not rows:
             return

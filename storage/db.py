@@ -426,6 +426,8 @@ class _Open:
 
     conn: Connection
     journals: dict[str, list[Any]] = field(default_factory=dict)
+    # per open savepoint, outermost first: each journal as `pending` first took it inside that savepoint
+    savepoints: list[dict[str, list[Any]]] = field(default_factory=list)
 
 
 class Database:
@@ -487,6 +489,8 @@ class Database:
         raw = conn.connection.dbapi_connection
         cur = raw.cursor()  # type: ignore[union-attr]
         lengths = {k: len(v) for k, v in current.journals.items()}
+        taken: dict[str, list[Any]] = {}
+        current.savepoints.append(taken)
         if self.sqlite:
             cur.execute(f"SAVEPOINT {name}")
             begin = None
@@ -495,6 +499,7 @@ class Database:
             begin = _wait(raw, cur, f"SAVEPOINT {name}")
         try:
             yield conn
+            current.savepoints.pop()
             if self.sqlite:
                 cur.execute(f"RELEASE SAVEPOINT {name}")
                 return
@@ -505,6 +510,8 @@ class Database:
             _wait(raw, cur, f"RELEASE SAVEPOINT {name}")
             flush(conn)
         except BaseException:
+            if current.savepoints and current.savepoints[-1] is taken:
+                current.savepoints.pop()
             waiting = None if self.sqlite else _WAITING.get(raw)
             unsent = waiting is not None and len(waiting) > 0 and waiting[0] is begin
             if not self.sqlite:
@@ -515,6 +522,8 @@ class Database:
                 cur.execute(f"RELEASE SAVEPOINT {name}")
             for k, v in current.journals.items():
                 del v[lengths.get(k, 0):]
+            for k, lines in taken.items():  # taken in here: what was noted before the savepoint is back
+                current.journals[k] = lines[:lengths.get(k, 0)]
             raise
 
     def flush(self, conn: Connection) -> None:
@@ -547,20 +556,16 @@ class Database:
         current.journals.setdefault(name, []).append(line)
 
     def pending(self, name: str) -> list[Any]:
-        """The open transaction's lines of journal `name`, removed from it: for a before_commit step that writes
-        them into this transaction (so they never reach the committed journal)."""
+        """The open transaction's lines of journal `name`, removed from it: for a step that writes them into this
+        transaction (so they never reach the committed journal). Taken inside a savepoint that then rolls back,
+        the lines noted before it come back with its writes undone."""
         current = self._open.get()
         if current is None:
             return []
-        return current.journals.pop(name, [])
-    def lines(self, name: str) -> list[Any]:
-        """The open transaction's journal `name` itself (empty when nothing was noted, or no transaction is
-        open), for a journal written and emptied within its transaction: clear what was handled."""
-        current = self._open.get()
-        if current is None:
-            return []
-        return current.journals.setdefault(name, [])
-
+        lines = current.journals.pop(name, [])
+        for taken in current.savepoints:
+            taken.setdefault(name, lines)
+        return lines
     def take(self, name: str) -> list[Any]:
         """The lines of journal `name` not taken yet, oldest first: committed ones, then the open transaction's."""
         out = self._committed.pop(name, [])

@@ -34,9 +34,8 @@ class Store:
     """What the pipeline needs: transactions and savepoints, presence, active days, the pending conversation."""
 
     def __init__(self, db: Database, presence: Presence, checkins: Checkins, conversations: Conversations,
-                 inbox: Inbox | None = None, out_log: OutLog | None = None, boards: Boards | None = None) -> None:
+                 inbox: Inbox | None = None, out_log: OutLog | None = None) -> None:
         self.db = db
-        self.boards = boards
         self.presence = presence
         self.checkins = checkins
         self.conversations = conversations
@@ -53,12 +52,8 @@ class Store:
         return self.presence.claim_event(event_id, at)
 
     def lock_members(self, members: Sequence[str]) -> None:
-        """The batch's start: its member rows in one global order, and (PostgreSQL) its board moves held
-        until `mark_members_active`, the batch's end (Boards.hold_counts)."""
         with self.db.transaction() as conn:
             lock_members(conn, members)
-        if self.boards is not None:
-            self.boards.hold_counts()
 
     def transient(self, exc: BaseException) -> bool:
         return transient(exc)
@@ -82,11 +77,8 @@ class Store:
         self.checkins.mark_active(day)
 
     def mark_members_active(self, days: Sequence[tuple[str, date]]) -> None:
-        """The batch's end: its first-of-the-day senders and the days of its earning entries, in one
-        statement; and the board moves it held, in one more."""
+        """The batch's first-of-the-day senders and the days of its earning entries, in one statement."""
         self.checkins.mark_members_active(days)
-        if self.boards is not None:
-            self.boards.release_counts()
 
     def pending(self, chat: str, member: str, at: datetime) -> Pending | None:
         return self.conversations.pending(chat, member, at)
@@ -158,4 +150,4 @@ class Storage:
 
     def store(self) -> Store:
         """The runtime's view: bot.app.Store."""
-        return Store(self.db, self.presence, self.checkins, self.conversations, self.inbox, self.out_log, self.boards)
+        return Store(self.db, self.presence, self.checkins, self.conversations, self.inbox, self.out_log)

@@ -102,6 +102,46 @@ def test_a_savepoint_that_wrote_nothing_costs_postgresql_nothing(pg_url: str, mo
     st.db.engine.dispose()
 
 
+def test_journal_lines_taken_inside_a_savepoint_that_rolls_back_come_back(st: Storage) -> None:
+    """`pending` inside a savepoint hands out what was noted before it too; when the savepoint's writes are
+    undone those lines are back in the journal, and what was noted inside it is gone."""
+    with st.db.transaction():
+        for line in ("before-1", "before-2"):
+            st.db.note("j", line)
+        with pytest.raises(RuntimeError), st.db.savepoint():
+            st.db.note("j", "inside-1")
+            assert st.db.pending("j") == ["before-1", "before-2", "inside-1"]
+            st.db.note("j", "inside-2")
+            with st.db.savepoint():  # an inner block that succeeds takes nothing back
+                st.db.note("j", "inner")
+            raise RuntimeError("handler bug")
+        assert st.db.pending("j") == ["before-1", "before-2"]
+        st.db.note("j", "after")
+        with st.db.savepoint():  # a block that succeeds keeps what it took
+            assert st.db.pending("j") == ["after"]
+        assert st.db.pending("j") == []
+
+
+def test_board_moves_written_by_a_read_in_a_failed_block_are_written_again(db_url: str) -> None:
+    """PostgreSQL holds a transaction's board moves until a board is read (or the commit). A read inside an
+    event's savepoint writes the moves of the events before it; if that event then fails, its savepoint undoes
+    the write, and the moves are held again, so the commit counts them (the audit checks the board counts)."""
+    st = Storage.open(make_engine(db_url), SH)
+    st.presence.see_room("g1", "一群", T0)
+    for m in ("a", "b"):
+        st.presence.see_member(m, m.upper(), T0)
+        st.presence.see_in_room("g1", m, T0)
+    with st.db.transaction():
+        st.ledger.award(member="a", points=5, kind=Kind.ADMIN_AWARD, key="k1", at=T0)
+        with pytest.raises(RuntimeError), st.db.savepoint():
+            assert st.boards.standing("a") == (1, 5)
+            raise RuntimeError("handler bug after a board read")
+        st.ledger.award(member="b", points=3, kind=Kind.ADMIN_AWARD, key="k2", at=T0)
+    assert st.boards.standing("a") == (1, 5) and st.boards.standing("b") == (2, 3)
+    assert st.ledger.audit() == []
+    st.db.engine.dispose()
+
+
 def test_growth_notes_undone_by_a_savepoint_are_dropped(st: Storage) -> None:
     with st.db.transaction():
         st.ledger.award(member="a", points=5, kind=Kind.ADMIN_AWARD, key="k1", at=T0)
